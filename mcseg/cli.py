@@ -1,0 +1,270 @@
+"""Command line: ``mcseg segment | train | synth | demo``.
+
+Exit codes: 0 success, 1 internal error, 2 bad input or arguments (every
+input that failed is named with the reason; the others are still processed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from mcseg import __version__, defaults
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+log = logging.getLogger("mcseg")
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("models and thresholds")
+    g.add_argument("--detector", type=Path, help="detector checkpoint (default: the bundled weights)")
+    g.add_argument("--segmentator", type=Path, help="segmentator checkpoint (default: the bundled weights)")
+    g.add_argument("--detector-threshold", type=float,
+                   help=f"detector probability that sends a window to the segmentator "
+                        f"(default {defaults.DETECTOR_THRESHOLD})")
+    g.add_argument("--operating-threshold", type=float,
+                   help=f"segmentator probability that puts a pixel in the mask (default "
+                        f"{defaults.OPERATING_THRESHOLD})")
+    g.add_argument("--candidate-threshold", type=float,
+                   help=f"lowest probability still listed as a candidate in the JSON, for FROC sweeps "
+                        f"(default {defaults.CANDIDATE_THRESHOLD})")
+    g.add_argument("--segmentator-path", choices=("dense", "reference"),
+                   help="dense: all pixels at once (fast, exact for the 'valid' segmentator); reference: one "
+                        "N x N patch per pixel as in the paper (slow). Default dense")
+    g.add_argument("--working-spacing-mm", type=float,
+                   help=f"pixel size the networks work at; must match the weights (default "
+                        f"{defaults.WORKING_SPACING_MM})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcseg",
+        description="Detect and segment breast microcalcifications and clusters (two-stage CNN, "
+                    "Valvano et al. 2019). Research software: not for clinical use.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcseg {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    seg = sub.add_parser("segment", help="segment mammograms into S.mask.nrrd and S.json",
+                         description="Segment each input (DICOM MG/DX/CR/SC, PNG/TIFF, NRRD/NIfTI; folders "
+                                     "are searched) and write S.mask.nrrd (uint8, the input's geometry) and "
+                                     "S.json (calcifications, clusters, assumptions) into the output folder.")
+    seg.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
+    seg.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder (default ./out)")
+    seg.add_argument("--spacing-mm", type=float,
+                     help="pixel size in mm, overriding the file's (needed for PNG/TIFF and files without "
+                          f"a spacing tag; otherwise {defaults.FALLBACK_SPACING_MM} mm is assumed and recorded)")
+    seg.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_pipeline_options(seg)
+
+    demo = sub.add_parser("demo", help="segment the bundled demo images with the default weights",
+                          description=f"Segment the images in {DEMO_DIR} and print a summary.")
+    demo.add_argument("-o", "--out", type=Path, default=Path("demo-out"), help="output folder (default ./demo-out)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    train = sub.add_parser("train", help="train the detector and the segmentator on (image, label) pairs",
+                           description="Build the SQLite patch store from every image S.* in DATA that has a "
+                                       "label S.gt.nrrd (see --label-suffix), then train the detector and the "
+                                       "segmentator (Adam, lr 1e-3, balanced minibatches of 256, lr halved on "
+                                       "plateau, early stopping). Writes OUT/detector.pt, OUT/segmentator.pt, "
+                                       "OUT/patches.sqlite and OUT/training.json. A stopped run resumes.")
+    train.add_argument("data", type=Path, help="folder of images and their labels")
+    train.add_argument("-o", "--out", type=Path, default=Path("runs/train"), help="output folder")
+    train.add_argument("--label-suffix", default=".gt.nrrd", help="label file suffix (default .gt.nrrd)")
+    train.add_argument("--role", choices=("both", "detector", "segmentator"), default="both")
+    train.add_argument("--patch-size", type=int, choices=defaults.PATCH_SIZES_PX, default=defaults.PATCH_SIZE_PX,
+                       help="patch side N in pixels (default 49)")
+    train.add_argument("--detector-padding", choices=("same", "valid"), default=defaults.DETECTOR_PADDING)
+    train.add_argument("--segmentator-padding", choices=("same", "valid"), default=defaults.SEGMENTATOR_PADDING)
+    train.add_argument("--steps", type=int, default=defaults.TrainConfig.max_steps, help="maximum steps per network")
+    train.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
+    train.add_argument("--validate-every", type=int, default=defaults.TrainConfig.validate_every)
+    train.add_argument("--val-fraction", type=float, default=0.15, help="share of images held out for validation")
+    train.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
+    train.add_argument("--working-spacing-mm", type=float, default=defaults.WORKING_SPACING_MM)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--rebuild-store", action="store_true", help="rebuild the patch store even if present")
+    train.add_argument("--no-resume", action="store_true", help="start afresh even if a stopped run is found")
+    train.add_argument("--no-progress", action="store_true")
+
+    synth = sub.add_parser("synth", help="generate synthetic mammograms with exact ground truth",
+                           description="Write S.dcm (MG DICOM with pixel spacing), S.gt.nrrd (calcification "
+                                       "mask) and S.gt.json (calcifications and clusters) per image.")
+    synth.add_argument("out", type=Path, help="output folder")
+    synth.add_argument("-n", "--count", type=int, default=10, help="number of images (default 10)")
+    synth.add_argument("--seed", type=int, default=0, help="image i uses the seed (seed, i)")
+    synth.add_argument("--mode", choices=("synthetic", "real-background", "mixed"), default="synthetic",
+                       help="synthetic tissue, calcifications inserted into real mammograms, or both")
+    synth.add_argument("--backgrounds", type=Path,
+                       help="folder of real mammogram DICOMs for --mode real-background/mixed")
+    synth.add_argument("--shape", type=int, nargs=2, metavar=("ROWS", "COLS"), help="image size in pixels")
+    synth.add_argument("--spacing-mm", type=float, default=defaults.WORKING_SPACING_MM)
+    synth.add_argument("--prefix", default="synth", help="file name prefix (default synth)")
+    synth.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def _pipeline_from_args(args):
+    from mcseg.pipeline import Pipeline
+
+    config = defaults.PipelineConfig().with_(
+        detector_threshold=getattr(args, "detector_threshold", None),
+        operating_threshold=getattr(args, "operating_threshold", None),
+        candidate_threshold=getattr(args, "candidate_threshold", None),
+        segmentator_path=getattr(args, "segmentator_path", None),
+        working_spacing_mm=getattr(args, "working_spacing_mm", None),
+    )
+    return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None),
+                                 config if config != defaults.PipelineConfig() else None)
+
+
+def _collect_inputs(paths: list[Path]) -> list[Path]:
+    from mcseg.training.data import IMAGE_SUFFIXES
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)
+                           and ".gt." not in p.name and ".mask." not in p.name)
+            if not found:
+                log.error("%s: no images found in this folder", path)
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def cmd_segment(args) -> int:
+    from mcseg.io import InputError, read_mammogram
+    from mcseg.io.writer import image_stem, write_result
+
+    pipeline = _pipeline_from_args(args)
+    files = _collect_inputs(args.inputs)
+    failures = 0
+    stems: dict[str, int] = {}
+    for path in files:
+        try:
+            mammo = read_mammogram(path, spacing_mm=args.spacing_mm,
+                                   fallback_spacing_mm=pipeline.config.fallback_spacing_mm)
+            result = pipeline.run(mammo, progress=not args.no_progress)
+        except InputError as exc:
+            failures += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        stem = image_stem(path)
+        if stem in stems:  # two inputs named alike (e.g. in different folders) must not overwrite
+            stems[stem] += 1
+            stem = f"{stem}-{stems[stem]}"
+        else:
+            stems[stem] = 0
+        written = write_result(result, args.out, stem)
+        n_mask = sum(c["in_mask"] for c in result.calcifications)
+        print(f"{path}: {n_mask} calcifications, {len(result.clusters)} clusters, "
+              f"{result.seconds:.1f} s -> {written['mask']}")
+        for note in mammo.assumptions:
+            print(f"  note: {note}")
+    if not files:
+        print("error: no input images", file=sys.stderr)
+        return 2
+    return 2 if failures else 0
+
+
+def cmd_demo(args) -> int:
+    if not DEMO_DIR.is_dir():
+        print(f"error: demo folder {DEMO_DIR} is missing", file=sys.stderr)
+        return 1
+    args.inputs = [DEMO_DIR]
+    args.spacing_mm = None
+    code = cmd_segment(args)
+    print(f"\nResults in {args.out.resolve()}: open S.json for the calcification and cluster lists; "
+          "S.mask.nrrd overlays the image in 3D Slicer.")
+    return code
+
+
+def cmd_train(args) -> int:
+    from mcseg.patches import PatchStore
+    from mcseg.training import build_store, find_cases, train_network
+
+    cases = find_cases(args.data, args.label_suffix)
+    if not cases:
+        print(f"error: {args.data} holds no image with a label '*{args.label_suffix}'", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    store_path = args.out / "patches.sqlite"
+    if args.rebuild_store and store_path.exists():
+        store_path.unlink()
+    store = PatchStore(store_path, args.patch_size)
+    if not store.image_ids():
+        build_store(store, cases, args.working_spacing_mm, args.val_fraction, args.seed, args.spacing_mm,
+                    progress=not args.no_progress)
+    counts = {"train": store.counts("train"), "val": store.counts("val")}
+    print(f"patch store {store_path}: {json.dumps(counts)}")
+    config = defaults.TrainConfig(max_steps=args.steps, batch_size=args.batch_size,
+                                  validate_every=args.validate_every, seed=args.seed)
+    metadata = {"working_spacing_mm": args.working_spacing_mm,
+                "trained_on": f"{len(cases)} images from {args.data.name}",
+                "trained_with": " ".join(["mcseg", *sys.argv[1:]]) if sys.argv else "mcseg train"}
+    report = {"data": str(args.data), "images": len(cases), "patches": counts, "networks": {}}
+    roles = ("detector", "segmentator") if args.role == "both" else (args.role,)
+    for role in roles:
+        padding = args.detector_padding if role == "detector" else args.segmentator_padding
+        network = defaults.NetworkConfig(patch_size_px=args.patch_size, padding=padding)
+        result = train_network(role, store, args.out / f"{role}.pt", network, config, metadata,
+                               progress=not args.no_progress, resume=not args.no_resume)
+        report["networks"][role] = {"checkpoint": str(result.checkpoint), "steps": result.steps,
+                                    "best_step": result.best_step, "seconds": round(result.seconds, 1),
+                                    "validation": result.validation, "history": result.history}
+        print(f"{role}: best step {result.best_step}/{result.steps}, validation accuracy "
+              f"{result.validation['accuracy']}%, error per class {result.validation['error_rate_pct']}")
+    (args.out / "training.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from mcseg.synth import SynthConfig, generate_dataset
+
+    config = SynthConfig(spacing_mm=args.spacing_mm)
+    if args.shape:
+        config = SynthConfig(spacing_mm=args.spacing_mm, shape_px=tuple(args.shape))
+    backgrounds = []
+    if args.mode != "synthetic":
+        if not args.backgrounds or not args.backgrounds.is_dir():
+            print("error: --mode real-background/mixed needs --backgrounds FOLDER of DICOMs", file=sys.stderr)
+            return 2
+        backgrounds = sorted(args.backgrounds.rglob("*.dcm"))
+    written = generate_dataset(args.out, args.count, args.seed, mode=args.mode, backgrounds=backgrounds,
+                               config=config, progress=not args.no_progress, prefix=args.prefix)
+    print(f"wrote {len(written)} images to {args.out}")
+    return 0
+
+
+COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from mcseg.pipeline import WeightsError
+
+    started = time.perf_counter()
+    try:
+        code = COMMANDS[args.command](args)
+    except (WeightsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

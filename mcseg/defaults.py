@@ -1,0 +1,133 @@
+"""Every default of the method, in one place, with where it comes from.
+
+"Valvano 2019" is G. Valvano et al., "Convolutional Neural Networks for the
+Segmentation of Microcalcification in Mammography Imaging", J. Healthcare
+Engineering 2019 (section numbers refer to it). Values marked "ours" are choices
+of this project, with the reason next to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+# --- Patches and networks -----------------------------------------------------
+
+#: Patch side N in pixels. Valvano 2019 sec. 4: 29, 39 and 49 tested, 49 best.
+PATCH_SIZE_PX = 49
+PATCH_SIZES_PX = (29, 39, 49)
+
+#: Class C2 holds patches whose nearest calcification pixel lies within this
+#: Euclidean distance of the centre (the centre itself not calcified).
+#: Valvano 2019 sec. 3.3: "calcifications in a range of 2 to 3 pixels from the
+#: center". The paper's pixels were 0.05 mm; ours are measured at the working
+#: pixel size (WORKING_SPACING_MM), i.e. 3 px = 0.21 mm, because the networks
+#: see working-resolution pixels and the class is defined on their input.
+C2_MAX_DISTANCE_PX = 3.0
+
+#: Convolution padding: Valvano 2019 sec. 4 found "same" best for both networks.
+#: Ours: the segmentator defaults to "valid" because only a valid network can be
+#: evaluated densely with exactly the per-patch result (sec. 3.1's per-pixel
+#: classification of every window pixel would otherwise take minutes on a CPU);
+#: Table 2 puts it 1.1 points of patch accuracy behind "same".
+DETECTOR_PADDING = "same"
+SEGMENTATOR_PADDING = "valid"
+
+#: Channels of the six 3x3 convolutions. The paper's Figure 3 (widths) is not
+#: reproduced in its text; ours: measured 4.7x faster than (16, 16, 32, 32, 32, 32)
+#: on 2 CPU cores, which keeps a full mammogram within 20 s.
+CONV_CHANNELS = (8, 16, 16, 16, 32, 32)
+#: Valvano 2019 sec. 3.4: fully connected layer of 64 units, 50% dropout, 2 outputs.
+FC_UNITS = 64
+DROPOUT = 0.5
+
+# --- Training (Valvano 2019 sec. 3.4) ------------------------------------------
+LEARNING_RATE = 1e-3          # Adam
+BATCH_SIZE = 256              # balanced positive/negative minibatches
+LR_PLATEAU_FACTOR = 0.5       # "manually halved this value when the loss plateaued"
+EARLY_STOPPING = True         # "taking the last obtained model configuration before ... overfitting"
+
+
+# --- Inference ---------------------------------------------------------------
+
+#: Working pixel size. Ours: 0.07 mm is the native pixel of common FFDM
+#: detectors (e.g. Hologic Selenia Dimensions); the paper worked at 0.05 mm.
+WORKING_SPACING_MM = 0.07
+
+#: Pixel size used when a file carries none (CBIS-DDSM Secondary Captures,
+#: PNGs). Ours: DDSM film was digitised at 0.042-0.05 mm. The output records it.
+FALLBACK_SPACING_MM = 0.05
+
+#: Window stride = N // 2: windows overlap by at least N/2 (Valvano 2019 sec. 3.1).
+#: Detector probability above which a window goes to the segmentator. Ours: the
+#: detector is a recall stage, so its threshold sits below 0.5.
+DETECTOR_THRESHOLD = 0.3
+#: Segmentator probability that makes a pixel part of the mask (operating point).
+OPERATING_THRESHOLD = 0.5
+#: Lowest segmentator probability still listed as a candidate, so that a FROC
+#: curve can be swept below the operating point. Ours.
+CANDIDATE_THRESHOLD = 0.1
+
+#: Clusters: "more than 5 distinct MCs on cm^2" (Valvano 2019 sec. 3.1, after
+#: Park et al. 2000). Implemented as DBSCAN cores: at least this many
+#: calcifications within a circle of this area centred on one of them.
+CLUSTER_MIN_CALCIFICATIONS = 6
+CLUSTER_AREA_MM2 = 100.0
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of one patch CNN (Valvano 2019 sec. 3.4)."""
+
+    patch_size_px: int = PATCH_SIZE_PX
+    padding: str = "same"
+    conv_channels: tuple[int, ...] = CONV_CHANNELS
+    fc_units: int = FC_UNITS
+    dropout: float = DROPOUT
+
+    def __post_init__(self) -> None:
+        if self.padding not in ("same", "valid"):
+            raise ValueError(f"padding must be 'same' or 'valid', not {self.padding!r}")
+        if len(self.conv_channels) != 6:
+            raise ValueError("the paper's network has exactly 6 convolutions")
+        if self.patch_size_px % 2 == 0 or self.patch_size_px < 21:
+            raise ValueError("patch_size_px must be odd (a centre pixel) and >= 21")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Inference settings; every field has the default documented above."""
+
+    working_spacing_mm: float = WORKING_SPACING_MM
+    fallback_spacing_mm: float = FALLBACK_SPACING_MM
+    detector_threshold: float = DETECTOR_THRESHOLD
+    operating_threshold: float = OPERATING_THRESHOLD
+    candidate_threshold: float = CANDIDATE_THRESHOLD
+    cluster_min_calcifications: int = CLUSTER_MIN_CALCIFICATIONS
+    cluster_area_mm2: float = CLUSTER_AREA_MM2
+    segmentator_path: str = "dense"   # "dense" (fast) or "reference" (one patch per pixel)
+    batch_size: int = 512
+    normalise_laterality: bool = True
+
+    def with_(self, **changes: Any) -> "PipelineConfig":
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in changes.items() if k in known and v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training recipe of Valvano 2019 sec. 3.3-3.4, plus CPU-sized step counts (ours)."""
+
+    learning_rate: float = LEARNING_RATE
+    batch_size: int = BATCH_SIZE
+    max_steps: int = 3000
+    validate_every: int = 100
+    plateau_patience: int = 3          # validations without improvement before halving lr
+    early_stopping_patience: int = 8   # validations without improvement before stopping
+    seed: int = 0
+    #: Share of each minibatch drawn from each patch class. Half positive, half
+    #: negative (sec. 3.3); within each half, split over the classes (ours).
+    class_shares: dict[str, float] = field(default_factory=dict)

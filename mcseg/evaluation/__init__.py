@@ -1,0 +1,5 @@
+"""Evaluation: calcification matching, FROC and pixel overlap."""
+
+from mcseg.evaluation.froc import FrocCurve, ImageMatch, froc, match_calcifications, pixel_dice
+
+__all__ = ["FrocCurve", "ImageMatch", "froc", "match_calcifications", "pixel_dice"]

@@ -1,0 +1,260 @@
+"""The SQLite patch store and balanced on-the-fly minibatches (Valvano 2019 sec. 3.3).
+
+Patches are extracted from (working-frame image, calcification mask) pairs,
+tagged with their class C1-C4, source image, split and time, and stored as
+float16 blobs. Minibatches are drawn at random from the store with fixed class
+shares (half positive, half negative by default) and augmented with the eight
+rotations/flips of the square, which keep a patch's class.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from mcseg.defaults import C2_MAX_DISTANCE_PX, PATCH_SIZE_PX
+from mcseg.patches.classes import PatchClass, is_positive, patch_class_map
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS patches (
+    id INTEGER PRIMARY KEY,
+    image_id TEXT NOT NULL,
+    split TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    col INTEGER NOT NULL,
+    patch_class INTEGER NOT NULL,
+    kind TEXT NOT NULL,             -- how the centre was chosen: random, bright, edge
+    created REAL NOT NULL,
+    pixels BLOB NOT NULL            -- float16, patch_size x patch_size, C order
+);
+CREATE INDEX IF NOT EXISTS patches_split_class ON patches (split, patch_class);
+CREATE INDEX IF NOT EXISTS patches_image ON patches (image_id);
+"""
+
+#: Default patches taken per image and class: enough variety per image while
+#: keeping one image from dominating the store. C4 gets three kinds of centre:
+#: random breast pixels, bright local maxima (calcification look-alikes) and
+#: the skin line (Valvano 2019 sec. 5 reports false positives there).
+DEFAULT_PER_IMAGE = {"C1": 300, "C2": 300, "C3": 300, "C4_random": 300, "C4_bright": 300, "C4_edge": 100}
+
+
+@dataclass(frozen=True)
+class ExtractedPatches:
+    pixels: np.ndarray      # float16 (n, N, N)
+    rows: np.ndarray
+    cols: np.ndarray
+    classes: np.ndarray     # uint8 1-4
+    kinds: list[str]
+
+
+def extract_patches(
+    image: np.ndarray,
+    breast: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    patch_size_px: int = PATCH_SIZE_PX,
+    per_image: dict[str, int] | None = None,
+    c2_max_distance_px: float = C2_MAX_DISTANCE_PX,
+) -> ExtractedPatches:
+    """Sample patch centres of every class inside the breast and cut the patches."""
+    per_image = {**DEFAULT_PER_IMAGE, **(per_image or {})}
+    classes = patch_class_map(mask, patch_size_px, c2_max_distance_px)
+    inside = breast | mask.astype(bool)
+    chosen: list[tuple[np.ndarray, str]] = []
+    for cls in (PatchClass.C1, PatchClass.C2, PatchClass.C3):
+        idx = np.flatnonzero(((classes == cls) & inside).ravel())
+        chosen.append((_pick(idx, per_image[cls.name], rng), "random"))
+    c4 = (classes == PatchClass.C4) & breast
+    chosen.append((_pick(np.flatnonzero(c4.ravel()), per_image["C4_random"], rng), "random"))
+    # Bright look-alikes: local maxima of the normalised image that are not calcifications.
+    peaks = (image == ndi.maximum_filter(image, size=7)) & (image > 2.5) & c4
+    chosen.append((_pick(np.flatnonzero(peaks.ravel()), per_image["C4_bright"], rng), "bright"))
+    edge = c4 & ~ndi.binary_erosion(breast, iterations=15)
+    chosen.append((_pick(np.flatnonzero(edge.ravel()), per_image["C4_edge"], rng), "edge"))
+
+    flat = np.concatenate([c for c, _ in chosen]).astype(np.int64)
+    kinds = [k for c, k in chosen for _ in range(len(c))]
+    rows, cols = np.unravel_index(flat, image.shape)
+    half = patch_size_px // 2
+    padded = np.pad(image.astype(np.float32, copy=False), half, mode="constant")
+    # A strided view gives every patch without copying the image N^2 times.
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (patch_size_px, patch_size_px))
+    pixels = windows[rows, cols].astype(np.float16)
+    return ExtractedPatches(pixels, rows.astype(np.int32), cols.astype(np.int32),
+                            classes.ravel()[flat].astype(np.uint8), kinds)
+
+
+def _pick(indices: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    if len(indices) <= k:
+        return indices
+    return rng.choice(indices, size=k, replace=False)
+
+
+class PatchStore:
+    """Patches of one size in one SQLite file."""
+
+    def __init__(self, path: str | Path, patch_size_px: int = PATCH_SIZE_PX):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.patch_size_px = patch_size_px
+        with closing(self._connect()) as db, db:
+            db.executescript(SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key = 'patch_size_px'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('patch_size_px', ?)", (str(patch_size_px),))
+            elif int(row[0]) != patch_size_px:
+                raise ValueError(f"{self.path} holds {row[0]} px patches, not {patch_size_px} px")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
+        db.execute("PRAGMA journal_mode=WAL")  # readers (training) never block a writer (label saves)
+        return db
+
+    def add_image(
+        self,
+        image_id: str,
+        image: np.ndarray,
+        breast: np.ndarray,
+        mask: np.ndarray,
+        rng: np.random.Generator,
+        split: str = "train",
+        per_image: dict[str, int] | None = None,
+    ) -> dict[str, int]:
+        """Replace the patches of ``image_id`` with fresh ones from (image, mask)."""
+        patches = extract_patches(image, breast, mask, rng, self.patch_size_px, per_image)
+        now = time.time()
+        records = (
+            (image_id, split, int(r), int(c), int(k), kind, now, p.tobytes())
+            for r, c, k, kind, p in zip(patches.rows, patches.cols, patches.classes, patches.kinds,
+                                        patches.pixels)
+        )
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM patches WHERE image_id = ?", (image_id,))
+            db.executemany(
+                "INSERT INTO patches (image_id, split, row, col, patch_class, kind, created, pixels) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                records,
+            )
+        return {c.name: int((patches.classes == c).sum()) for c in PatchClass}
+
+    def counts(self, split: str | None = None) -> dict[str, int]:
+        query = "SELECT patch_class, COUNT(*) FROM patches"
+        args: tuple = ()
+        if split is not None:
+            query += " WHERE split = ?"
+            args = (split,)
+        with closing(self._connect()) as db:
+            found = dict(db.execute(query + " GROUP BY patch_class", args).fetchall())
+        return {c.name: int(found.get(int(c), 0)) for c in PatchClass}
+
+    def image_ids(self, split: str | None = None) -> list[str]:
+        with closing(self._connect()) as db:
+            if split is None:
+                rows = db.execute("SELECT DISTINCT image_id FROM patches ORDER BY image_id")
+            else:
+                rows = db.execute("SELECT DISTINCT image_id FROM patches WHERE split = ? ORDER BY image_id",
+                                  (split,))
+            return [r[0] for r in rows]
+
+    def ids_by_class(self, split: str) -> dict[int, np.ndarray]:
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT id, patch_class FROM patches WHERE split = ?", (split,)).fetchall()
+        if not rows:
+            return {int(c): np.zeros(0, dtype=np.int64) for c in PatchClass}
+        arr = np.asarray(rows, dtype=np.int64)
+        return {int(c): arr[arr[:, 1] == int(c), 0] for c in PatchClass}
+
+    def fetch(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Patches (float32, n x N x N) and classes for ``ids``, in the order given."""
+        n = self.patch_size_px
+        wanted = [int(i) for i in ids]
+        found: dict[int, tuple[bytes, int]] = {}
+        with closing(self._connect()) as db:
+            for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+                chunk = sorted(set(wanted[start : start + 900]))
+                marks = ",".join("?" * len(chunk))
+                for pid, blob, cls in db.execute(
+                    f"SELECT id, pixels, patch_class FROM patches WHERE id IN ({marks})", chunk
+                ):
+                    found[pid] = (blob, cls)
+        pixels = np.stack([np.frombuffer(found[i][0], dtype=np.float16).reshape(n, n) for i in wanted])
+        classes = np.asarray([found[i][1] for i in wanted], dtype=np.uint8)
+        return pixels.astype(np.float32), classes
+
+
+#: Minibatch shares per class: half positive, half negative (Valvano 2019 sec.
+#: 3.3), each half split evenly over its classes (ours), so the hard classes
+#: C2 and C3 are seen as often as the easy ones.
+ROLE_SHARES = {
+    "detector": {1: 1 / 6, 2: 1 / 6, 3: 1 / 6, 4: 1 / 2},
+    "segmentator": {1: 1 / 2, 2: 1 / 6, 3: 1 / 6, 4: 1 / 6},
+}
+
+
+class BalancedSampler:
+    """Draws class-balanced, augmented minibatches from a split of the store."""
+
+    def __init__(
+        self,
+        store: PatchStore,
+        role: str,
+        split: str = "train",
+        rng: np.random.Generator | None = None,
+        shares: dict[int, float] | None = None,
+        augment: bool = True,
+    ):
+        self.store, self.role, self.augment = store, role, augment
+        self.rng = rng or np.random.default_rng(0)
+        self.ids = store.ids_by_class(split)
+        wanted = shares or ROLE_SHARES[role]
+        # Classes with no patches in this split give their share to the others
+        # of the same label, so batches stay half positive, half negative.
+        self.shares = _redistribute(wanted, {c: len(v) for c, v in self.ids.items()}, role)
+        if not self.shares:
+            raise ValueError(f"the '{split}' split of {store.path} has no patches for a {role}")
+
+    def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(patches float32 (size, 1, N, N), labels int64, classes uint8)."""
+        counts = self.rng.multinomial(size, list(self.shares.values()))
+        ids = np.concatenate([
+            self.rng.choice(self.ids[c], size=k, replace=True) for c, k in zip(self.shares, counts) if k
+        ])
+        pixels, classes = self.store.fetch(ids)
+        if self.augment:
+            pixels = dihedral_augment(pixels, self.rng)
+        labels = is_positive(classes, self.role).astype(np.int64)
+        order = self.rng.permutation(len(ids))
+        return pixels[order, None], labels[order], classes[order]
+
+
+def _redistribute(shares: dict[int, float], available: dict[int, int], role: str) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for positive in (True, False):
+        group = {c: s for c, s in shares.items() if bool(is_positive(c, role)) == positive}
+        present = {c: s for c, s in group.items() if available.get(c, 0) > 0}
+        if not present:
+            continue
+        total, scale = sum(group.values()), sum(present.values())
+        out.update({c: s * total / scale for c, s in present.items()})
+    norm = sum(out.values())
+    return {c: s / norm for c, s in out.items()}
+
+
+def dihedral_augment(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Apply one of the 8 rotations/flips of the square to each patch (keeps its class)."""
+    out = np.empty_like(pixels)
+    choice = rng.integers(0, 8, size=len(pixels))
+    for t in range(8):
+        sel = choice == t
+        if not sel.any():
+            continue
+        p = np.rot90(pixels[sel], k=t % 4, axes=(1, 2))
+        out[sel] = p[:, :, ::-1] if t >= 4 else p
+    return out

@@ -1,0 +1,58 @@
+"""Connected components and clusters in physical units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcseg.calcifications import cluster_radius_mm, find_calcifications, find_clusters
+
+
+def test_components_and_candidates():
+    prob = np.zeros((50, 50), np.float32)
+    prob[10:12, 10:12] = 0.9   # a calcification
+    prob[30, 30] = 0.3         # a candidate below the operating point
+    prob[31, 31] = 0.05        # below the candidate threshold
+    calcs = find_calcifications(prob, 0.5, 0.1)
+    assert [c.above_operating for c in calcs] == [True, False]
+    assert calcs[0].area_px == 4 and calcs[0].centroid_px == (10.5, 10.5)
+    assert calcs[0].score == pytest.approx(0.9) and calcs[1].score == pytest.approx(0.3)
+
+
+def test_weak_halo_of_a_strong_component_is_not_listed_twice():
+    prob = np.zeros((20, 20), np.float32)
+    prob[5:10, 5:10] = 0.2
+    prob[7, 7] = 0.8
+    calcs = find_calcifications(prob, 0.5, 0.1)
+    assert len(calcs) == 1
+
+
+def _ring(n, radius_mm, spacing_mm, centre=(500, 500)):
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([centre[0] + radius_mm / spacing_mm * np.sin(angles),
+                     centre[1] + radius_mm / spacing_mm * np.cos(angles)], 1)
+
+
+def test_cluster_needs_more_than_five_per_cm2():
+    assert cluster_radius_mm(100) == pytest.approx(5.642, abs=1e-3)
+    spacing = 0.07
+    six = _ring(6, 2.0, spacing) * spacing  # 6 calcifications within 2 mm: a cluster
+    assert len(find_clusters(six, np.ones(6), 6, 100.0)) == 1
+    five = six[:5]
+    assert find_clusters(five, np.ones(5), 6, 100.0) == []
+
+
+def test_clusters_use_millimetres_not_pixels():
+    # The same pixel positions are a cluster at 0.07 mm and scattered at 0.5 mm.
+    px = _ring(8, 3.0, 0.07)
+    assert len(find_clusters(px * 0.07, np.ones(8), 6, 100.0)) == 1
+    assert find_clusters(px * 0.5, np.ones(8), 6, 100.0) == []
+
+
+def test_two_separate_clusters_and_score():
+    a = _ring(6, 1.5, 0.07, (300, 300)) * 0.07
+    b = _ring(7, 1.5, 0.07, (300, 900)) * 0.07   # 42 mm away
+    scores = np.r_[np.full(6, 0.9), np.full(7, 0.6)]
+    clusters = find_clusters(np.vstack([a, b]), scores, 6, 100.0)
+    assert len(clusters) == 2
+    assert clusters[0].score == pytest.approx(0.9) and sorted(clusters[0].members) == list(range(6))

@@ -1,0 +1,63 @@
+"""The patch CNN: shapes of both variants, dense against reference agreement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import randomise_batch_norm
+
+from mcseg.defaults import NetworkConfig
+from mcseg.networks import PatchCNN, feature_size
+from mcseg.segmentator import segment_dense, segment_reference
+
+
+@pytest.mark.parametrize("n", [29, 39, 49])
+def test_same_variant_shapes(n):
+    model = PatchCNN(NetworkConfig(patch_size_px=n, padding="same")).eval()
+    assert model(torch.zeros(3, 1, n, n)).shape == (3, 2)
+    assert feature_size(n, "same") == n // 4
+
+
+def test_valid_variant_shapes():
+    model = PatchCNN(NetworkConfig(patch_size_px=49, padding="valid")).eval()
+    assert feature_size(49, "valid") == 2  # 49 -> 2 x 2 features, as the paper says
+    assert model(torch.zeros(3, 1, 49, 49)).shape == (3, 2)
+    with pytest.raises(ValueError, match="larger patch"):
+        PatchCNN(NetworkConfig(patch_size_px=29, padding="valid"))
+
+
+def test_paper_architecture():
+    model = PatchCNN(NetworkConfig())
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 6 and all(c.kernel_size == (3, 3) and c.stride == (1, 1) for c in convs)
+    assert model.fc1.out_features == 64 and model.fc2.out_features == 2 and model.dropout.p == 0.5
+
+
+def test_dense_path_equals_reference_path():
+    model = randomise_batch_norm(PatchCNN(NetworkConfig(padding="valid")))
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(160, 140)).astype(np.float32)
+    image[60:64, 70:73] += 6  # a bright spot so both classes occur
+    region = np.zeros(image.shape, bool)
+    region[10:150, 5:135] = True  # includes pixels whose patches reach past the border
+    fast = segment_dense(model, image, region)
+    slow = segment_reference(model, image, region)
+    assert np.abs(fast - slow)[region].max() < 1e-4
+    agree = ((fast >= 0.5) == (slow >= 0.5))[region].mean()
+    assert agree >= 0.999
+    assert (fast[~region] == 0).all()
+
+
+def test_dense_refuses_a_same_network():
+    model = PatchCNN(NetworkConfig(padding="same")).eval()
+    with pytest.raises(ValueError, match="valid"):
+        segment_dense(model, np.zeros((60, 60), np.float32), np.ones((60, 60), bool))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = randomise_batch_norm(PatchCNN(NetworkConfig(padding="valid")))
+    torch.save(model.checkpoint(role="segmentator"), tmp_path / "s.pt")
+    loaded = PatchCNN.from_checkpoint(torch.load(tmp_path / "s.pt", weights_only=True))
+    x = torch.randn(4, 1, 49, 49)
+    assert torch.allclose(model(x), loaded(x))
