@@ -7,6 +7,7 @@ input that failed is named with the reason; the others are still processed).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
     train.add_argument("--working-spacing-mm", type=float, default=defaults.WORKING_SPACING_MM)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--mining-rounds", type=int, default=1,
+                       help="rounds of hard-negative mining, each followed by fine-tuning (default 1)")
+    train.add_argument("--finetune-steps", type=int, default=1500, help="steps per network per mining round")
     train.add_argument("--rebuild-store", action="store_true", help="rebuild the patch store even if present")
     train.add_argument("--no-resume", action="store_true", help="start afresh even if a stopped run is found")
     train.add_argument("--no-progress", action="store_true")
@@ -212,16 +216,37 @@ def cmd_train(args) -> int:
                 "trained_with": " ".join(["mcseg", *sys.argv[1:]]) if sys.argv else "mcseg train"}
     report = {"data": str(args.data), "images": len(cases), "patches": counts, "networks": {}}
     roles = ("detector", "segmentator") if args.role == "both" else (args.role,)
-    for role in roles:
-        padding = args.detector_padding if role == "detector" else args.segmentator_padding
-        network = defaults.NetworkConfig(patch_size_px=args.patch_size, padding=padding)
-        result = train_network(role, store, args.out / f"{role}.pt", network, config, metadata,
-                               progress=not args.no_progress, resume=not args.no_resume)
-        report["networks"][role] = {"checkpoint": str(result.checkpoint), "steps": result.steps,
-                                    "best_step": result.best_step, "seconds": round(result.seconds, 1),
-                                    "validation": result.validation, "history": result.history}
-        print(f"{role}: best step {result.best_step}/{result.steps}, validation accuracy "
-              f"{result.validation['accuracy']}%, error per class {result.validation['error_rate_pct']}")
+    rounds = args.mining_rounds if args.role == "both" else 0
+    for round_ in range(rounds + 1):
+        if round_:
+            from mcseg.pipeline import load_network
+            from mcseg.training.mining import mine_hard_negatives
+
+            mined = mine_hard_negatives(
+                store, cases, load_network(args.out / "detector.pt", "detector")[0],
+                load_network(args.out / "segmentator.pt", "segmentator")[0], args.working_spacing_mm,
+                defaults.DETECTOR_THRESHOLD, defaults.OPERATING_THRESHOLD, args.spacing_mm,
+                progress=not args.no_progress)
+            print(f"mining round {round_}: {json.dumps(mined)} hard negatives")
+            report.setdefault("mined", []).append(mined)
+        for role in roles:
+            padding = args.detector_padding if role == "detector" else args.segmentator_padding
+            network = defaults.NetworkConfig(patch_size_px=args.patch_size, padding=padding)
+            checkpoint = args.out / f"{role}.pt"
+            if round_:
+                round_config = dataclasses.replace(config, max_steps=args.finetune_steps,
+                                                   learning_rate=config.learning_rate / 2)
+                result = train_network(role, store, checkpoint, network, round_config, metadata,
+                                       progress=not args.no_progress, resume=not args.no_resume,
+                                       init_from=checkpoint)
+            else:
+                result = train_network(role, store, checkpoint, network, config, metadata,
+                                       progress=not args.no_progress, resume=not args.no_resume)
+            report["networks"][f"{role} round {round_}"] = {
+                "checkpoint": str(result.checkpoint), "steps": result.steps, "best_step": result.best_step,
+                "seconds": round(result.seconds, 1), "validation": result.validation, "history": result.history}
+            print(f"{role} round {round_}: best step {result.best_step}/{result.steps}, validation accuracy "
+                  f"{result.validation['accuracy']}%, error per class {result.validation['error_rate_pct']}")
     (args.out / "training.json").write_text(json.dumps(report, indent=1))
     return 0
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-DATA = Path(__file__).resolve().parent / "data"
-CBIS_DICOM = DATA / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
+DATA = Path(__file__).resolve().parent.parent / "data"
+CBIS_DICOM = DATA / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
 
 
 @pytest.fixture(autouse=True)

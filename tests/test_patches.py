@@ -121,3 +121,17 @@ def test_store_refuses_another_patch_size(tmp_path):
     PatchStore(tmp_path / "p.sqlite", 49)
     with pytest.raises(ValueError, match="49 px"):
         PatchStore(tmp_path / "p.sqlite", 29)
+
+
+def test_mined_negatives_take_their_share(tmp_path):
+    store, _, image, mask = _store_with_image(tmp_path)
+    rows, cols = np.array([100, 110, 120]), np.array([40, 50, 60])
+    store.add_patches("img1", "train", image, rows, cols, np.full(3, PatchClass.C4), "mined-segmentator")
+    sampler = BalancedSampler(store, "segmentator", "train", np.random.default_rng(0), mined_share=0.25)
+    assert abs(sum(sampler.shares.values()) - 1) < 1e-9
+    assert sampler.shares["mined"] == 0.25 and abs(sampler.shares[1] - 0.5) < 1e-9
+    x, y, classes = sampler.batch(2000)
+    assert abs(y.mean() - 0.5) < 0.04
+    # The mined pool is not mixed into the sampled C4 pool, and the detector ignores it.
+    assert len(store.ids_by_class("train")[PatchClass.C4]) == store.counts("train")["C4"] - 3
+    assert "mined" not in BalancedSampler(store, "detector", "train").shares

@@ -144,6 +144,32 @@ class PatchStore:
             )
         return {c.name: int((patches.classes == c).sum()) for c in PatchClass}
 
+    def add_patches(self, image_id: str, split: str, image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                    classes: np.ndarray, kind: str) -> int:
+        """Add patches centred on (rows, cols) of ``image`` (e.g. mined hard negatives)."""
+        n = self.patch_size_px
+        padded = np.pad(image.astype(np.float32, copy=False), n // 2, mode="constant")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (n, n))
+        pixels = windows[rows, cols].astype(np.float16)
+        now = time.time()
+        with closing(self._connect()) as db, db:
+            db.executemany(
+                "INSERT INTO patches (image_id, split, row, col, patch_class, kind, created, pixels) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((image_id, split, int(r), int(c), int(k), kind, now, p.tobytes())
+                 for r, c, k, p in zip(rows, cols, classes, pixels)),
+            )
+        return len(rows)
+
+    def delete_kind(self, kind: str) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM patches WHERE kind = ?", (kind,))
+
+    def split_of(self, image_id: str) -> str | None:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT split FROM patches WHERE image_id = ? LIMIT 1", (image_id,)).fetchone()
+        return row[0] if row else None
+
     def counts(self, split: str | None = None) -> dict[str, int]:
         query = "SELECT patch_class, COUNT(*) FROM patches"
         args: tuple = ()
@@ -163,9 +189,15 @@ class PatchStore:
                                   (split,))
             return [r[0] for r in rows]
 
-    def ids_by_class(self, split: str) -> dict[int, np.ndarray]:
+    def ids_by_class(self, split: str, kind: str | None = None) -> dict[int, np.ndarray]:
+        """Patch ids per class; sampled patches only, or those of one ``kind``."""
         with closing(self._connect()) as db:
-            rows = db.execute("SELECT id, patch_class FROM patches WHERE split = ?", (split,)).fetchall()
+            if kind is None:
+                rows = db.execute("SELECT id, patch_class FROM patches WHERE split = ? AND kind NOT LIKE 'mined%'",
+                                  (split,)).fetchall()
+            else:
+                rows = db.execute("SELECT id, patch_class FROM patches WHERE split = ? AND kind = ?",
+                                  (split, kind)).fetchall()
         if not rows:
             return {int(c): np.zeros(0, dtype=np.int64) for c in PatchClass}
         arr = np.asarray(rows, dtype=np.int64)
@@ -198,8 +230,17 @@ ROLE_SHARES = {
 }
 
 
+#: Share of each minibatch taken from mined hard negatives of the network's own
+#: role, when the store has some (ours: bootstrapping, see mcseg.training.mining).
+MINED_SHARE = 0.25
+
+
 class BalancedSampler:
-    """Draws class-balanced, augmented minibatches from a split of the store."""
+    """Draws class-balanced, augmented minibatches from a split of the store.
+
+    Mined hard negatives (kind ``mined-<role>``), when present, make up
+    ``mined_share`` of the batch, taken from the negative half.
+    """
 
     def __init__(
         self,
@@ -209,16 +250,25 @@ class BalancedSampler:
         rng: np.random.Generator | None = None,
         shares: dict[int, float] | None = None,
         augment: bool = True,
+        mined_share: float = MINED_SHARE,
     ):
         self.store, self.role, self.augment = store, role, augment
         self.rng = rng or np.random.default_rng(0)
-        self.ids = store.ids_by_class(split)
+        self.ids: dict = dict(store.ids_by_class(split))
         wanted = shares or ROLE_SHARES[role]
         # Classes with no patches in this split give their share to the others
         # of the same label, so batches stay half positive, half negative.
-        self.shares = _redistribute(wanted, {c: len(v) for c, v in self.ids.items()}, role)
+        self.shares: dict = _redistribute(wanted, {c: len(v) for c, v in self.ids.items()}, role)
         if not self.shares:
             raise ValueError(f"the '{split}' split of {store.path} has no patches for a {role}")
+        mined = np.concatenate(list(store.ids_by_class(split, kind=f"mined-{role}").values()))
+        if len(mined) and mined_share > 0:
+            negative = [c for c in self.shares if not is_positive(c, role)]
+            neg_total = sum(self.shares[c] for c in negative)
+            for c in negative:
+                self.shares[c] *= (neg_total - mined_share) / neg_total
+            self.ids["mined"] = mined
+            self.shares["mined"] = mined_share
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(patches float32 (size, 1, N, N), labels int64, classes uint8)."""
@@ -226,7 +276,7 @@ class BalancedSampler:
         ids = np.concatenate([
             self.rng.choice(self.ids[c], size=k, replace=True) for c, k in zip(self.shares, counts) if k
         ])
-        pixels, classes = self.store.fetch(ids)
+        pixels, classes = self.store.fetch(ids.astype(np.int64))
         if self.augment:
             pixels = dihedral_augment(pixels, self.rng)
         labels = is_positive(classes, self.role).astype(np.int64)

@@ -3,9 +3,13 @@
 Valvano 2019 does not say how intensities were scaled. Ours: a calcification is
 a small bright spot over a slowly varying background, so we subtract the
 breast's local mean (a normalised convolution, so the skin line does not drag
-dark air into it) and divide by the robust standard deviation of the
+dark air into it) and divide by the local standard deviation of the
 fine-scale texture. A given calcification then has about the same input
-contrast on film and on digital detectors, and on synthetic and real images.
+contrast on film and on digital detectors, on synthetic and real images, and
+in fatty and dense tissue (dense tissue is "louder": with one global scale it
+was the main source of false positives). The local std is computed on values
+clipped at 3 global stds, so a bright calcification does not inflate the std
+around itself and hide its neighbours.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from scipy import ndimage as ndi
 
 #: Scale of the local background that is subtracted.
 BACKGROUND_SIGMA_MM = 1.5
+#: Scale over which the texture's local standard deviation is measured.
+NOISE_SIGMA_MM = 3.0
 #: Normalised values are clipped to this range (burnt-in text, metal clips).
 CLIP = 30.0
 
@@ -42,7 +48,11 @@ def normalise_intensities(pixels: np.ndarray, breast: np.ndarray, spacing_mm: fl
     noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     if noise <= 0:
         noise = float(sample.std()) or 1.0
-    out = np.clip(detail / noise, -CLIP, CLIP)
+    clipped = np.clip(detail / noise, -3.0, 3.0) ** 2 * weight
+    local_var = _coarse_blur(clipped, factor, NOISE_SIGMA_MM / (spacing_mm * factor)) / np.maximum(
+        _coarse_blur(weight, factor, NOISE_SIGMA_MM / (spacing_mm * factor)), 1e-3)
+    local_std = noise * np.sqrt(np.clip(local_var, 0.25, None))  # floor: never amplify by more than 2x
+    out = np.clip(detail / local_std, -CLIP, CLIP)
     out[~breast] = 0.0
     return out.astype(np.float32, copy=False)
 

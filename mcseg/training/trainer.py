@@ -78,8 +78,12 @@ def train_network(
     progress: bool = True,
     resume: bool = True,
     on_validation: Callable[[dict[str, Any]], None] | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train one network on the store's 'train' split, select on its 'val' split."""
+    """Train one network on the store's 'train' split, select on its 'val' split.
+
+    ``init_from`` starts from a checkpoint's weights (a fine-tuning round).
+    """
     if network.patch_size_px != store.patch_size_px:
         raise ValueError(f"the store holds {store.patch_size_px} px patches, the network wants "
                          f"{network.patch_size_px} px")
@@ -90,7 +94,10 @@ def train_network(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    model = PatchCNN(network).to(device)
+    model = PatchCNN(network)
+    if init_from is not None:
+        model.load_state_dict(torch.load(init_from, map_location="cpu", weights_only=True)["state_dict"])
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=0.5, patience=config.plateau_patience
@@ -122,7 +129,7 @@ def train_network(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        running.append(float(loss))
+        running.append(loss.item())
         step += 1
         bar.update(1)
         if step % config.validate_every and step != config.max_steps:

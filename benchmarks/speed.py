@@ -1,0 +1,124 @@
+"""Speed and peak memory of the pipeline with the default weights (a benchmark, not a test).
+
+    .venv/bin/python benchmarks/speed.py [--out benchmarks/speed.json]
+
+Cases, each in a fresh process so its peak resident memory is its own:
+  * ffdm:  a synthetic 3328 x 4084 mammogram at 0.07 mm (FFDM size), fast (dense) path;
+  * film:  the bundled CBIS-DDSM DICOM (4688 x 2592, 0.05 mm assumed), fast path;
+  * paths: fast against reference segmentator path on the same flagged windows of
+           the ffdm image: seconds per pixel, speed-up, decision agreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CBIS = ROOT / "data" / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
+
+
+def _ffdm_dicom(folder: Path) -> Path:
+    from mcseg.io.dicom_write import write_mammogram_dicom
+    from mcseg.synth import SynthConfig, synthesize_case
+
+    case = synthesize_case(np.random.default_rng(4084), SynthConfig(shape_px=(4084, 3328), spacing_mm=0.07))
+    return write_mammogram_dicom(folder / "ffdm_3328x4084.dcm", case.image, spacing_mm=(0.07, 0.07))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def case_segment(path: str) -> dict:
+    import torch
+
+    from mcseg.io import read_mammogram
+    from mcseg.pipeline import Pipeline
+
+    pipeline = Pipeline.from_weights()
+    t0 = time.perf_counter()
+    mammo = read_mammogram(path)
+    read_s = time.perf_counter() - t0
+    result = pipeline.run(mammo)
+    total = time.perf_counter() - t0
+    return {"image": Path(path).name, "shape": list(mammo.shape), "spacing_mm": list(mammo.spacing_mm),
+            "read_s": round(read_s, 2), "pipeline_s": round(result.seconds, 2), "total_s": round(total, 2),
+            "stages_s": {k: round(v, 2) for k, v in result.timings_s.items()},
+            "windows": int(len(result.detector.scores)), "flagged_windows": int(result.detector.flagged.sum()),
+            "calcifications_in_mask": sum(c["in_mask"] for c in result.calcifications),
+            "peak_rss_mb": round(_peak_rss_mb(), 0), "torch_threads": torch.get_num_threads()}
+
+
+def case_paths(path: str, windows: int = 12) -> dict:
+    from mcseg.io import read_mammogram
+    from mcseg.pipeline import Pipeline
+    from mcseg.segmentator import segment_dense, segment_reference
+
+    pipeline = Pipeline.from_weights()
+    frame = pipeline.prepare(read_mammogram(path))
+    from mcseg.detector import run_detector
+
+    det = run_detector(pipeline.detector, frame.image, frame.breast, pipeline.config.detector_threshold)
+    order = np.argsort(-det.scores)[:windows]  # the most suspicious windows
+    region = np.zeros(frame.image.shape, bool)
+    n = det.patch_size_px
+    for r, c in det.top_left[order]:
+        region[r : r + n, c : c + n] = True
+    region &= frame.breast
+    t = time.perf_counter()
+    fast = segment_dense(pipeline.segmentator, frame.image, region)
+    fast_s = time.perf_counter() - t
+    t = time.perf_counter()
+    slow = segment_reference(pipeline.segmentator, frame.image, region)
+    slow_s = time.perf_counter() - t
+    pixels = int(region.sum())
+    th = pipeline.config.operating_threshold
+    return {"windows": int(len(order)), "pixels": pixels, "dense_s": round(fast_s, 3),
+            "reference_s": round(slow_s, 3), "speedup": round(slow_s / fast_s, 1),
+            "dense_us_per_pixel": round(fast_s / pixels * 1e6, 2),
+            "reference_us_per_pixel": round(slow_s / pixels * 1e6, 1),
+            "decision_agreement": float(((fast >= th) == (slow >= th))[region].mean()),
+            "max_abs_probability_difference": float(np.abs(fast - slow)[region].max())}
+
+
+def _run_case(name: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--case", name, str(path)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "speed.json")
+    parser.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        fn = {"segment": case_segment, "paths": case_paths}[args.case[0]]
+        print(json.dumps(fn(args.case[1])))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        ffdm = _ffdm_dicom(Path(tmp))
+        results = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
+                       f"{platform.platform()}",
+            "ffdm_3328x4084_0.07mm": _run_case("segment", ffdm),
+            "cbis_ddsm_film": _run_case("segment", CBIS),
+            "fast_vs_reference": _run_case("paths", ffdm),
+        }
+    args.out.write_text(json.dumps(results, indent=1))
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

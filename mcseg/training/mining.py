@@ -1,0 +1,76 @@
+"""Hard-negative mining (bootstrapping) between training rounds.
+
+Ours, not in Valvano 2019. Balanced minibatches teach a network the two
+classes at a 50/50 prior, but in a mammogram a calcification pixel is one in
+~10^4, so the rare tissue patterns that look like one (dense-tissue texture,
+vessel crossings, the skin line) decide the false-positive rate. Running the
+trained networks on the training images and storing their false positives as
+a separate negative group (kind ``mined-detector`` / ``mined-segmentator``)
+for a second round is the classic remedy (Sung and Poggio 1998).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mcseg.detector import run_detector
+from mcseg.io.reader import read_mammogram
+from mcseg.networks import PatchCNN
+from mcseg.patches.classes import PatchClass, patch_class_map
+from mcseg.patches.store import PatchStore
+from mcseg.preprocess import to_working_frame
+from mcseg.segmentator import segment
+from mcseg.training.data import read_label
+
+#: Most mined patches kept per image and role: the highest-scoring ones.
+MINED_PER_IMAGE = 400
+
+
+def mine_hard_negatives(
+    store: PatchStore,
+    cases: list[tuple[Path, Path]],
+    detector: PatchCNN,
+    segmentator: PatchCNN,
+    working_spacing_mm: float,
+    detector_threshold: float,
+    operating_threshold: float,
+    spacing_mm: float | None = None,
+    per_image: int = MINED_PER_IMAGE,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Store the networks' false positives on ``cases``; returns how many per role."""
+    for role in ("detector", "segmentator"):
+        store.delete_kind(f"mined-{role}")  # a new round replaces the last one's
+    totals = {"detector": 0, "segmentator": 0}
+    n = detector.patch_size_px
+    for image_path, label_path in tqdm(cases, desc="mining hard negatives", unit="image", disable=not progress):
+        image_id = Path(image_path).name
+        split = store.split_of(image_id)
+        if split is None:
+            continue
+        frame = to_working_frame(read_mammogram(image_path, spacing_mm=spacing_mm), working_spacing_mm)
+        mask = frame.mask_to_working(read_label(label_path))
+        classes = patch_class_map(mask, n)
+        det = run_detector(detector, frame.image, frame.breast, detector_threshold)
+        centres = det.top_left + n // 2
+        centres = np.minimum(centres, np.array(frame.image.shape) - 1)
+        wrong = det.flagged & (classes[centres[:, 0], centres[:, 1]] == PatchClass.C4)
+        # A window is negative only if it holds no calcification at all.
+        window_has_mc = np.array([mask[r : r + n, c : c + n].any() for r, c in det.top_left[wrong]], bool)
+        idx = np.flatnonzero(wrong)[~window_has_mc] if len(window_has_mc) else np.zeros(0, int)
+        idx = idx[np.argsort(-det.scores[idx])][:per_image]
+        if len(idx):
+            totals["detector"] += store.add_patches(image_id, split, frame.image, centres[idx, 0], centres[idx, 1],
+                                                    np.full(len(idx), PatchClass.C4), "mined-detector")
+        region = det.region_mask(frame.image.shape) & frame.breast
+        prob = segment(segmentator, frame.image, region)
+        rows, cols = np.nonzero((prob >= operating_threshold) & ~mask)
+        if len(rows):
+            top = np.argsort(-prob[rows, cols])[:per_image]
+            rows, cols = rows[top], cols[top]
+            totals["segmentator"] += store.add_patches(image_id, split, frame.image, rows, cols,
+                                                       classes[rows, cols], "mined-segmentator")
+    return totals

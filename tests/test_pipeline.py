@@ -1,0 +1,127 @@
+"""The pipeline with the bundled default weights: output contract, geometry, orientation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from conftest import CBIS_DICOM, DATA
+
+from mcseg.cli import main as cli_main
+from mcseg.evaluation import match_calcifications
+from mcseg.io import read_mammogram
+from mcseg.io.dicom_write import write_mammogram_dicom
+from mcseg.pipeline import Pipeline
+from mcseg.preprocess import breast_mask
+from mcseg.training import read_label
+
+DEMO = DATA / "demo" / "demo_synthetic_0001.dcm"
+DEMO_TRUTH = DATA / "demo" / "demo_synthetic_0001.gt.nrrd"
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return Pipeline.from_weights()
+
+
+@pytest.fixture(scope="module")
+def demo_result(pipeline):
+    return pipeline.run(read_mammogram(DEMO))
+
+
+def test_breast_mask_on_real_film():
+    m = read_mammogram(CBIS_DICOM)
+    breast = breast_mask(m.pixels, m.spacing_mm[0])
+    assert 0.15 < breast.mean() < 0.45
+    # Right breast: the chest wall is the right edge, the breast leans on it.
+    assert breast[:, -5:].mean() > 0.4 and breast[:, :5].mean() == 0
+    # The burnt-in "RCC" label (top left) and the film borders are not breast.
+    assert not breast[:600, :900].any()
+    assert not breast[-20:, :].any() and not breast[:20, :].any()
+
+
+def test_output_contract(tmp_path, demo_result):
+    assert cli_main(["segment", str(DEMO), "-o", str(tmp_path), "--no-progress"]) == 0
+    doc = json.loads((tmp_path / "demo_synthetic_0001.json").read_text())
+    assert doc["image"] == "demo_synthetic_0001.dcm"
+    assert doc["shape"] == [1400, 1000] and doc["spacing_mm"] == [0.07, 0.07]
+    assert doc["calcifications"] and isinstance(doc["seconds"], float)
+    for c in doc["calcifications"]:
+        assert set(c) >= {"id", "centroid_px", "area_mm2", "score"}
+        assert 0 <= c["centroid_px"][0] < 1400 and 0 <= c["centroid_px"][1] < 1000
+        assert 0.1 <= c["score"] <= 1 and c["area_mm2"] > 0
+    ids = {c["id"] for c in doc["calcifications"]}
+    for k in doc["clusters"]:
+        assert set(k) >= {"id", "members", "centroid_px", "bbox_px", "score"}
+        assert len(k["members"]) >= 6 and set(k["members"]) <= ids
+        r0, c0, r1, c1 = k["bbox_px"]
+        assert r0 <= k["centroid_px"][0] <= r1 and c0 <= k["centroid_px"][1] <= c1
+    assert doc["input"]["spacing_source"] == "PixelSpacing"
+    assert "detector" in doc["weights"] and "segmentator" in doc["weights"]
+    # The mask lies on the image: same size, spacing, origin as ITK reads the DICOM.
+    mask = sitk.ReadImage(str(tmp_path / "demo_synthetic_0001.mask.nrrd"))
+    image = sitk.ReadImage(str(DEMO))
+    assert mask.GetSize() == image.GetSize()[:2]
+    assert mask.GetSpacing() == pytest.approx(image.GetSpacing()[:2])
+    assert mask.GetOrigin() == pytest.approx(image.GetOrigin()[:2])
+    assert mask.GetPixelID() == sitk.sitkUInt8
+    arr = sitk.GetArrayFromImage(mask)
+    in_mask = [c for c in doc["calcifications"] if c["in_mask"]]
+    for c in in_mask[:10]:
+        r, col = np.round(c["centroid_px"]).astype(int)
+        assert arr[max(r - 2, 0) : r + 3, max(col - 2, 0) : col + 3].any()
+
+
+def test_default_weights_find_the_demo_calcifications(demo_result):
+    truth = read_label(DEMO_TRUTH)
+    strong = [c for c in demo_result.calcifications if c["in_mask"]]
+    match = match_calcifications([c["centroid_px"] for c in strong], [c["score"] for c in strong], truth,
+                                 (0.07, 0.07))
+    assert match.hits.sum() / match.n_truth >= 0.7
+    assert (~match.hits).sum() <= 5
+
+
+def test_mirrored_image_gives_mirrored_result(tmp_path, pipeline, demo_result):
+    m = read_mammogram(DEMO)
+    path = write_mammogram_dicom(tmp_path / "mirror.dcm", m.pixels[:, ::-1].astype(np.uint16),
+                                 spacing_mm=(0.07, 0.07))
+    mirrored = pipeline.run(read_mammogram(path))
+    assert mirrored.frame.flipped != demo_result.frame.flipped
+    agree = (mirrored.mask[:, ::-1] == demo_result.mask).mean()
+    assert agree > 0.9999
+
+
+def test_resampled_input_maps_back(tmp_path, pipeline):
+    # The same anatomy stored at 0.05 mm: results come back in the input's pixels.
+    from mcseg.synth import SynthConfig, synthesize_case
+
+    case = synthesize_case(np.random.default_rng(11), SynthConfig(shape_px=(1000, 800), spacing_mm=0.05,
+                                                                  contrast_range=(6, 15)))
+    path = write_mammogram_dicom(tmp_path / "fine.dcm", case.image, spacing_mm=(0.05, 0.05))
+    result = pipeline.run(read_mammogram(path))
+    assert result.mask.shape == (1000, 800)
+    assert result.frame.image.shape == (714, 571)
+    strong = [c for c in result.calcifications if c["in_mask"]]
+    match = match_calcifications([c["centroid_px"] for c in strong], [c["score"] for c in strong],
+                                 case.gt_mask > 0, (0.05, 0.05))
+    assert match.hits.sum() / match.n_truth >= 0.6
+
+
+def test_cli_reports_bad_input_and_continues(tmp_path, capsys):
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"\0" * 128 + b"DICM" + b"garbage")
+    code = cli_main(["segment", str(bad), str(DEMO), "-o", str(tmp_path / "out"), "--no-progress"])
+    assert code == 2
+    assert "bad.dcm" in capsys.readouterr().err
+    assert (tmp_path / "out" / "demo_synthetic_0001.json").is_file()
+
+
+def test_real_film_runs_with_fallback_spacing(pipeline):
+    result = pipeline.run(read_mammogram(CBIS_DICOM))
+    doc = result.to_json()
+    assert doc["input"]["spacing_source"] == "fallback"
+    assert any("assumed 0.05 mm" in a for a in doc["input"]["assumptions"])
+    assert doc["working_frame"]["flipped_left_right"] is True
+    assert result.mask.shape == (4688, 2592)

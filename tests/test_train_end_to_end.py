@@ -1,0 +1,47 @@
+"""A small train-then-segment run on synthetic data: the method learns, end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcseg.defaults import NetworkConfig, PipelineConfig, TrainConfig
+from mcseg.evaluation import match_calcifications
+from mcseg.io import read_mammogram
+from mcseg.patches import PatchStore
+from mcseg.pipeline import Pipeline, load_network
+from mcseg.synth import SynthConfig, generate_dataset
+from mcseg.training import build_store, find_cases, read_label, train_network
+
+
+@pytest.mark.slow
+def test_train_then_segment(tmp_path):
+    config = SynthConfig(shape_px=(600, 500), contrast_range=(5.0, 15.0), n_clusters_range=(1, 1),
+                         n_singles_range=(3, 5))
+    generate_dataset(tmp_path / "train", 10, seed=100, config=config, progress=False)
+    generate_dataset(tmp_path / "test", 3, seed=200, config=config, progress=False)
+
+    store = PatchStore(tmp_path / "patches.sqlite")
+    counts = build_store(store, find_cases(tmp_path / "train"), 0.07, val_fraction=0.2, seed=0, progress=False)
+    assert counts["train"]["C1"] > 0 and counts["val"]["C1"] > 0
+
+    train = TrainConfig(max_steps=300, batch_size=64, validate_every=50, early_stopping_patience=0)
+    for role, padding in (("detector", "same"), ("segmentator", "valid")):
+        result = train_network(role, store, tmp_path / f"{role}.pt", NetworkConfig(padding=padding), train,
+                               {"working_spacing_mm": 0.07}, progress=False)
+        assert result.validation["accuracy"] > 85, result.validation
+
+    pipeline = Pipeline(load_network(tmp_path / "detector.pt", "detector")[0],
+                        load_network(tmp_path / "segmentator.pt", "segmentator")[0], PipelineConfig())
+    hits = truths = false_positives = 0
+    for image, label in find_cases(tmp_path / "test"):
+        out = pipeline.run(read_mammogram(image))
+        strong = [c for c in out.calcifications if c["in_mask"]]
+        match = match_calcifications([c["centroid_px"] for c in strong], [c["score"] for c in strong],
+                                     read_label(label), (0.07, 0.07))
+        hits += int(match.hits.sum())
+        truths += match.n_truth
+        false_positives += int((~match.hits).sum())
+    sensitivity = hits / truths
+    assert sensitivity >= 0.7, (hits, truths)
+    assert false_positives / 3 <= 10, false_positives
