@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--mining-rounds", type=int, default=1,
                        help="rounds of hard-negative mining, each followed by fine-tuning (default 1)")
+    train.add_argument("--calibrate-fppi", type=float, default=1.0,
+                       help="set the operating threshold on the validation images so that they get at most this "
+                            "many false positives per image (default 1; 0 keeps 0.5)")
+    train.add_argument("--start-round", type=int, default=0,
+                       help="continue from OUT's checkpoints at this mining round (0 = train from scratch)")
     train.add_argument("--finetune-steps", type=int, default=1500, help="steps per network per mining round")
     train.add_argument("--rebuild-store", action="store_true", help="rebuild the patch store even if present")
     train.add_argument("--no-resume", action="store_true", help="start afresh even if a stopped run is found")
@@ -171,6 +176,9 @@ def cmd_segment(args) -> int:
         n_mask = sum(c["in_mask"] for c in result.calcifications)
         print(f"{path}: {n_mask} calcifications, {len(result.clusters)} clusters, "
               f"{result.seconds:.1f} s -> {written['mask']}")
+        truth_path = path.with_name(f"{stem}.gt.nrrd")
+        if getattr(args, "compare_truth", False) and truth_path.is_file():
+            print(f"  vs ground truth: {_compare_with_truth(result, truth_path)}")
         for note in mammo.assumptions:
             print(f"  note: {note}")
     if not files:
@@ -179,12 +187,24 @@ def cmd_segment(args) -> int:
     return 2 if failures else 0
 
 
+def _compare_with_truth(result, truth_path: Path) -> str:
+    from mcseg.evaluation import match_calcifications
+    from mcseg.training import read_label
+
+    strong = [c for c in result.calcifications if c["in_mask"]]
+    match = match_calcifications([c["centroid_px"] for c in strong], [c["score"] for c in strong],
+                                 read_label(truth_path), result.mammogram.spacing_mm)
+    return (f"found {int(match.hits.sum())} of {match.n_truth} inserted calcifications, "
+            f"{int((~match.hits).sum())} false positives")
+
+
 def cmd_demo(args) -> int:
     if not DEMO_DIR.is_dir():
         print(f"error: demo folder {DEMO_DIR} is missing", file=sys.stderr)
         return 1
     args.inputs = [DEMO_DIR]
     args.spacing_mm = None
+    args.compare_truth = True
     code = cmd_segment(args)
     print(f"\nResults in {args.out.resolve()}: open S.json for the calcification and cluster lists; "
           "S.mask.nrrd overlays the image in 3D Slicer.")
@@ -217,7 +237,10 @@ def cmd_train(args) -> int:
     report = {"data": str(args.data), "images": len(cases), "patches": counts, "networks": {}}
     roles = ("detector", "segmentator") if args.role == "both" else (args.role,)
     rounds = args.mining_rounds if args.role == "both" else 0
-    for round_ in range(rounds + 1):
+    if args.start_round <= 1:
+        for role in ("detector", "segmentator"):
+            store.delete_kind(f"mined-{role}")  # earlier runs' hard negatives
+    for round_ in range(args.start_round, rounds + 1):
         if round_:
             from mcseg.pipeline import load_network
             from mcseg.training.mining import mine_hard_negatives
@@ -247,6 +270,19 @@ def cmd_train(args) -> int:
                 "seconds": round(result.seconds, 1), "validation": result.validation, "history": result.history}
             print(f"{role} round {round_}: best step {result.best_step}/{result.steps}, validation accuracy "
                   f"{result.validation['accuracy']}%, error per class {result.validation['error_rate_pct']}")
+    if args.role == "both" and args.calibrate_fppi > 0:
+        from mcseg.pipeline import Pipeline
+        from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
+
+        val_cases = [(i, l) for i, l in cases if store.split_of(Path(i).name) == "val"]
+        pipeline = Pipeline.from_weights(args.out / "detector.pt", args.out / "segmentator.pt",
+                                         defaults.PipelineConfig(working_spacing_mm=args.working_spacing_mm))
+        calibration = calibrate_operating_threshold(pipeline, val_cases, args.calibrate_fppi, args.spacing_mm,
+                                                    progress=not args.no_progress)
+        store_calibration(args.out / "segmentator.pt", calibration)
+        report["calibration"] = calibration
+        print(f"operating threshold {calibration['operating_threshold']}: sensitivity "
+              f"{calibration['sensitivity']} at {calibration['fppi']} false positives per validation image")
     (args.out / "training.json").write_text(json.dumps(report, indent=1))
     return 0
 

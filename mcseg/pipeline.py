@@ -130,10 +130,16 @@ class Pipeline:
         """Load the networks (the bundled default weights when no path is given)."""
         det, det_meta = load_network(detector_path or DEFAULT_DETECTOR_WEIGHTS, "detector")
         seg, seg_meta = load_network(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS, "segmentator")
-        config = config or PipelineConfig()
+        # Settings that belong to the weights (the pixel size they were trained at,
+        # the threshold calibrated on validation images) apply unless the caller
+        # set that field explicitly.
+        given = config or PipelineConfig()
+        config = given
         trained_at = {det_meta.get("working_spacing_mm"), seg_meta.get("working_spacing_mm")} - {None}
-        if len(trained_at) == 1 and config == PipelineConfig():
+        if len(trained_at) == 1 and given.working_spacing_mm == PipelineConfig.working_spacing_mm:
             config = config.with_(working_spacing_mm=trained_at.pop())
+        if "operating_threshold" in seg_meta and given.operating_threshold == PipelineConfig.operating_threshold:
+            config = config.with_(operating_threshold=float(seg_meta["operating_threshold"]))
         return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)})
 
     def prepare(self, mammo: Mammogram) -> WorkingFrame:
@@ -251,7 +257,8 @@ class Pipeline:
 
 
 def _summary(meta: dict[str, Any]) -> dict[str, Any]:
-    keys = ("path", "role", "trained_on", "trained_with", "created", "working_spacing_mm", "validation")
+    keys = ("path", "role", "trained_on", "trained_with", "created", "working_spacing_mm", "validation",
+            "operating_threshold", "calibration")
     out = {k: meta[k] for k in keys if k in meta}
     out["padding"] = meta["network"]["padding"]
     out["patch_size_px"] = meta["network"]["patch_size_px"]

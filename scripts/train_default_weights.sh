@@ -13,7 +13,7 @@ OUT=${OUT:-runs/default-weights}
 BACKGROUNDS=${BACKGROUNDS:-../shared/data/cbis-ddsm-sample/cases/sfm-benign-0}
 MCSEG=.venv/bin/mcseg
 [ -d "$OUT/data" ] || $MCSEG synth "$OUT/data" -n 60 --seed 2026 --mode mixed --backgrounds "$BACKGROUNDS"
-$MCSEG train "$OUT/data" -o "$OUT" --steps 3000 --validate-every 100 --seed 0 "$@"
+$MCSEG train "$OUT/data" -o "$OUT" --steps 3000 --validate-every 100 --mining-rounds 2 --seed 0 "$@"
 cp "$OUT/detector.pt" "$OUT/segmentator.pt" mcseg/weights/
 cp "$OUT/training.json" mcseg/weights/training.json
 echo "default weights updated in mcseg/weights/"

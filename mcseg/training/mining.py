@@ -41,9 +41,10 @@ def mine_hard_negatives(
     per_image: int = MINED_PER_IMAGE,
     progress: bool = True,
 ) -> dict[str, int]:
-    """Store the networks' false positives on ``cases``; returns how many per role."""
-    for role in ("detector", "segmentator"):
-        store.delete_kind(f"mined-{role}")  # a new round replaces the last one's
+    """Add the networks' false positives on ``cases`` to the store; returns how many per role.
+
+    Rounds accumulate: earlier rounds' hard negatives stay in the store.
+    """
     totals = {"detector": 0, "segmentator": 0}
     n = detector.patch_size_px
     for image_path, label_path in tqdm(cases, desc="mining hard negatives", unit="image", disable=not progress):
