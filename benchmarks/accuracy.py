@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mcseg.evaluation import froc, match_calcifications, pixel_dice
+from mcseg.evaluation import froc, match_listed, pixel_dice
 from mcseg.io import read_mammogram
 from mcseg.pipeline import Pipeline
 from mcseg.synth import SynthConfig, generate_dataset
@@ -46,12 +46,9 @@ def main() -> None:
             t = time.perf_counter()
             result = pipeline.run(read_mammogram(image))
             seconds.append(time.perf_counter() - t)
-            calcs = result.calcifications
-            cen = [c["centroid_px"] for c in calcs]
-            matches.append(match_calcifications(cen, [c["score"] for c in calcs], truth, (0.07, 0.07)))
-            strong = [c for c in calcs if c["in_mask"]]
-            strong_matches.append(match_calcifications([c["centroid_px"] for c in strong],
-                                                       [c["score"] for c in strong], truth, (0.07, 0.07)))
+            spacing = result.mammogram.spacing_mm
+            matches.append(match_listed(result.calcifications, truth, spacing))
+            strong_matches.append(match_listed(result.calcifications, truth, spacing, in_mask_only=True))
             dices.append(pixel_dice(result.mask, truth))
             inter += int((result.mask.astype(bool) & truth).sum())
             total += int(result.mask.astype(bool).sum() + truth.sum())

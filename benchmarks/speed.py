@@ -64,15 +64,14 @@ def case_segment(path: str) -> dict:
 def case_paths(path: str, sample_pixels: int = 20000) -> dict:
     """Dense path over the whole flagged region against the reference path's cost per
     pixel, measured on a random sample of the same region's pixels."""
-    from mcseg.detector import run_detector
     from mcseg.io import read_mammogram
     from mcseg.pipeline import Pipeline
     from mcseg.segmentator import segment_dense, segment_reference
 
     pipeline = Pipeline.from_weights()
     frame = pipeline.prepare(read_mammogram(path))
-    det = run_detector(pipeline.detector, frame.image, frame.breast, pipeline.config.detector_threshold)
-    region = det.region_mask(frame.image.shape) & frame.breast
+    det = pipeline.detect(frame)
+    region = pipeline.candidate_region(frame, det)
     pixels = int(region.sum())
     t = time.perf_counter()
     fast = segment_dense(pipeline.segmentator, frame.image, region)

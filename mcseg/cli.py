@@ -188,12 +188,11 @@ def cmd_segment(args) -> int:
 
 
 def _compare_with_truth(result, truth_path: Path) -> str:
-    from mcseg.evaluation import match_calcifications
+    from mcseg.evaluation import match_listed
     from mcseg.training import read_label
 
-    strong = [c for c in result.calcifications if c["in_mask"]]
-    match = match_calcifications([c["centroid_px"] for c in strong], [c["score"] for c in strong],
-                                 read_label(truth_path), result.mammogram.spacing_mm)
+    match = match_listed(result.calcifications, read_label(truth_path), result.mammogram.spacing_mm,
+                         in_mask_only=True)
     return (f"found {int(match.hits.sum())} of {match.n_truth} inserted calcifications, "
             f"{int((~match.hits).sum())} false positives")
 
@@ -242,29 +241,25 @@ def cmd_train(args) -> int:
             store.delete_kind(f"mined-{role}")  # earlier runs' hard negatives
     for round_ in range(args.start_round, rounds + 1):
         if round_:
-            from mcseg.pipeline import load_network
+            from mcseg.pipeline import Pipeline, load_network
             from mcseg.training.mining import mine_hard_negatives
 
-            mined = mine_hard_negatives(
-                store, cases, load_network(args.out / "detector.pt", "detector")[0],
-                load_network(args.out / "segmentator.pt", "segmentator")[0], args.working_spacing_mm,
-                defaults.DETECTOR_THRESHOLD, defaults.OPERATING_THRESHOLD, args.spacing_mm,
-                progress=not args.no_progress)
+            pipeline = Pipeline(load_network(args.out / "detector.pt", "detector")[0],
+                                load_network(args.out / "segmentator.pt", "segmentator")[0],
+                                defaults.PipelineConfig(working_spacing_mm=args.working_spacing_mm))
+            mined = mine_hard_negatives(store, cases, pipeline, args.spacing_mm, progress=not args.no_progress)
             print(f"mining round {round_}: {json.dumps(mined)} hard negatives")
             report.setdefault("mined", []).append(mined)
+        # Round 0 trains from scratch; each mining round fine-tunes at half the learning rate.
+        round_config = config if not round_ else dataclasses.replace(
+            config, max_steps=args.finetune_steps, learning_rate=config.learning_rate / 2)
         for role in roles:
             padding = args.detector_padding if role == "detector" else args.segmentator_padding
             network = defaults.NetworkConfig(patch_size_px=args.patch_size, padding=padding)
             checkpoint = args.out / f"{role}.pt"
-            if round_:
-                round_config = dataclasses.replace(config, max_steps=args.finetune_steps,
-                                                   learning_rate=config.learning_rate / 2)
-                result = train_network(role, store, checkpoint, network, round_config, metadata,
-                                       progress=not args.no_progress, resume=not args.no_resume,
-                                       init_from=checkpoint)
-            else:
-                result = train_network(role, store, checkpoint, network, config, metadata,
-                                       progress=not args.no_progress, resume=not args.no_resume)
+            result = train_network(role, store, checkpoint, network, round_config, metadata,
+                                   progress=not args.no_progress, resume=not args.no_resume,
+                                   init_from=checkpoint if round_ else None)
             report["networks"][f"{role} round {round_}"] = {
                 "checkpoint": str(result.checkpoint), "steps": result.steps, "best_step": result.best_step,
                 "seconds": round(result.seconds, 1), "validation": result.validation, "history": result.history}

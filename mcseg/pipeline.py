@@ -166,23 +166,12 @@ class Pipeline:
             timings["preprocess"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            detection = None
-            if use_detector:
-                bar = self._bar(progress, "detector windows", None)
-                detection = run_detector(self.detector, frame.image, frame.breast, cfg.detector_threshold,
-                                         cfg.batch_size, bar)
-                _close(bar)
-                region = detection.region_mask(frame.image.shape) & frame.breast
-            else:
-                region = frame.breast.copy()
-            if roi_px is not None:
-                region &= self._roi_mask(frame, roi_px)
+            detection = self.detect(frame, progress) if use_detector else None
+            region = self.candidate_region(frame, detection, roi_px)
             timings["detector"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            bar = self._bar(progress, "segmentator pixels", int(region.sum()))
-            prob = segment(self.segmentator, frame.image, region, cfg.segmentator_path, bar)
-            _close(bar)
+            prob = self.segment(frame, region, progress)
             timings["segmentator"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -197,6 +186,35 @@ class Pipeline:
             settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None},
             weights=self.weights, probability=prob if keep_probability else None,
         )
+
+    # --- stages (also used by training's hard-negative mining and the benchmarks) ---
+
+    def detect(self, frame: WorkingFrame, progress: bool = False) -> DetectorResult:
+        """The detector's verdict on every window of the breast."""
+        bar = self._bar(progress, "detector windows", None)
+        detection = run_detector(self.detector, frame.image, frame.breast, self.config.detector_threshold,
+                                 self.config.batch_size, bar)
+        _close(bar)
+        return detection
+
+    def candidate_region(
+        self,
+        frame: WorkingFrame,
+        detection: DetectorResult | None,
+        roi_px: tuple[int, int, int, int] | None = None,
+    ) -> np.ndarray:
+        """Pixels the segmentator classifies: flagged windows (or the whole breast) within the ROI."""
+        region = frame.breast.copy() if detection is None else detection.region_mask(frame.image.shape) & frame.breast
+        if roi_px is not None:
+            region &= self._roi_mask(frame, roi_px)
+        return region
+
+    def segment(self, frame: WorkingFrame, region: np.ndarray, progress: bool = False) -> np.ndarray:
+        """Segmentator probabilities on ``region`` of the working frame (0 elsewhere)."""
+        bar = self._bar(progress, "segmentator pixels", int(region.sum()))
+        prob = segment(self.segmentator, frame.image, region, self.config.segmentator_path, bar)
+        _close(bar)
+        return prob
 
     # --- helpers ---------------------------------------------------------------
 

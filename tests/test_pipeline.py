@@ -10,7 +10,7 @@ import SimpleITK as sitk
 from conftest import CBIS_DICOM, DATA
 
 from mcseg.cli import main as cli_main
-from mcseg.evaluation import match_calcifications
+from mcseg.evaluation import match_listed
 from mcseg.io import read_mammogram
 from mcseg.io.dicom_write import write_mammogram_dicom
 from mcseg.pipeline import Pipeline
@@ -76,9 +76,7 @@ def test_output_contract(tmp_path, demo_result):
 
 def test_default_weights_find_the_demo_calcifications(demo_result):
     truth = read_label(DEMO_TRUTH)
-    strong = [c for c in demo_result.calcifications if c["in_mask"]]
-    match = match_calcifications([c["centroid_px"] for c in strong], [c["score"] for c in strong], truth,
-                                 (0.07, 0.07))
+    match = match_listed(demo_result.calcifications, truth, (0.07, 0.07), in_mask_only=True)
     # Measured with the bundled weights: 20 of 30 found, 3 false positives.
     assert match.hits.sum() / match.n_truth >= 0.6
     assert (~match.hits).sum() <= 5
@@ -104,9 +102,7 @@ def test_resampled_input_maps_back(tmp_path, pipeline):
     result = pipeline.run(read_mammogram(path))
     assert result.mask.shape == (1000, 800)
     assert result.frame.image.shape == (714, 571)
-    strong = [c for c in result.calcifications if c["in_mask"]]
-    match = match_calcifications([c["centroid_px"] for c in strong], [c["score"] for c in strong],
-                                 case.gt_mask > 0, (0.05, 0.05))
+    match = match_listed(result.calcifications, case.gt_mask > 0, (0.05, 0.05), in_mask_only=True)
     assert match.hits.sum() / match.n_truth >= 0.6
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mcseg.defaults import NetworkConfig, PipelineConfig, TrainConfig
-from mcseg.evaluation import match_calcifications
+from mcseg.evaluation import match_listed
 from mcseg.io import read_mammogram
 from mcseg.patches import PatchStore
 from mcseg.pipeline import Pipeline, load_network
@@ -36,9 +36,7 @@ def test_train_then_segment(tmp_path):
     hits = truths = false_positives = 0
     for image, label in find_cases(tmp_path / "test"):
         out = pipeline.run(read_mammogram(image))
-        strong = [c for c in out.calcifications if c["in_mask"]]
-        match = match_calcifications([c["centroid_px"] for c in strong], [c["score"] for c in strong],
-                                     read_label(label), (0.07, 0.07))
+        match = match_listed(out.calcifications, read_label(label), (0.07, 0.07), in_mask_only=True)
         hits += int(match.hits.sum())
         truths += match.n_truth
         false_positives += int((~match.hits).sum())

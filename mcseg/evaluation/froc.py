@@ -64,6 +64,22 @@ def match_calcifications(
     return ImageMatch(scores, hits, n_truth)
 
 
+def match_listed(
+    calcifications: list[dict],
+    truth_mask: np.ndarray,
+    spacing_mm: tuple[float, float],
+    in_mask_only: bool = False,
+) -> ImageMatch:
+    """Match the ``calcifications`` of an output-contract JSON against a truth mask.
+
+    ``in_mask_only`` keeps those at the operating point (the mask's); otherwise
+    every listed candidate takes part, as a FROC sweep needs.
+    """
+    kept = [c for c in calcifications if c["in_mask"]] if in_mask_only else calcifications
+    return match_calcifications([c["centroid_px"] for c in kept], [c["score"] for c in kept], truth_mask,
+                                spacing_mm)
+
+
 @dataclass
 class FrocCurve:
     thresholds: np.ndarray

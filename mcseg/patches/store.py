@@ -105,6 +105,9 @@ class PatchStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.patch_size_px = patch_size_px
         with closing(self._connect()) as db, db:
+            # WAL is a property of the file, set once: readers (training) never
+            # block a writer (label saves).
+            db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key = 'patch_size_px'").fetchone()
             if row is None:
@@ -113,9 +116,7 @@ class PatchStore:
                 raise ValueError(f"{self.path} holds {row[0]} px patches, not {patch_size_px} px")
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
-        db.execute("PRAGMA journal_mode=WAL")  # readers (training) never block a writer (label saves)
-        return db
+        return sqlite3.connect(self.path, timeout=60)
 
     def add_image(
         self,

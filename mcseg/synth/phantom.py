@@ -25,6 +25,7 @@ import numpy as np
 from scipy import fft, ndimage
 from scipy.special import expit
 
+from mcseg.preprocess.frame import chest_wall_on_right
 from mcseg.synth.calcifications import (
     CalcificationSpec,
     render_calcification,
@@ -500,9 +501,8 @@ def describe_clusters(
 
 
 def infer_laterality(breast_mask: np.ndarray) -> str:
-    """The chest wall is on the side with more breast: left half -> "L" (our convention)."""
-    half = breast_mask.shape[1] // 2
-    return "L" if breast_mask[:, :half].sum() >= breast_mask[:, half:].sum() else "R"
+    """"L" when the chest wall is on the left (our convention), as the pipeline decides it."""
+    return "R" if chest_wall_on_right(breast_mask) else "L"
 
 
 def _make_case(

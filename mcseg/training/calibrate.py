@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mcseg.evaluation import froc, match_calcifications
+from mcseg.evaluation import froc, match_listed
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import Pipeline
 from mcseg.training.data import read_label
@@ -37,10 +37,7 @@ def calibrate_operating_threshold(
     matches = []
     for image, label in tqdm(cases, desc="calibrating", unit="image", disable=not progress):
         mammo = read_mammogram(image, spacing_mm=spacing_mm)
-        result = pipeline.run(mammo)
-        calcs = result.calcifications
-        matches.append(match_calcifications([c["centroid_px"] for c in calcs], [c["score"] for c in calcs],
-                                            read_label(label), mammo.spacing_mm))
+        matches.append(match_listed(pipeline.run(mammo).calcifications, read_label(label), mammo.spacing_mm))
     curve = froc(matches)
     ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
     best = ok[-1]  # the lowest threshold still within the budget

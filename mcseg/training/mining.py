@@ -16,13 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from mcseg.detector import run_detector
 from mcseg.io.reader import read_mammogram
-from mcseg.networks import PatchCNN
 from mcseg.patches.classes import PatchClass, patch_class_map
 from mcseg.patches.store import PatchStore
-from mcseg.preprocess import to_working_frame
-from mcseg.segmentator import segment
+from mcseg.pipeline import Pipeline
 from mcseg.training.data import read_label
 
 #: Most mined patches kept per image and role: the highest-scoring ones.
@@ -32,30 +29,29 @@ MINED_PER_IMAGE = 400
 def mine_hard_negatives(
     store: PatchStore,
     cases: list[tuple[Path, Path]],
-    detector: PatchCNN,
-    segmentator: PatchCNN,
-    working_spacing_mm: float,
-    detector_threshold: float,
-    operating_threshold: float,
+    pipeline: Pipeline,
     spacing_mm: float | None = None,
     per_image: int = MINED_PER_IMAGE,
     progress: bool = True,
 ) -> dict[str, int]:
-    """Add the networks' false positives on ``cases`` to the store; returns how many per role.
+    """Add the pipeline's false positives on ``cases`` to the store; returns how many per role.
 
-    Rounds accumulate: earlier rounds' hard negatives stay in the store.
+    A detector false positive is a flagged window with no calcification pixel;
+    a segmentator false positive is a pixel at or above the operating threshold
+    outside the calcifications. Rounds accumulate: earlier rounds' hard
+    negatives stay in the store.
     """
     totals = {"detector": 0, "segmentator": 0}
-    n = detector.patch_size_px
+    n = pipeline.detector.patch_size_px
     for image_path, label_path in tqdm(cases, desc="mining hard negatives", unit="image", disable=not progress):
         image_id = Path(image_path).name
         split = store.split_of(image_id)
         if split is None:
             continue
-        frame = to_working_frame(read_mammogram(image_path, spacing_mm=spacing_mm), working_spacing_mm)
+        frame = pipeline.prepare(read_mammogram(image_path, spacing_mm=spacing_mm))
         mask = frame.mask_to_working(read_label(label_path))
         classes = patch_class_map(mask, n)
-        det = run_detector(detector, frame.image, frame.breast, detector_threshold)
+        det = pipeline.detect(frame)
         centres = det.top_left + n // 2
         centres = np.minimum(centres, np.array(frame.image.shape) - 1)
         wrong = det.flagged & (classes[centres[:, 0], centres[:, 1]] == PatchClass.C4)
@@ -66,9 +62,8 @@ def mine_hard_negatives(
         if len(idx):
             totals["detector"] += store.add_patches(image_id, split, frame.image, centres[idx, 0], centres[idx, 1],
                                                     np.full(len(idx), PatchClass.C4), "mined-detector")
-        region = det.region_mask(frame.image.shape) & frame.breast
-        prob = segment(segmentator, frame.image, region)
-        rows, cols = np.nonzero((prob >= operating_threshold) & ~mask)
+        prob = pipeline.segment(frame, pipeline.candidate_region(frame, det))
+        rows, cols = np.nonzero((prob >= pipeline.config.operating_threshold) & ~mask)
         if len(rows):
             top = np.argsort(-prob[rows, cols])[:per_image]
             rows, cols = rows[top], cols[top]
