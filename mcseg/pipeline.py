@@ -70,13 +70,7 @@ class SegmentationResult:
 
     def candidate_boxes_px(self) -> list[dict[str, Any]]:
         """Flagged detector windows as boxes in the input frame."""
-        if self.detector is None:
-            return []
-        out = []
-        flagged = self.detector.flagged
-        for (r0, c0, r1, c1), score in zip(self.detector.boxes_px(), self.detector.scores[flagged]):
-            out.append({"bbox_px": _box_to_input(self.frame, (r0, c0, r1, c1)), "score": round(float(score), 4)})
-        return out
+        return [] if self.detector is None else _candidate_boxes(self.frame, self.detector)
 
     def to_json(self) -> dict[str, Any]:
         """The output contract (see README, "Output")."""
@@ -95,6 +89,42 @@ class SegmentationResult:
             "weights": self.weights,
             "mcseg_version": __version__,
         }
+
+
+@dataclass
+class CandidateResult:
+    """The detector stage alone: flagged windows, in the input image's pixel frame."""
+
+    mammogram: Mammogram
+    frame: WorkingFrame
+    mask: np.ndarray                       # uint8 (rows, cols): 1 = inside a flagged window
+    boxes: list[dict[str, Any]]            # {"bbox_px": [r0, c0, r1, c1], "score"}
+    windows: int                           # windows classified
+    seconds: float
+    settings: dict[str, Any]
+    weights: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        mammo = self.mammogram
+        return {
+            "image": Path(mammo.path).name,
+            "shape": list(mammo.shape),
+            "spacing_mm": [round(v, 6) for v in mammo.spacing_mm],
+            "candidates": self.boxes,
+            "windows": self.windows,
+            "seconds": round(self.seconds, 3),
+            "input": mammo.describe_input(),
+            "working_frame": self.frame.describe(),
+            "settings": self.settings,
+            "weights": self.weights,
+            "mcseg_version": __version__,
+        }
+
+
+def _candidate_boxes(frame: WorkingFrame, detection: DetectorResult) -> list[dict[str, Any]]:
+    """Flagged detector windows as boxes in the input frame, with their scores."""
+    return [{"bbox_px": _box_to_input(frame, tuple(box)), "score": round(float(score), 4)}
+            for box, score in zip(detection.boxes_px(), detection.scores[detection.flagged])]
 
 
 def _box_to_input(frame: WorkingFrame, box: tuple[int, int, int, int]) -> list[int]:
@@ -185,6 +215,20 @@ class Pipeline:
             detector=detection, seconds=seconds, timings_s=timings,
             settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None},
             weights=self.weights, probability=prob if keep_probability else None,
+        )
+
+    def find_candidates(self, mammo: Mammogram, progress: bool = False) -> CandidateResult:
+        """Run only the detector: the windows the segmentator would classify."""
+        start = time.perf_counter()
+        with torch.inference_mode():
+            frame = self.prepare(mammo)
+            detection = self.detect(frame, progress)
+        region = self.candidate_region(frame, detection)
+        mask = (frame.map_to_input(region.astype(np.float32), order=0) > 0.5).astype(np.uint8)
+        boxes = _candidate_boxes(frame, detection)
+        return CandidateResult(
+            mammogram=mammo, frame=frame, mask=mask, boxes=boxes, windows=int(len(detection.scores)),
+            seconds=time.perf_counter() - start, settings=self.config.to_dict(), weights=self.weights,
         )
 
     # --- stages (also used by training's hard-negative mining and the benchmarks) ---

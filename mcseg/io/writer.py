@@ -29,14 +29,53 @@ def label_image(mask: np.ndarray, mammo: Mammogram):
     return image
 
 
-def write_label(mask: np.ndarray, mammo: Mammogram, path: str | Path) -> Path:
-    """Write a uint8 label (.nrrd, .seg.nrrd, .nii.gz, .mha...) with the image's geometry."""
+#: Label value -> segment name, as 3D Slicer shows it.
+LABEL_NAMES = {1: "calcification"}
+_SEGMENT_COLOURS = {1: "1 0.85 0.1"}  # yellow: visible on a grey mammogram
+
+
+def write_label(
+    mask: np.ndarray,
+    mammo: Mammogram,
+    path: str | Path,
+    label_names: dict[int, str] | None = None,
+) -> Path:
+    """Write a uint8 label with the image's geometry.
+
+    Any ITK format by extension (.nrrd, .nii.gz, .mha ...). ``.seg.nrrd`` is a
+    3D Slicer segmentation: one slice, with the segment names and colours in
+    the header, so Slicer loads it as named segments rather than a label map.
+    """
     import SimpleITK as sitk
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(label_image(mask, mammo), str(path), useCompression=True)
+    image = label_image(mask, mammo)
+    if path.name.lower().endswith(".seg.nrrd"):
+        image = _slicer_segmentation(image, label_names or LABEL_NAMES)
+    sitk.WriteImage(image, str(path), useCompression=True)
     return path
+
+
+def _slicer_segmentation(label, label_names: dict[int, str]):
+    """A one-slice 3D label image carrying Slicer's segmentation header fields."""
+    import SimpleITK as sitk
+
+    volume = sitk.JoinSeries(label)  # (cols, rows, 1); spacing 1 and origin 0 along the new axis
+    d = label.GetDirection()
+    volume.SetDirection((d[0], d[1], 0.0, d[2], d[3], 0.0, 0.0, 0.0, 1.0))
+    cols, rows = label.GetSize()
+    present = sorted(label_names)
+    for i, value in enumerate(present):
+        name = label_names[value]
+        for key, val in (("ID", name), ("Name", name), ("LabelValue", str(value)), ("Layer", "0"),
+                         ("Color", _SEGMENT_COLOURS.get(value, "0.5 0.5 0.5")),
+                         ("Extent", f"0 {cols - 1} 0 {rows - 1} 0 0"), ("Tags", "")):
+            volume.SetMetaData(f"Segment{i}_{key}", val)
+    volume.SetMetaData("Segmentation_MasterRepresentation", "Binary labelmap")
+    volume.SetMetaData("Segmentation_ContainedRepresentationNames", "Binary labelmap|")
+    volume.SetMetaData("Segmentation_ReferenceImageExtentOffset", "0 0 0")
+    return volume
 
 
 def write_json(document: dict[str, Any], path: str | Path) -> Path:

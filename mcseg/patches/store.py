@@ -166,6 +166,18 @@ class PatchStore:
         with closing(self._connect()) as db, db:
             db.execute("DELETE FROM patches WHERE kind = ?", (kind,))
 
+    def remove_image(self, image_id: str) -> int:
+        """Drop every patch of ``image_id`` (its label was withdrawn); returns how many."""
+        with closing(self._connect()) as db, db:
+            return db.execute("DELETE FROM patches WHERE image_id = ?", (image_id,)).rowcount
+
+    def added_at(self, image_id: str) -> float | None:
+        """When the patches of ``image_id`` were stored (Unix time), or None."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT MAX(created) FROM patches WHERE image_id = ? AND kind NOT LIKE 'mined%'",
+                             (image_id,)).fetchone()
+        return row[0] if row and row[0] is not None else None
+
     def split_of(self, image_id: str) -> str | None:
         with closing(self._connect()) as db:
             row = db.execute("SELECT split FROM patches WHERE image_id = ? LIMIT 1", (image_id,)).fetchone()

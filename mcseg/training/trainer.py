@@ -79,8 +79,9 @@ def train_network(
     resume: bool = True,
     on_validation: Callable[[dict[str, Any]], None] | None = None,
     init_from: str | Path | None = None,
+    val_split: str = "val",
 ) -> TrainResult:
-    """Train one network on the store's 'train' split, select on its 'val' split.
+    """Train one network on the store's 'train' split, select on its ``val_split``.
 
     ``init_from`` starts from a checkpoint's weights (a fine-tuning round).
     """
@@ -103,7 +104,7 @@ def train_network(
         optimizer, mode="min", factor=0.5, patience=config.plateau_patience
     )
     train_sampler = BalancedSampler(store, role, "train", rng)
-    val_x, val_y, val_c = BalancedSampler(store, role, "val", np.random.default_rng(config.seed + 1),
+    val_x, val_y, val_c = BalancedSampler(store, role, val_split, np.random.default_rng(config.seed + 1),
                                           augment=False).batch(VALIDATION_PATCHES)
     step, best_loss, best_step, stale, history = 0, float("inf"), 0, 0, []
     if resume and state_path.is_file():

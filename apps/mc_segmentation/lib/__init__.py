@@ -1,0 +1,1 @@
+"""MONAI Label adapter over the mcseg core package."""

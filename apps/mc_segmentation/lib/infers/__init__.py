@@ -1,0 +1,3 @@
+from .mcseg_infer import DetectorInfer, PipelineInfer, SegmentatorInfer
+
+__all__ = ["DetectorInfer", "PipelineInfer", "SegmentatorInfer"]

@@ -1,0 +1,146 @@
+"""Inferers: thin adapters from a MONAI Label request to mcseg's Pipeline.
+
+Every label is written with the image's own 2D geometry (the stock MONAI Label
+writer drops it for 2D images), in the extension the client asks for:
+``.nrrd`` (what the 3D Slicer module asks for), ``.nii.gz``, ``.seg.nrrd``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mcseg.io.errors import InputError
+from mcseg.io.reader import Mammogram, read_mammogram
+from mcseg.io.writer import LABEL_NAMES, write_label
+from mcseg.pipeline import Pipeline
+from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
+
+from lib.models import ModelFiles
+
+log = logging.getLogger(__name__)
+
+RESULT_EXTENSIONS = (".nrrd", ".seg.nrrd", ".nii.gz", ".nii", ".mha")
+
+
+class RequestError(InputError):
+    """A request parameter that cannot be honoured."""
+
+
+class McsegInferTask(InferTask):
+    """Reads the image with mcseg's reader, runs one stage, writes the label."""
+
+    label_value_names = {name: value for value, name in LABEL_NAMES.items()}
+
+    def __init__(self, models: ModelFiles, description: str, spacing_mm: float | None = None,
+                 type: InferType = InferType.SEGMENTATION, config: dict[str, Any] | None = None):
+        super().__init__(type=type, labels=self.label_value_names, dimension=2, description=description,
+                         config={"spacing_mm": spacing_mm or 0.0, **(config or {})})
+        self.models = models
+        self.spacing_mm = spacing_mm
+
+    def is_valid(self) -> bool:
+        return self.models.path("detector").is_file() and self.models.path("segmentator").is_file()
+
+    def get_path(self, validate=True):
+        return str(self.models.path("segmentator"))
+
+    def __call__(self, request: dict[str, Any]):
+        image = request.get("image")
+        if not isinstance(image, str) or not image:
+            raise RequestError("no image: pass the id of an image in the datastore, or upload one")
+        spacing = _positive_float(request.get("spacing_mm")) or self.spacing_mm
+        mammo = read_mammogram(image, spacing_mm=spacing)
+        ext = (request.get("result_extension") or ".nrrd").lower()
+        if ext not in RESULT_EXTENSIONS:
+            raise RequestError(f"result_extension {ext!r} is not supported; use one of {RESULT_EXTENSIONS}")
+        mask, document = self.run(self.models.pipeline(), mammo, request)
+        # A private folder: MONAI Label's client saves the result under the same
+        # file name in the system temp folder, and the server deletes its copy
+        # after sending; on one machine the two must not be the same file.
+        results = Path(tempfile.gettempdir()) / f"mcseg-results-{os.getpid()}"
+        results.mkdir(exist_ok=True)
+        out = tempfile.NamedTemporaryFile(suffix=ext, prefix="mcseg-", dir=results, delete=False).name
+        write_label(mask, mammo, out)
+        document["label_names"] = self.label_value_names
+        return out, document
+
+    def run(self, pipeline: Pipeline, mammo: Mammogram, request: dict[str, Any]) -> tuple[np.ndarray, dict]:
+        raise NotImplementedError
+
+
+class PipelineInfer(McsegInferTask):
+    """Both stages: the calcification mask plus calcifications and clusters (the output contract)."""
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        super().__init__(models, "Microcalcifications: detector + segmentator, with clusters (Valvano 2019)",
+                         spacing_mm)
+
+    def run(self, pipeline, mammo, request):
+        result = pipeline.run(mammo)
+        document = result.to_json()
+        document["candidates"] = result.candidate_boxes_px()
+        return result.mask, document
+
+
+class DetectorInfer(McsegInferTask):
+    """The detector alone: a label of the candidate windows, and their boxes."""
+
+    label_value_names = {"candidate region": 1}
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        super().__init__(models, "Candidate regions: detector windows (N x N, stride N/2) that may hold a "
+                         "calcification", spacing_mm, type=InferType.DETECTION)
+
+    def get_path(self, validate=True):
+        return str(self.models.path("detector"))
+
+    def run(self, pipeline, mammo, request):
+        result = pipeline.find_candidates(mammo)
+        return result.mask, result.to_json()
+
+
+class SegmentatorInfer(McsegInferTask):
+    """The segmentator alone, on the whole breast or on a region the client passes."""
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        super().__init__(models, "Calcification mask from the segmentator alone, on the whole breast or on "
+                         "roi_px = [r0, c0, r1, c1]", spacing_mm, config={"roi_px": []})
+
+    def run(self, pipeline, mammo, request):
+        roi = _roi_px(request, mammo.shape)
+        result = pipeline.run(mammo, use_detector=False, roi_px=roi)
+        return result.mask, result.to_json()
+
+
+def _roi_px(request: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The region as (r0, c0, r1, c1): ``roi_px``, or the 3D Slicer ROI ``roi`` (i/j/k min-max in IJK)."""
+    roi = request.get("roi_px")
+    if roi:
+        box = roi
+    elif request.get("roi"):
+        i0, i1, j0, j1 = [int(v) for v in request["roi"][:4]]  # i = column, j = row
+        box = [min(j0, j1), min(i0, i1), max(j0, j1) + 1, max(i0, i1) + 1]
+    else:
+        return None
+    try:
+        r0, c0, r1, c1 = (int(v) for v in box)
+    except (TypeError, ValueError) as exc:
+        raise RequestError(f"roi_px must be four integers [r0, c0, r1, c1], not {box!r}") from exc
+    r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, shape[0]), min(c1, shape[1])
+    if r1 <= r0 or c1 <= c0:
+        raise RequestError(f"roi {box!r} does not overlap the {shape[0]} x {shape[1]} image")
+    return r0, c0, r1, c1
+
+
+def _positive_float(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v > 0 else None

@@ -1,0 +1,3 @@
+from .patch_cnn_trainer import PatchCNNTrainer
+
+__all__ = ["PatchCNNTrainer"]

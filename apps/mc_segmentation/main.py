@@ -1,0 +1,120 @@
+"""MONAI Label app: breast microcalcification detector, segmentator and their pipeline.
+
+    monailabel start_server --app apps/mc_segmentation --studies <folder> [--conf key value ...]
+
+Settings (``--conf``):
+  models       all (default) or a comma list of: detector, segmentator, pipeline
+  models_dir   where trained weights are published (default <app>/model); until
+               a training run has published, the weights bundled with mcseg are used
+  spacing_mm   pixel size for images whose files carry none (default: mcseg's
+               documented 0.05 mm fallback, recorded in every result)
+  auto_update_scoring  true to re-score images after every action (default false:
+               on a small CPU machine it starves inference)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fastapi import HTTPException
+
+from lib.configs import CONFIGS
+from lib.datastore import EXTENSIONS, MammogramDatastore
+from lib.errors import client_errors
+from monailabel.config import settings
+from monailabel.interfaces.app import MONAILabelApp
+from monailabel.interfaces.config import TaskConfig
+from monailabel.interfaces.datastore import Datastore
+from monailabel.interfaces.tasks.batch_infer import BatchInferTask
+from monailabel.tasks.activelearning.first import First
+from monailabel.tasks.activelearning.random import Random
+from monailabel.utils.others.generic import strtobool
+
+import mcseg
+
+log = logging.getLogger(__name__)
+
+
+class SingleDeviceBatchInfer(BatchInferTask):
+    """Batch inference that does not assume several GPUs (MONAI Label's default divides by zero on CPU)."""
+
+    def __call__(self, request, datastore, infer):
+        if torch.cuda.device_count() < 2:
+            request = {**request, "multi_gpu": False}
+        return super().__call__(request, datastore, infer)
+
+
+class MCSegmentationApp(MONAILabelApp):
+    def __init__(self, app_dir: str, studies: str, conf: dict[str, str]):
+        self.model_dir = conf.get("models_dir") or os.path.join(app_dir, "model")
+        Path(self.model_dir).mkdir(parents=True, exist_ok=True)
+        spacing = float(conf.get("spacing_mm", 0) or 0)
+        self.spacing_mm = spacing if spacing > 0 else None
+
+        available = CONFIGS
+        wanted = [m.strip() for m in conf.get("models", "all").split(",") if m.strip()]
+        unknown = [m for m in wanted if m != "all" and m not in available]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; choose from all, {', '.join(sorted(available))}")
+        self.models: dict[str, TaskConfig] = {}
+        for name, cls in available.items():
+            if "all" in wanted or name in wanted:
+                self.models[name] = cls()
+                self.models[name].init(name, self.model_dir, conf, None)
+
+        super().__init__(
+            app_dir=app_dir,
+            studies=studies,
+            conf=conf,
+            name="mc_segmentation: breast microcalcifications",
+            description="Two-stage CNN detector + segmentator of microcalcifications and clusters "
+            "(Valvano et al. 2019). Research use only, not for clinical decisions.",
+            version=mcseg.__version__,
+        )
+        # On a small CPU machine re-scoring every image after each action starves
+        # inference (monailabel-on-cpu notes); it is on only when asked for.
+        self._auto_update_scoring = strtobool(conf.get("auto_update_scoring", "false"))
+
+    def init_datastore(self) -> Datastore:
+        # MONAI Label's default list has no .dcm: use ours unless the user set one.
+        extensions = settings.MONAI_LABEL_DATASTORE_FILE_EXT
+        if extensions == type(settings).model_fields["MONAI_LABEL_DATASTORE_FILE_EXT"].default:
+            extensions = list(EXTENSIONS)
+        return MammogramDatastore(
+            self.studies,
+            extensions=extensions,
+            auto_reload=settings.MONAI_LABEL_DATASTORE_AUTO_RELOAD,
+            read_only=settings.MONAI_LABEL_DATASTORE_READ_ONLY,
+            spacing_mm=self.spacing_mm,
+        )
+
+    def init_infers(self):
+        infers = {}
+        for config in self.models.values():
+            infers.update(config.infer())
+        return infers
+
+    def init_trainers(self):
+        return {name: t for name, config in self.models.items() if (t := config.trainer())}
+
+    def init_strategies(self):
+        return {"random": Random(), "first": First()}
+
+    def init_scoring_methods(self):
+        return {}
+
+    def init_batch_infer(self):
+        return SingleDeviceBatchInfer()
+
+    def infer(self, request: dict[str, Any], datastore=None):
+        with client_errors():
+            image = request.get("image")
+            if isinstance(image, str) and image and not os.path.exists(image):
+                if not (datastore or self.datastore()).get_image_uri(image):
+                    raise HTTPException(status_code=404, detail=f"image {image!r} is not in the datastore")
+            return super().infer(request, datastore)

@@ -1,0 +1,237 @@
+"""End to end: the real MONAI Label server with apps/mc_segmentation, driven by its Python client.
+
+One server for the whole module (starting it costs seconds); the steps run in
+order, as a user in 3D Slicer would take them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import SimpleITK as sitk
+from conftest import DATA
+from monailabel.client import MONAILabelClient
+from monailabel.client.client import MONAILabelClientException
+from scipy import ndimage as ndi
+
+from mcseg.io.dicom_write import write_mammogram_dicom
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "apps" / "mc_segmentation"
+IMAGE = DATA / "demo" / "demo_synthetic_0000.dcm"      # synthetic, 0.07 mm pixels, 13 calcifications
+TRUTH = DATA / "demo" / "demo_synthetic_0000.gt.nrrd"
+UPLOAD = DATA / "demo" / "demo_synthetic_0001.dcm"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("server")
+    studies = root / "studies"
+    studies.mkdir()
+    shutil.copy(IMAGE, studies / IMAGE.name)
+    port = _free_port()
+    env = {**os.environ, "MONAI_LABEL_SESSION_PATH": str(root / "sessions"),
+           "MONAI_LABEL_TRACKING_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(APP), "--studies", str(studies),
+         "--host", "127.0.0.1", "--port", str(port), "--conf", "models_dir", str(root / "model")],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    client = MONAILabelClient(f"http://127.0.0.1:{port}")
+    deadline = time.time() + 120
+    while True:
+        try:
+            client.info()
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(f"server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
+            time.sleep(1)
+    yield {"client": client, "root": root, "studies": studies, "proc": proc}
+
+    family = [proc] + psutil.Process(proc.pid).children(recursive=True)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    log.close()
+    _, alive = psutil.wait_procs([psutil.Process(p.pid) for p in family[1:] if psutil.pid_exists(p.pid)],
+                                 timeout=10)
+    assert not alive, f"processes left behind: {alive}"
+
+
+def _found(mask: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
+    """(ground-truth calcifications touched by the mask, all of them)."""
+    labels, n = ndi.label(truth)
+    hit = set(np.unique(labels[(mask > 0) & (labels > 0)])) - {0}
+    return len(hit), n
+
+
+def _wait_for_training(client: MONAILabelClient, timeout_s: float = 300) -> dict:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        status = client.train_status(False)
+        if status.get("status") not in ("SUBMITTED", "RUNNING"):
+            return status
+        time.sleep(2)
+    raise AssertionError("training did not finish in time")
+
+
+def _status(exc: MONAILabelClientException) -> int:
+    return int(str(exc.msg).split("Status: ")[1].split(";")[0])
+
+
+def test_info_lists_models_and_trainers(server):
+    info = server["client"].info()
+    assert {"pipeline", "detector", "segmentator"} <= set(info["models"])
+    assert {"detector", "segmentator"} <= set(info["trainers"])
+    assert "calcification" in info["labels"]
+    assert info["datastore"]["total"] == 1
+
+
+@pytest.mark.parametrize("ext", [".nrrd", ".nii.gz", ".seg.nrrd"])
+def test_pipeline_label_lies_on_the_image(server, ext):
+    client = server["client"]
+    result_file, params = client.infer("pipeline", IMAGE.stem, {"result_extension": ext, "result_dtype": "uint8"})
+    image, label = sitk.ReadImage(str(IMAGE)), sitk.ReadImage(result_file)
+    assert label.GetPixelID() == sitk.sitkUInt8
+    assert label.GetSize()[:2] == image.GetSize()[:2]
+    np.testing.assert_allclose(label.GetSpacing()[:2], (0.07, 0.07), rtol=1e-6)
+    np.testing.assert_allclose(label.GetSpacing()[:2], image.GetSpacing()[:2], rtol=1e-6)
+    np.testing.assert_allclose(label.GetOrigin()[:2], image.GetOrigin()[:2], atol=1e-6)
+    mask = sitk.GetArrayFromImage(label).reshape(image.GetSize()[1], image.GetSize()[0])
+    found, total = _found(mask, sitk.GetArrayFromImage(sitk.ReadImage(str(TRUTH))))
+    assert found >= 0.6 * total, f"pipeline found {found} of {total} calcifications"
+    assert params["label_names"] == {"calcification": 1}
+    assert params["shape"] == [1400, 1000] and params["spacing_mm"] == [0.07, 0.07]
+    strong = [c for c in params["calcifications"] if c["in_mask"]]
+    assert strong and all(0 <= c["centroid_px"][0] < 1400 and 0 <= c["centroid_px"][1] < 1000 for c in strong)
+    os.unlink(result_file)
+
+
+def test_detector_and_segmentator_inferers(server):
+    client = server["client"]
+    det_file, det = client.infer("detector", IMAGE.stem, {"result_extension": ".nrrd"})
+    region = sitk.GetArrayFromImage(sitk.ReadImage(det_file))
+    assert det["candidates"] and region.any()
+    for box in det["candidates"]:
+        r0, c0, r1, c1 = box["bbox_px"]
+        assert 0 <= r0 < r1 <= 1400 and 0 <= c0 < c1 <= 1000
+        assert region[r0:r1, c0:c1].all()
+    truth = sitk.GetArrayFromImage(sitk.ReadImage(str(TRUTH)))
+    found, total = _found(region, truth)
+    assert found >= 0.8 * total, f"candidate regions cover {found} of {total} calcifications"
+
+    roi = [300, 200, 800, 700]
+    seg_file, seg = client.infer("segmentator", IMAGE.stem, {"roi_px": roi})
+    mask = sitk.GetArrayFromImage(sitk.ReadImage(seg_file))
+    outside = mask.copy()
+    outside[roi[0]:roi[2], roi[1]:roi[3]] = 0
+    assert not outside.any(), "the segmentator labelled pixels outside the requested region"
+    assert seg["settings"]["roi_px"] == roi and seg["settings"]["used_detector"] is False
+    for f in (det_file, seg_file):
+        os.unlink(f)
+
+
+def test_bad_requests_get_4xx_and_server_keeps_serving(server, tmp_path):
+    client = server["client"]
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    ct = write_mammogram_dicom(tmp_path / "ct.dcm", np.full((256, 256), 100, np.uint16), spacing_mm=(0.5, 0.5),
+                               modality="CT")
+    corrupt = tmp_path / "broken.dcm"
+    corrupt.write_bytes(UPLOAD.read_bytes()[:5000])
+    cases = [
+        (lambda: client.infer("pipeline", "no_such_image", {}), 404, "not in the datastore"),
+        (lambda: client.upload_image(str(text), "notes"), 422, "unknown image format"),
+        (lambda: client.upload_image(str(ct), "ct"), 422, "CT"),
+        (lambda: client.upload_image(str(corrupt), "broken"), 422, "upload rejected: broken"),
+        (lambda: client.save_label("no_such_image", str(TRUTH), tag="final"), 404, "not in the datastore"),
+        (lambda: client.infer("pipeline", IMAGE.stem, {"result_extension": ".jpg"}), 422, "result_extension"),
+    ]
+    for call, status, words in cases:
+        with pytest.raises(MONAILabelClientException) as err:
+            call()
+        assert _status(err.value) == status, err.value.msg
+        assert words in err.value.msg
+    assert set(client.datastore()["objects"]) == {IMAGE.stem}, "a rejected upload was stored"
+    assert "pipeline" in client.info()["models"]
+
+
+def test_uploaded_image_round_trip(server):
+    client = server["client"]
+    image_id = client.upload_image(str(UPLOAD), "uploaded")["image"]
+    assert image_id == "uploaded"
+    assert client.datastore()["objects"]["uploaded"]["image"]["info"]["spacing_mm"] == [0.07, 0.07]
+    result_file, params = client.infer("pipeline", "uploaded", {"result_extension": ".nii.gz"})
+    truth = sitk.GetArrayFromImage(sitk.ReadImage(str(UPLOAD.with_name(UPLOAD.stem + ".gt.nrrd"))))
+    mask = sitk.GetArrayFromImage(sitk.ReadImage(result_file))
+    assert mask.shape == truth.shape
+    found, total = _found(mask, truth)
+    assert found >= 0.5 * total, f"found {found} of {total} on the uploaded image"
+    label = server["root"] / "uploaded_label.nii.gz"
+    corrected = sitk.GetImageFromArray(truth.astype(np.uint8))
+    corrected.CopyInformation(sitk.ReadImage(result_file))
+    sitk.WriteImage(sitk.JoinSeries(corrected), str(label))
+    client.save_label("uploaded", str(label), tag="final")
+    assert (Path(server["studies"]) / "labels" / "final" / "uploaded.nii.gz").is_file()
+    os.unlink(result_file)
+
+    # A label of the wrong size is refused, and the one saved before is kept.
+    small = server["root"] / "small.nii.gz"
+    sitk.WriteImage(sitk.Image(10, 10, sitk.sitkUInt8), str(small))
+    with pytest.raises(MONAILabelClientException) as err:
+        client.save_label("uploaded", str(small), tag="final")
+    assert _status(err.value) == 422 and "10 x 10" in err.value.msg
+    kept = sitk.GetArrayFromImage(sitk.ReadImage(str(Path(server["studies"]) / "labels" / "final" / "uploaded.nii.gz")))
+    assert int((kept > 0).sum()) == int((truth > 0).sum())
+
+
+def test_label_save_train_publish_and_infer_again(server):
+    client = server["client"]
+    # 3D Slicer saves a segmentation of the 2D image as a one-slice NIfTI volume.
+    truth = sitk.ReadImage(str(TRUTH))
+    slicer_label = server["root"] / "slicer_label.nii.gz"
+    sitk.WriteImage(sitk.JoinSeries(truth), str(slicer_label))
+    saved = client.save_label(IMAGE.stem, str(slicer_label), tag="final")
+    assert saved["label"] == IMAGE.stem
+    stored = Path(server["studies"]) / "labels" / "final" / f"{IMAGE.stem}.nii.gz"
+    assert stored.is_file()
+    assert client.datastore()["objects"][IMAGE.stem]["labels"]["final"]["info"]["calcification_pixels"] > 0
+
+    model = server["root"] / "model" / "segmentator.pt"
+    assert not model.exists()
+    client.train_start("segmentator", {"max_steps": 20, "validate_every": 10, "dice_images": 1})
+    status = _wait_for_training(client)
+    assert status["status"] == "DONE", "\n".join(status.get("details", []))
+    assert model.is_file(), "training did not publish a model"
+    stats = client.info()["train_stats"]["segmentator"]
+    assert stats["steps"] == 20
+    assert stats["labelled_images"] == 2 and sorted(stats["store"]["added"]) == [IMAGE.stem, "uploaded"]
+    assert set(stats["patch_validation"]["error_rate_pct"]) == {"C1", "C2", "C3", "C4"}
+    assert 0 <= stats["image_validation"]["dice"] <= 1
+
+    result_file, params = client.infer("pipeline", IMAGE.stem, {})
+    assert params["weights"]["segmentator"]["path"] == str(model)
+    assert sitk.ReadImage(result_file).GetSize() == truth.GetSize()
+    os.unlink(result_file)
