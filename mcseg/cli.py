@@ -116,6 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--spacing-mm", type=float, default=defaults.WORKING_SPACING_MM)
     synth.add_argument("--prefix", default="synth", help="file name prefix (default synth)")
     synth.add_argument("--no-progress", action="store_true")
+    ev = sub.add_parser("evaluate", help="FROC, Dice/IoU and the per-class error table of a set of predictions",
+                        description="Compare the predictions in PREDICTIONS (S.json and S.mask.nrrd, as written by "
+                                    "`mcseg segment`) with ground truth: S.gt.json or a mask S.gt.nrrd/S.nrrd/"
+                                    "S.png... in --truth, or a mini-MIAS Info.txt (--mias-info). Writes "
+                                    "OUT/summary.json, OUT/froc.png and OUT/report.md.")
+    ev.add_argument("predictions", type=Path, help="folder of predictions (the output contract)")
+    ev.add_argument("--truth", type=Path, help="folder of ground truth (S.gt.json, or a mask file per image)")
+    ev.add_argument("--mias-info", type=Path, help="mini-MIAS Info.txt (cluster-level truth; y from the bottom)")
+    ev.add_argument("--negatives-without-truth", action="store_true",
+                    help="count images that have no ground-truth file as negatives (otherwise an error)")
+    ev.add_argument("--images", type=Path,
+                    help="folder of the images the predictions came from: adds the per-class patch error table "
+                         "of the weights (use held-out images only)")
+    ev.add_argument("--detector", type=Path, help="detector weights for the table (default: bundled)")
+    ev.add_argument("--segmentator", type=Path, help="segmentator weights for the table (default: bundled)")
+    ev.add_argument("--spacing-mm", type=float, help="pixel size of the images, for the table")
+    ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    ev.add_argument("--title", default="Evaluation", help="title of the report")
+    ev.add_argument("-o", "--out", type=Path, default=Path("evaluation"), help="output folder")
     return parser
 
 
@@ -300,7 +319,24 @@ def cmd_synth(args) -> int:
     return 0
 
 
-COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth}
+def cmd_evaluate(args) -> int:
+    from mcseg.evaluation.report import evaluate_folder, write_report
+    from mcseg.pipeline import Pipeline
+
+    if not args.truth and not args.mias_info and not args.negatives_without_truth:
+        print("error: give --truth FOLDER or --mias-info Info.txt (or --negatives-without-truth)", file=sys.stderr)
+        return 2
+    pipeline = Pipeline.from_weights(args.detector, args.segmentator) if args.images else None
+    summary, curves = evaluate_folder(args.predictions, args.truth, args.mias_info, args.negatives_without_truth,
+                                      args.images, pipeline, args.spacing_mm, args.bootstrap)
+    paths = write_report(summary, curves, args.out, args.title)
+    print(paths["report"].read_text())
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth,
+            "evaluate": cmd_evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:

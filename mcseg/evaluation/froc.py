@@ -36,20 +36,41 @@ def match_calcifications(
     dilation_mm: float = DILATION_MM,
 ) -> ImageMatch:
     """Match predictions to the connected components of a ground-truth mask."""
+    labels, n_truth = ndi.label(truth_mask, structure=np.ones((3, 3), bool))
+    centres = np.asarray(ndi.center_of_mass(truth_mask, labels, np.arange(1, n_truth + 1))).reshape(-1, 2)
+    return match_points(pred_centroids_px, pred_scores, centres, labels, spacing_mm, hit_radius_mm, dilation_mm)
+
+
+def match_points(
+    pred_centroids_px: np.ndarray,
+    pred_scores: np.ndarray,
+    truth_centres_px: np.ndarray,
+    truth_regions: np.ndarray | None,
+    spacing_mm: tuple[float, float],
+    hit_radius_mm: float = HIT_RADIUS_MM,
+    dilation_mm: float = DILATION_MM,
+) -> ImageMatch:
+    """Match predictions to ground-truth calcifications given as centres and optional regions.
+
+    ``truth_regions`` labels pixels with k + 1 for calcification k (0 elsewhere),
+    or is None when only points are annotated (then only the radius rule applies).
+    """
     pred = np.asarray(pred_centroids_px, dtype=np.float64).reshape(-1, 2)
     scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)
-    labels, n_truth = ndi.label(truth_mask, structure=np.ones((3, 3), bool))
+    centres = np.asarray(truth_centres_px, dtype=np.float64).reshape(-1, 2)
+    n_truth = len(centres)
     hits = np.zeros(len(pred), dtype=bool)
     if n_truth == 0 or len(pred) == 0:
         return ImageMatch(scores, hits, n_truth)
     sr, sc = spacing_mm
-    centres = np.asarray(ndi.center_of_mass(truth_mask, labels, np.arange(1, n_truth + 1))).reshape(-1, 2)
-    # Dilated ground truth: every pixel within dilation_mm of a component gets its label.
-    dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, sampling=(sr, sc), return_indices=True)
-    near = np.where(dist <= dilation_mm, labels[ir, ic], 0)
-    rows = np.clip(np.round(pred[:, 0]).astype(int), 0, truth_mask.shape[0] - 1)
-    cols = np.clip(np.round(pred[:, 1]).astype(int), 0, truth_mask.shape[1] - 1)
-    inside = near[rows, cols]
+    inside = np.zeros(len(pred), dtype=np.int64)
+    if truth_regions is not None and truth_regions.any():
+        # Dilated ground truth: every pixel within dilation_mm of a region gets its label.
+        dist, (ir, ic) = ndi.distance_transform_edt(truth_regions == 0, sampling=(sr, sc), return_indices=True)
+        near = np.where(dist <= dilation_mm, truth_regions[ir, ic], 0)
+        rows = np.clip(np.round(pred[:, 0]).astype(int), 0, truth_regions.shape[0] - 1)
+        cols = np.clip(np.round(pred[:, 1]).astype(int), 0, truth_regions.shape[1] - 1)
+        inside = near[rows, cols]
     d_mm = np.hypot((pred[:, None, 0] - centres[None, :, 0]) * sr, (pred[:, None, 1] - centres[None, :, 1]) * sc)
     taken = np.zeros(n_truth + 1, dtype=bool)
     for i in np.argsort(-scores, kind="stable"):
@@ -112,3 +133,103 @@ def pixel_dice(pred: np.ndarray, truth: np.ndarray) -> float:
     p, t = np.asarray(pred, bool), np.asarray(truth, bool)
     denom = p.sum() + t.sum()
     return 1.0 if denom == 0 else float(2 * (p & t).sum() / denom)
+
+
+#: Cluster hit rule (issue 4): inside the ground-truth cluster dilated by 2 mm,
+#: or within 5 mm of its centre when it has no outline.
+CLUSTER_DILATION_MM = 2.0
+CLUSTER_CENTRE_RADIUS_MM = 5.0
+
+
+def match_clusters(
+    pred_centroids_px: np.ndarray,
+    pred_scores: np.ndarray,
+    truth_clusters: list,
+    spacing_mm: tuple[float, float],
+    n_unlocated: int = 0,
+    dilation_mm: float = CLUSTER_DILATION_MM,
+    centre_radius_mm: float = CLUSTER_CENTRE_RADIUS_MM,
+) -> ImageMatch:
+    """Match predicted cluster centroids to ground-truth clusters (TruthCluster), greedily by score.
+
+    A contour is tested with point-in-polygon and the distance to its edges; a
+    circle (centre and radius) with the distance to its centre. Unlocated
+    clusters count as ground truth that nothing can hit.
+    """
+    from skimage.measure import points_in_poly
+
+    pred = np.asarray(pred_centroids_px, dtype=np.float64).reshape(-1, 2)
+    scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)
+    n_truth = len(truth_clusters) + n_unlocated
+    hits = np.zeros(len(pred), dtype=bool)
+    if not truth_clusters or not len(pred):
+        return ImageMatch(scores, hits, n_truth)
+    scale = np.asarray(spacing_mm, dtype=np.float64)
+    ok = np.zeros((len(pred), len(truth_clusters)), dtype=bool)
+    dist_mm = np.zeros_like(ok, dtype=np.float64)
+    for k, cl in enumerate(truth_clusters):
+        d_centre = np.hypot(*((pred - np.asarray(cl.centre_px)) * scale).T)
+        dist_mm[:, k] = d_centre
+        if cl.contour_px is not None:
+            poly = np.asarray(cl.contour_px, dtype=np.float64)
+            inside = points_in_poly(pred, poly)
+            ok[:, k] = inside | (_distance_to_polyline_mm(pred, poly, scale) <= dilation_mm)
+        elif cl.radius_px is not None:
+            ok[:, k] = d_centre <= cl.radius_px * scale.mean() + dilation_mm
+        else:
+            ok[:, k] = d_centre <= centre_radius_mm
+    taken = np.zeros(len(truth_clusters), dtype=bool)
+    for i in np.argsort(-scores, kind="stable"):
+        free = np.flatnonzero(ok[i] & ~taken)
+        if len(free):
+            taken[free[np.argmin(dist_mm[i, free])]] = True
+            hits[i] = True
+    return ImageMatch(scores, hits, n_truth)
+
+
+def _distance_to_polyline_mm(points: np.ndarray, poly: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Distance (mm) from each point to the closed polygon's edges."""
+    p = points[:, None, :] * scale
+    a = poly * scale
+    b = np.roll(a, -1, axis=0)
+    ab = b - a
+    t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0, 1)
+    closest = a + t[..., None] * ab
+    return np.sqrt(((p - closest) ** 2).sum(-1)).min(1)
+
+
+def aufroc(curve: FrocCurve, max_fppi: float = 50.0) -> float:
+    """Area under the FROC curve from 0 to ``max_fppi`` FP/image, divided by ``max_fppi`` (Cortina et al.).
+
+    The curve is the step function "best sensitivity within f FP/image"; past
+    its last point it stays at the last sensitivity reached.
+    """
+    f, s = curve.fppi, np.maximum.accumulate(curve.sensitivity)
+    keep = f <= max_fppi
+    f, s = np.r_[f[keep], max_fppi], np.r_[s[keep], s[keep][-1]]
+    return float(np.sum(np.diff(f) * s[:-1]) / max_fppi)
+
+
+def bootstrap_froc(
+    matches: list[ImageMatch],
+    fppi_points: tuple[float, ...],
+    n_boot: int = 1000,
+    seed: int = 0,
+    max_fppi: float = 50.0,
+) -> dict[str, list[float]]:
+    """Image-level bootstrap 95% intervals of sensitivity at ``fppi_points`` and of the AUFROC."""
+    rng = np.random.default_rng(seed)
+    n = len(matches)
+    rows = []
+    for _ in range(n_boot):
+        sample = [matches[i] for i in rng.integers(0, n, size=n)]
+        curve = froc(sample)
+        if curve.n_truth == 0:
+            continue
+        rows.append([curve.sensitivity_at(f) for f in fppi_points] + [aufroc(curve, max_fppi)])
+    if not rows:
+        return {}
+    arr = np.asarray(rows)
+    lo, hi = np.percentile(arr, [2.5, 97.5], axis=0)
+    keys = [f"{f:g}" for f in fppi_points] + ["aufroc"]
+    return {k: [round(float(a), 3), round(float(b), 3)] for k, a, b in zip(keys, lo, hi)}
