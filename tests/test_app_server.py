@@ -31,6 +31,7 @@ APP = ROOT / "apps" / "mc_segmentation"
 IMAGE = DATA / "demo" / "demo_synthetic_0000.dcm"      # synthetic, 0.07 mm pixels, 13 calcifications
 TRUTH = DATA / "demo" / "demo_synthetic_0000.gt.nrrd"
 UPLOAD = DATA / "demo" / "demo_synthetic_0001.dcm"
+OTHER = DATA / "demo" / "demo_real_background_0000.dcm"  # a second, harder unlabelled image
 
 
 def _free_port() -> int:
@@ -45,13 +46,16 @@ def server(tmp_path_factory):
     studies = root / "studies"
     studies.mkdir()
     shutil.copy(IMAGE, studies / IMAGE.name)
+    shutil.copy(OTHER, studies / OTHER.name)
     port = _free_port()
     env = {**os.environ, "MONAI_LABEL_SESSION_PATH": str(root / "sessions"),
            "MONAI_LABEL_TRACKING_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
     log = (root / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(APP), "--studies", str(studies),
-         "--host", "127.0.0.1", "--port", str(port), "--conf", "models_dir", str(root / "model")],
+         "--host", "127.0.0.1", "--port", str(port), "--conf", "models_dir", str(root / "model"),
+         "--conf", "train_after_labels", "2", "--conf", "auto_train_models", "segmentator",
+         "--conf", "auto_train_steps", "20"],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     client = MONAILabelClient(f"http://127.0.0.1:{port}")
@@ -106,7 +110,9 @@ def test_info_lists_models_and_trainers(server):
     assert {"pipeline", "detector", "segmentator"} <= set(info["models"])
     assert {"detector", "segmentator"} <= set(info["trainers"])
     assert "calcification" in info["labels"]
-    assert info["datastore"]["total"] == 1
+    assert info["datastore"]["total"] == 2
+    assert {"uncertain_c2c3", "random", "first"} <= set(info["strategies"])
+    assert "uncertain_c2c3" in info["scoring"]
 
 
 @pytest.mark.parametrize("ext", [".nrrd", ".nii.gz", ".seg.nrrd"])
@@ -174,8 +180,24 @@ def test_bad_requests_get_4xx_and_server_keeps_serving(server, tmp_path):
             call()
         assert _status(err.value) == status, err.value.msg
         assert words in err.value.msg
-    assert set(client.datastore()["objects"]) == {IMAGE.stem}, "a rejected upload was stored"
+    assert set(client.datastore()["objects"]) == {IMAGE.stem, OTHER.stem}, "a rejected upload was stored"
     assert "pipeline" in client.info()["models"]
+
+
+def test_next_sample_uncertain_c2c3(server):
+    client = server["client"]
+    sample = client.next_sample("uncertain_c2c3", {})
+    assert sample["id"] in (IMAGE.stem, OTHER.stem)
+    rows, cols = sitk.ReadImage(sample["path"]).GetSize()[1::-1]
+    assert sample["patches"] and {p["patch_class"] for p in sample["patches"]} <= {"C2", "C3"}
+    for p in sample["patches"]:
+        r0, c0, r1, c1 = p["bbox_px"]
+        assert 0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols, p
+        assert p["bbox_mm"][2] == pytest.approx(r1 * 0.07, abs=0.01) and 0 <= p["uncertainty"] <= 1
+    objects = client.datastore()["objects"]
+    scores = {i: objects[i]["image"]["info"]["uncertain_c2c3"] for i in (IMAGE.stem, OTHER.stem)}
+    assert sample["id"] == max(scores, key=lambda i: scores[i]["score"])
+    server["scores_before"] = scores
 
 
 def test_uploaded_image_round_trip(server):
@@ -193,7 +215,9 @@ def test_uploaded_image_round_trip(server):
     corrected = sitk.GetImageFromArray(truth.astype(np.uint8))
     corrected.CopyInformation(sitk.ReadImage(result_file))
     sitk.WriteImage(sitk.JoinSeries(corrected), str(label))
-    client.save_label("uploaded", str(label), tag="final")
+    saved = client.save_label("uploaded", str(label), tag="final")
+    assert saved["labels_since_training"] == 1 and saved["training_started"] is False
+    assert saved["patches_stored"]["C1"] > 0
     assert (Path(server["studies"]) / "labels" / "final" / "uploaded.nii.gz").is_file()
     os.unlink(result_file)
 
@@ -207,31 +231,44 @@ def test_uploaded_image_round_trip(server):
     assert int((kept > 0).sum()) == int((truth > 0).sum())
 
 
-def test_label_save_train_publish_and_infer_again(server):
+def test_second_label_trains_by_itself_then_explicit_training(server):
     client = server["client"]
     # 3D Slicer saves a segmentation of the 2D image as a one-slice NIfTI volume.
     truth = sitk.ReadImage(str(TRUTH))
     slicer_label = server["root"] / "slicer_label.nii.gz"
     sitk.WriteImage(sitk.JoinSeries(truth), str(slicer_label))
+    model = server["root"] / "model" / "segmentator.pt"
+    assert not model.exists()
     saved = client.save_label(IMAGE.stem, str(slicer_label), tag="final")
-    assert saved["label"] == IMAGE.stem
+    assert saved["label"] == IMAGE.stem and saved["training_started"] is True  # K = 2 labels reached
     stored = Path(server["studies"]) / "labels" / "final" / f"{IMAGE.stem}.nii.gz"
     assert stored.is_file()
     assert client.datastore()["objects"][IMAGE.stem]["labels"]["final"]["info"]["calcification_pixels"] > 0
 
-    model = server["root"] / "model" / "segmentator.pt"
-    assert not model.exists()
-    client.train_start("segmentator", {"max_steps": 20, "validate_every": 10, "dice_images": 1})
     status = _wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert model.is_file(), "training did not publish a model"
     stats = client.info()["train_stats"]["segmentator"]
-    assert stats["steps"] == 20
-    assert stats["labelled_images"] == 2 and sorted(stats["store"]["added"]) == [IMAGE.stem, "uploaded"]
+    assert stats["steps"] == 20 and stats["labelled_images"] == 2
+    assert len(stats["store"]["added"]) + stats["store"]["unchanged"] == 2
     assert set(stats["patch_validation"]["error_rate_pct"]) == {"C1", "C2", "C3", "C4"}
     assert 0 <= stats["image_validation"]["dice"] <= 1
+    # The scores of the image still unlabelled were refreshed with the new weights.
+    after = client.datastore()["objects"][OTHER.stem]["image"]["info"]["uncertain_c2c3"]
+    before = server["scores_before"][OTHER.stem]
+    assert after["model"] != before["model"] and str(model) in after["model"] and after["ts"] >= before["ts"]
 
     result_file, params = client.infer("pipeline", IMAGE.stem, {})
     assert params["weights"]["segmentator"]["path"] == str(model)
     assert sitk.ReadImage(result_file).GetSize() == truth.GetSize()
+    os.unlink(result_file)
+
+    # A short training run asked for by the client.
+    detector = server["root"] / "model" / "detector.pt"
+    client.train_start("detector", {"max_steps": 10, "validate_every": 5, "dice_images": 1})
+    status = _wait_for_training(client)
+    assert status["status"] == "DONE", "\n".join(status.get("details", []))
+    assert detector.is_file()
+    result_file, params = client.infer("pipeline", IMAGE.stem, {})
+    assert params["weights"]["detector"]["path"] == str(detector)
     os.unlink(result_file)

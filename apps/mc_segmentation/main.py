@@ -10,6 +10,9 @@ Settings (``--conf``):
                documented 0.05 mm fallback, recorded in every result)
   auto_update_scoring  true to re-score images after every action (default false:
                on a small CPU machine it starves inference)
+  train_after_labels   start training after this many new final labels (default 3; 0 = never)
+  auto_train_models    which networks that training run fits (default segmentator,detector)
+  auto_train_steps     steps of that run (default 300)
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ import torch
 from fastapi import HTTPException
 
 from lib.configs import CONFIGS
+from lib.activelearning import UncertainC2C3, UncertainC2C3Scoring
+from lib.activelearning.uncertain_c2c3 import refresh_scores
+from lib.auto_train import AutoTrainer
 from lib.datastore import EXTENSIONS, MammogramDatastore
+from lib.models import model_files
 from lib.errors import client_errors
 from monailabel.config import settings
 from monailabel.interfaces.app import MONAILabelApp
@@ -67,6 +74,11 @@ class MCSegmentationApp(MONAILabelApp):
                 self.models[name] = cls()
                 self.models[name].init(name, self.model_dir, conf, None)
 
+        self.model_files = model_files(self.model_dir)
+        self.auto_trainer = AutoTrainer(
+            self.model_files, Path(self.model_dir) / "train", int(conf.get("train_after_labels", 3)),
+            [m.strip() for m in conf.get("auto_train_models", "segmentator,detector").split(",") if m.strip()],
+            int(conf.get("auto_train_steps", 300)), self.spacing_mm)
         super().__init__(
             app_dir=app_dir,
             studies=studies,
@@ -103,10 +115,26 @@ class MCSegmentationApp(MONAILabelApp):
         return {name: t for name, config in self.models.items() if (t := config.trainer())}
 
     def init_strategies(self):
-        return {"random": Random(), "first": First()}
+        return {"uncertain_c2c3": UncertainC2C3(self.model_files, self.spacing_mm), "random": Random(),
+                "first": First()}
 
     def init_scoring_methods(self):
-        return {}
+        return {"uncertain_c2c3": UncertainC2C3Scoring(self.model_files, self.spacing_mm)}
+
+    def on_save_label(self, image_id: str, label_id: str):
+        datastore = self.datastore()
+        if getattr(datastore, "last_saved_tag", None) != "final":
+            return {}
+        with client_errors():
+            return self.auto_trainer.on_final_label(image_id, datastore)
+
+    def train(self, request):
+        result = super().train(request)
+        # The weights changed: refresh the active-learning scores with them (this
+        # runs in the training subprocess, so the server keeps answering).
+        result = result if isinstance(result, dict) else {"result": result}
+        result["scores"] = refresh_scores(self.model_files, self.datastore(), self.spacing_mm)
+        return result
 
     def init_batch_infer(self):
         return SingleDeviceBatchInfer()

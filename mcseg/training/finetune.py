@@ -93,15 +93,21 @@ def refresh_store(
             out.unchanged.append(case.image_id)
             continue
         try:
-            add_case_to_store(store, case.image_path, read_label(case.label_path), case.image_id,
-                              split_for(case.image_id), np.random.default_rng([seed, zlib.crc32(case.image_id.encode())]),
-                              working_spacing_mm, spacing_mm)
+            store_case(store, case, working_spacing_mm, spacing_mm, seed)
         except (InputError, ValueError) as exc:
             out.skipped[case.image_id] = str(exc)
             log.warning("patch store: skipped %s: %s", case.image_id, exc)
             continue
         out.added.append(case.image_id)
     return out
+
+
+def store_case(store: PatchStore, case: LabelledCase, working_spacing_mm: float, spacing_mm: float | None = None,
+               seed: int = 0) -> dict[str, int]:
+    """Replace one image's patches with those of its current label (per-class counts)."""
+    return add_case_to_store(store, case.image_path, read_label(case.label_path), case.image_id,
+                             split_for(case.image_id), np.random.default_rng([seed, zlib.crc32(case.image_id.encode())]),
+                             working_spacing_mm, spacing_mm)
 
 
 def validation_split(store: PatchStore, role: str) -> str:

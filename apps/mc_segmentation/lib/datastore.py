@@ -31,6 +31,17 @@ class MammogramDatastore(LocalDatastore):
     def __init__(self, *args, spacing_mm: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.spacing_mm = spacing_mm
+        self.last_saved_tag: str | None = None
+
+    def _reload(self) -> None:
+        """Re-read the datastore file before changing it: training and scoring run in
+        other processes and write image info too; writing a stale copy would undo theirs."""
+        self._config_ts = 0
+        self._init_from_datastore_file()
+
+    def update_image_info(self, image_id: str, info: dict[str, Any]) -> None:
+        self._reload()
+        super().update_image_info(image_id, info)
 
     def add_image(self, image_id: str, image_filename: str, image_info: dict[str, Any]) -> str:
         with client_errors():
@@ -43,6 +54,7 @@ class MammogramDatastore(LocalDatastore):
         info = dict(image_info or {})
         info.update({"rows": mammo.shape[0], "cols": mammo.shape[1], "spacing_mm": list(mammo.spacing_mm),
                      "spacing_source": mammo.spacing_source})
+        self._reload()
         return super().add_image(image_id, image_filename, info)
 
     def save_label(self, image_id: str, label_filename: str, label_tag: str, label_info: dict[str, Any]) -> str:
@@ -60,4 +72,7 @@ class MammogramDatastore(LocalDatastore):
                                  f"the image is {mammo.shape[0]} x {mammo.shape[1]}")
         info = dict(label_info or {})
         info["calcification_pixels"] = int(label.sum())
-        return super().save_label(image_id, label_filename, label_tag, info)
+        self._reload()
+        label_id = super().save_label(image_id, label_filename, label_tag, info)
+        self.last_saved_tag = label_tag
+        return label_id

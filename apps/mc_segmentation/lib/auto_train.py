@@ -1,0 +1,71 @@
+"""Saved labels feed the patch store at once, and every K new labels start a training run.
+
+The count of labels since the last automatic training lives in a small JSON
+file next to the patch store, so it survives a server restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from mcseg.patches.store import PatchStore
+from mcseg.pipeline import load_network
+from mcseg.training.finetune import LabelledCase, store_case
+from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
+from monailabel.utils.async_tasks.task import AsyncTask
+
+from lib.models import ModelFiles
+
+log = logging.getLogger(__name__)
+
+
+class AutoTrainer:
+    def __init__(self, models: ModelFiles, workspace: Path, every_labels: int, roles: list[str], steps: int,
+                 spacing_mm: float | None = None):
+        self.models, self.workspace = models, Path(workspace)
+        self.every_labels, self.roles, self.steps, self.spacing_mm = every_labels, roles, steps, spacing_mm
+        self.state_path = self.workspace / "auto_train.json"
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.state_path.read_text())
+        except (OSError, ValueError):
+            return {"new_labels": [], "started": []}
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(self.state_path)
+
+    def on_final_label(self, image_id: str, datastore: Datastore) -> dict[str, Any]:
+        """Store the label's patches; start training when enough new labels have arrived."""
+        image = datastore.get_image_uri(image_id)
+        label = datastore.get_label_uri(image_id, DefaultLabelTag.FINAL.value)
+        _, meta = load_network(self.models.path("segmentator"), "segmentator")
+        size = meta["network"]["patch_size_px"]
+        store = PatchStore(self.workspace / f"patches-{size}px.sqlite", size)
+        counts = store_case(store, LabelledCase(image_id, Path(image), Path(label)),
+                            float(meta.get("working_spacing_mm") or 0.07), self.spacing_mm)
+        state = self._state()
+        if image_id not in state["new_labels"]:
+            state["new_labels"].append(image_id)
+        out: dict[str, Any] = {"patches_stored": counts, "labels_since_training": len(state["new_labels"]),
+                               "train_after_labels": self.every_labels, "training_started": False}
+        if self.every_labels > 0 and len(state["new_labels"]) >= self.every_labels:
+            running, _ = AsyncTask.status("train", check_if_running=True)
+            if running:
+                out["training_note"] = "a training run is in progress; the next label save starts one"
+            else:
+                for role in self.roles:
+                    AsyncTask.run("train", request={"model": role, "max_steps": self.steps}, enqueue=True)
+                state["started"].append({"ts": int(time.time()), "labels": state["new_labels"], "roles": self.roles})
+                state["new_labels"] = []
+                out["training_started"] = True
+                log.info("auto-training %s after %d new labels", self.roles, out["labels_since_training"])
+        self._save(state)
+        return out

@@ -1,0 +1,119 @@
+"""Evaluate the default weights on every reference set (a benchmark, not a test).
+
+    .venv/bin/python benchmarks/evaluate_default.py [--out runs/evaluation] [--mias-normals 208]
+
+Sets (none of their images was used to train the default weights):
+  synthetic        20 fresh synthetic mammograms (seed 9000), calcification and cluster level
+  real-background  10 synthetic calcification sets inserted into the real CBIS-DDSM films of
+                   patient P_00820 (sfm-malign-0; the weights saw backgrounds of P_00173 only)
+  mini-mias        the real mini-MIAS images at cluster level: the 25 images with CALC rows (27
+                   located clusters) plus the normal images (false positives); 0.2 mm pixels
+  cbis-negatives   false positives on the 8 CBIS-DDSM films (mass cases, no calcification
+                   annotated), at the documented 0.05 mm fallback pixel size
+
+Each set gets OUT/<set>/{pred/, summary.json, froc.png, report.md}; OUT/summary.md is the table the
+README quotes, and benchmarks/evaluation.json keeps the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mcseg.evaluation.report import evaluate_folder, write_report
+from mcseg.io import read_mammogram
+from mcseg.io.writer import write_result
+from mcseg.pipeline import Pipeline
+from mcseg.synth import SynthConfig, generate_dataset
+from mcseg.training import find_cases
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+CBIS = SHARED / "cbis-ddsm-sample" / "cases"
+MIAS = SHARED / "mini-mias"
+
+
+def segment_all(pipeline: Pipeline, images: list[Path], out: Path, spacing_mm: float | None, desc: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for image in tqdm(images, desc=desc, unit="image"):
+        result = pipeline.run(read_mammogram(image, spacing_mm=spacing_mm))
+        write_result(result, out, image.name.split(".")[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "evaluation")
+    parser.add_argument("--sets", nargs="+", default=["synthetic", "real-background", "mini-mias", "cbis-negatives"])
+    parser.add_argument("--mias-normals", type=int, default=208, help="how many normal mini-MIAS images (all: 208)")
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    args = parser.parse_args()
+    pipeline = Pipeline.from_weights()
+    results = {}
+    for name in args.sets:
+        started = time.perf_counter()
+        work = args.out / name
+        pred = work / "pred"
+        shutil.rmtree(pred, ignore_errors=True)
+        truth_dir = images_dir = mias_info = None
+        negatives = False
+        spacing = None
+        if name in ("synthetic", "real-background"):
+            data = work / "data"
+            if not data.is_dir():
+                if name == "synthetic":
+                    generate_dataset(data, 20, 9000, config=SynthConfig(), progress=False)
+                else:
+                    backgrounds = sorted((CBIS / "sfm-malign-0").rglob("*.dcm"))
+                    generate_dataset(data, 10, 9100, mode="real-background", backgrounds=backgrounds,
+                                     progress=False, prefix="realbg")
+            images = [image for image, _ in find_cases(data)]
+            truth_dir = images_dir = data
+        elif name == "mini-mias":
+            info = MIAS / "Info.txt"
+            rows = [line.split() for line in info.read_text().splitlines() if line.startswith("mdb")]
+            calc = sorted({r[0] for r in rows if r[2] == "CALC"})
+            normal = sorted({r[0] for r in rows if r[2] == "NORM"})[: args.mias_normals]
+            images = [MIAS / "png" / f"{ref}.png" for ref in calc + normal]
+            mias_info, spacing = info, 0.2
+        elif name == "cbis-negatives":
+            images = sorted(CBIS.rglob("*.dcm"))
+            negatives = True
+        else:
+            raise SystemExit(f"unknown set {name}")
+        segment_all(pipeline, images, pred, spacing, name)
+        summary, curves = evaluate_folder(pred, truth_dir, mias_info, negatives, images_dir,
+                                          pipeline if images_dir else None, spacing, args.bootstrap)
+        summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+        write_report(summary, curves, work, f"Default weights on {name}")
+        results[name] = {k: v for k, v in summary.items() if k != "per_image"}
+        print(json.dumps(results[name], indent=1))
+    (ROOT / "benchmarks" / "evaluation.json").write_text(json.dumps(results, indent=1))
+    (args.out / "summary.md").write_text(table(results))
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    lines = ["| set | images | calcifications: sensitivity at 0.25 / 0.5 / 1 / 2 / 4 FP/image | AUFROC 0-50 | "
+             "clusters: sensitivity at 0.1 / 0.2 / 0.5 / 1 FP/image | FP/image at the operating point | Dice | "
+             "s/image |", "|---|---|---|---|---|---|---|---|"]
+    for name, s in results.items():
+        calc, cl = s.get("calcification", {}), s.get("cluster", {})
+        sens = " / ".join(f"{v:.2f}" for v in calc.get("sensitivity_at_fppi", {}).values()) or "n/a"
+        auc = f"{calc['aufroc_0_50']:.3f}" if "aufroc_0_50" in calc else "n/a"
+        csens = " / ".join(f"{v:.2f}" for v in cl.get("sensitivity_at_fppi", {}).values()) or "n/a"
+        fp = calc.get("operating_point", {}).get("fppi", calc.get("fppi_at_operating_point", "n/a"))
+        if name == "mini-mias":
+            fp = f"{cl.get('fppi_all_predicted')} clusters"
+        dice = s.get("overlap", {}).get("dice_set", "n/a") if s.get("calcification", {}).get("truth") else "n/a"
+        lines.append(f"| {name} | {s['images']} | {sens} | {auc} | {csens} | {fp} | {dice} | "
+                     f"{s.get('seconds_per_image', {}).get('mean', 'n/a')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
