@@ -74,6 +74,7 @@ def main() -> None:
             images = [image for image, _ in find_cases(data)]
             truth_dir = images_dir = data
         elif name == "mini-mias":
+            # all 25 images with CALC rows, and the first --mias-normals normal images
             info = MIAS / "Info.txt"
             rows = [line.split() for line in info.read_text().splitlines() if line.startswith("mdb")]
             calc = sorted({r[0] for r in rows if r[2] == "CALC"})
@@ -92,9 +93,13 @@ def main() -> None:
         write_report(summary, curves, work, f"Default weights on {name}")
         results[name] = {k: v for k, v in summary.items() if k != "per_image"}
         print(json.dumps(results[name], indent=1))
-    (ROOT / "benchmarks" / "evaluation.json").write_text(json.dumps(results, indent=1))
-    (args.out / "summary.md").write_text(table(results))
-    print(table(results))
+    # Sets run separately accumulate: the file keeps the latest figures of every set.
+    store = ROOT / "benchmarks" / "evaluation.json"
+    merged = json.loads(store.read_text()) if store.is_file() else {}
+    merged.update(results)
+    store.write_text(json.dumps(merged, indent=1))
+    (args.out / "summary.md").write_text(table(merged))
+    print(table(merged))
 
 
 def table(results: dict) -> str:
