@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from mcseg.activelearning import score_image
 from mcseg.defaults import TrainConfig
-from mcseg.evaluation import froc, match_listed, pixel_dice
+from mcseg.evaluation import froc, match_listed
 from mcseg.io import read_mammogram
 from mcseg.patches import PatchStore
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline

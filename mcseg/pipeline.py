@@ -74,21 +74,8 @@ class SegmentationResult:
 
     def to_json(self) -> dict[str, Any]:
         """The output contract (see README, "Output")."""
-        mammo = self.mammogram
-        return {
-            "image": Path(mammo.path).name,
-            "shape": list(mammo.shape),
-            "spacing_mm": [round(v, 6) for v in mammo.spacing_mm],
-            "calcifications": self.calcifications,
-            "clusters": self.clusters,
-            "seconds": round(self.seconds, 3),
-            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
-            "input": mammo.describe_input(),
-            "working_frame": self.frame.describe(),
-            "settings": self.settings,
-            "weights": self.weights,
-            "mcseg_version": __version__,
-        }
+        return _document(self, {"calcifications": self.calcifications, "clusters": self.clusters,
+                                "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}})
 
 
 @dataclass
@@ -105,20 +92,24 @@ class CandidateResult:
     weights: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        mammo = self.mammogram
-        return {
-            "image": Path(mammo.path).name,
-            "shape": list(mammo.shape),
-            "spacing_mm": [round(v, 6) for v in mammo.spacing_mm],
-            "candidates": self.boxes,
-            "windows": self.windows,
-            "seconds": round(self.seconds, 3),
-            "input": mammo.describe_input(),
-            "working_frame": self.frame.describe(),
-            "settings": self.settings,
-            "weights": self.weights,
-            "mcseg_version": __version__,
-        }
+        return _document(self, {"candidates": self.boxes, "windows": self.windows})
+
+
+def _document(result: SegmentationResult | CandidateResult, findings: dict[str, Any]) -> dict[str, Any]:
+    """A result as JSON: the image and its geometry, the findings, then how they were obtained."""
+    mammo = result.mammogram
+    return {
+        "image": Path(mammo.path).name,
+        "shape": list(mammo.shape),
+        "spacing_mm": [round(v, 6) for v in mammo.spacing_mm],
+        **findings,
+        "seconds": round(result.seconds, 3),
+        "input": mammo.describe_input(),
+        "working_frame": result.frame.describe(),
+        "settings": result.settings,
+        "weights": result.weights,
+        "mcseg_version": __version__,
+    }
 
 
 def _candidate_boxes(frame: WorkingFrame, detection: DetectorResult) -> list[dict[str, Any]]:

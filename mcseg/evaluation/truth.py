@@ -66,20 +66,10 @@ def truth_from_mask(image: str, mask: np.ndarray, spacing_mm: tuple[float, float
 
 def read_truth_mask(path: str | Path, image: str | None = None) -> GroundTruth:
     """A mask file (NRRD/NIfTI/MHA/PNG/TIFF; any non-zero pixel is calcification)."""
-    import SimpleITK as sitk
+    from mcseg.training.data import read_label_image
 
     path = Path(path)
-    try:
-        itk = sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        raise UnreadableImageError(f"{path.name}: ground-truth mask cannot be read") from exc
-    arr = sitk.GetArrayFromImage(itk)
-    if arr.ndim == 3 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim == 3 and arr.shape[-1] in (3, 4):      # a colour PNG: any channel
-        arr = arr.max(-1)
-    if arr.ndim != 2:
-        raise UnreadableImageError(f"{path.name}: ground-truth mask has shape {arr.shape}, not 2D")
+    arr, itk = read_label_image(path, reduce_colour=True)
     # PNG carries no calibrated pixel size: ITK reports 1, which we do not trust.
     sx, sy = itk.GetSpacing()[:2]
     spacing = None if path.suffix.lower() in (".png", ".tif", ".tiff") else (float(sy), float(sx))

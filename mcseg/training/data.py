@@ -36,8 +36,9 @@ def find_cases(folder: str | Path, label_suffix: str = DEFAULT_LABEL_SUFFIX) -> 
     return cases
 
 
-def read_label(path: str | Path) -> np.ndarray:
-    """A label image as a boolean array (any non-zero value is calcification)."""
+def read_label_image(path: str | Path, reduce_colour: bool = False):
+    """A 2D label file as (array, SimpleITK image); a one-slice volume (as Slicer saves) is squeezed.
+    With ``reduce_colour`` a colour raster becomes its brightest channel (otherwise it is refused)."""
     import SimpleITK as sitk
 
     try:
@@ -47,9 +48,16 @@ def read_label(path: str | Path) -> np.ndarray:
     arr = sitk.GetArrayFromImage(image)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
+    if reduce_colour and arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        arr = arr.max(-1)
     if arr.ndim != 2:
         raise UnreadableImageError(f"{Path(path).name}: label has shape {arr.shape}, not 2D")
-    return arr != 0
+    return arr, image
+
+
+def read_label(path: str | Path) -> np.ndarray:
+    """A label image as a boolean array (any non-zero value is calcification)."""
+    return read_label_image(path)[0] != 0
 
 
 def add_case_to_store(

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mcseg.defaults import NetworkConfig, TrainConfig
+from mcseg.defaults import WORKING_SPACING_MM, NetworkConfig, TrainConfig
 from mcseg.evaluation import pixel_dice
 from mcseg.io.errors import InputError
 from mcseg.io.reader import read_mammogram
@@ -59,6 +59,17 @@ class StoreRefresh:
     def to_json(self) -> dict[str, Any]:
         return {"added": self.added, "unchanged": len(self.unchanged), "removed": self.removed,
                 "skipped": self.skipped}
+
+
+def workspace_store(workspace: str | Path, weights: str | Path) -> tuple[PatchStore, float]:
+    """The patch store of a training workspace for these weights, and their working pixel size.
+
+    One store per patch size, so a network of another N never reads the wrong patches.
+    """
+    ckpt = torch.load(weights, map_location="cpu", weights_only=True)
+    size = int(ckpt["network"]["patch_size_px"])
+    spacing = float(ckpt.get("working_spacing_mm") or WORKING_SPACING_MM)
+    return PatchStore(Path(workspace) / f"patches-{size}px.sqlite", size), spacing
 
 
 def split_for(image_id: str, val_percent: int = VAL_PERCENT) -> str:

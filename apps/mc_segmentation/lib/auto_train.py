@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mcseg.patches.store import PatchStore
-from mcseg.pipeline import load_network
-from mcseg.training.finetune import LabelledCase, store_case
+from mcseg.training.finetune import LabelledCase, store_case, workspace_store
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.utils.async_tasks.task import AsyncTask
 
@@ -46,11 +44,9 @@ class AutoTrainer:
         """Store the label's patches; start training when enough new labels have arrived."""
         image = datastore.get_image_uri(image_id)
         label = datastore.get_label_uri(image_id, DefaultLabelTag.FINAL.value)
-        _, meta = load_network(self.models.path("segmentator"), "segmentator")
-        size = meta["network"]["patch_size_px"]
-        store = PatchStore(self.workspace / f"patches-{size}px.sqlite", size)
-        counts = store_case(store, LabelledCase(image_id, Path(image), Path(label)),
-                            float(meta.get("working_spacing_mm") or 0.07), self.spacing_mm)
+        store, working_spacing_mm = workspace_store(self.workspace, self.models.path("segmentator"))
+        counts = store_case(store, LabelledCase(image_id, Path(image), Path(label)), working_spacing_mm,
+                            self.spacing_mm)
         state = self._state()
         if image_id not in state["new_labels"]:
             state["new_labels"].append(image_id)

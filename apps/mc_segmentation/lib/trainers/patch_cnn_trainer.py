@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from mcseg.defaults import TrainConfig
-from mcseg.patches.store import PatchStore
-from mcseg.pipeline import load_network
-from mcseg.training.finetune import LabelledCase, finetune_network, image_dice, refresh_store, write_stats
+from mcseg.training.finetune import (LabelledCase, finetune_network, image_dice, refresh_store, workspace_store,
+                                     write_stats)
 from mcseg.training.trainer import default_device
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.interfaces.tasks.train import TrainTask
@@ -62,10 +61,7 @@ class PatchCNNTrainer(TrainTask):
         if not cases:
             raise ValueError("no image has a final label yet: save a label before training")
         start_from = self.models.path(self.role)
-        network, meta = load_network(start_from, self.role)
-        working_spacing_mm = float(meta.get("working_spacing_mm") or 0.07)
-        store = PatchStore(self.workspace / f"patches-{network.config.patch_size_px}px.sqlite",
-                           network.config.patch_size_px)
+        store, working_spacing_mm = workspace_store(self.workspace, start_from)
         log.info("%s: %d labelled images; device %s", self.role, len(cases), default_device())
         refresh = refresh_store(store, cases, working_spacing_mm, self.spacing_mm)
         stats = finetune_network(self.role, store, start_from, self.models.published(self.role), config)
