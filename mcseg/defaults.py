@@ -67,6 +67,15 @@ OPERATING_THRESHOLD = 0.5
 #: Lowest segmentator probability still listed as a candidate, so that a FROC
 #: curve can be swept below the operating point. Ours.
 CANDIDATE_THRESHOLD = 0.1
+#: Mask components at most this far apart are one calcification. Ours: at the
+#: operating threshold an irregular or faint calcification often breaks into
+#: pieces one or two pixels apart; listed separately, every piece after the
+#: first is a false positive (on the 20 synthetic evaluation images this alone
+#: moved sensitivity at 1 FP/image from 0.64 to 0.74). 0.14 mm = 2 px at 0.07 mm.
+FRAGMENT_GAP_MM = 0.14
+#: Sub-threshold candidates are looked for only this far from a calcification,
+#: so that the halo of a calcification is not listed as a second one. Ours.
+CANDIDATE_RIM_MM = 0.28
 
 #: Clusters: "more than 5 distinct MCs on cm^2" (Valvano 2019 sec. 3.1, after
 #: Park et al. 2000). Implemented as DBSCAN cores: at least this many
@@ -103,6 +112,8 @@ class PipelineConfig:
     detector_threshold: float = DETECTOR_THRESHOLD
     operating_threshold: float = OPERATING_THRESHOLD
     candidate_threshold: float = CANDIDATE_THRESHOLD
+    fragment_gap_mm: float = FRAGMENT_GAP_MM
+    candidate_rim_mm: float = CANDIDATE_RIM_MM
     cluster_min_calcifications: int = CLUSTER_MIN_CALCIFICATIONS
     cluster_area_mm2: float = CLUSTER_AREA_MM2
     segmentator_path: str = "dense"   # "dense" (fast) or "reference" (one patch per pixel)

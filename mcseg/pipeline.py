@@ -196,7 +196,9 @@ class Pipeline:
             timings["segmentator"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        calcs = find_calcifications(prob, cfg.operating_threshold, cfg.candidate_threshold)
+        calcs = find_calcifications(prob, cfg.operating_threshold, cfg.candidate_threshold,
+                                    round(cfg.fragment_gap_mm / cfg.working_spacing_mm),
+                                    round(cfg.candidate_rim_mm / cfg.working_spacing_mm))
         mask = (frame.map_to_input(prob) >= cfg.operating_threshold).astype(np.uint8)
         calc_json, cluster_json = self._describe(frame, calcs)
         timings["postprocess"] = time.perf_counter() - t

@@ -27,6 +27,19 @@ def test_weak_halo_of_a_strong_component_is_not_listed_twice():
     assert len(calcs) == 1
 
 
+def test_fragments_of_one_calcification_are_listed_once():
+    prob = np.zeros((40, 60), np.float32)
+    prob[10, 10:13] = 0.9      # two pieces of one calcification, 2 px apart
+    prob[10, 15:17] = 0.7
+    prob[30, 10] = 0.8         # two specks 4 px apart: two calcifications
+    prob[30, 15] = 0.6
+    calcs = find_calcifications(prob, 0.5, 0.1, fragment_gap_px=2)
+    assert len(calcs) == 3
+    assert calcs[0].area_px == 5 and calcs[0].score == pytest.approx(0.9)
+    assert calcs[0].centroid_px == pytest.approx((10.0, 12.8))  # mean of columns 10-12, 15-16
+    assert len(find_calcifications(prob, 0.5, 0.1, fragment_gap_px=0)) == 4
+
+
 def _ring(n, radius_mm, spacing_mm, centre=(500, 500)):
     angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
     return np.stack([centre[0] + radius_mm / spacing_mm * np.sin(angles),

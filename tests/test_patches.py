@@ -10,6 +10,7 @@ from mcseg.patches import (
     PatchClass,
     PatchStore,
     dihedral_augment,
+    extract_patches,
     patch_class,
     patch_class_map,
 )
@@ -74,13 +75,33 @@ def _store_with_image(tmp_path, seed=0):
 
 def test_store_counts_and_replacement(tmp_path):
     store, counts, image, mask = _store_with_image(tmp_path)
-    assert counts["C1"] == 75  # every calcified pixel (3 x 25), below the per-image cap
+    assert counts["C1"] == 150  # two draws per calcified pixel (3 x 25), below the per-image cap
     assert counts["C2"] > 0 and counts["C3"] > 0 and counts["C4"] > 0
     assert store.counts("train") == counts
     # Re-annotating an image replaces its patches instead of adding to them.
     store.add_image("img1", image, np.ones_like(mask), np.zeros_like(mask), np.random.default_rng(3))
     assert store.counts("train")["C1"] == 0
     assert store.image_ids() == ["img1", "img2"]
+
+
+def test_small_calcifications_get_a_fair_share_of_c1_and_c2_patches():
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(300, 300)).astype(np.float32)
+    mask = np.zeros((300, 300), bool)
+    mask[60:80, 60:80] = True             # a large calcification: 400 px
+    specks = [(200, 200), (240, 60), (60, 240), (250, 250)]
+    for r, c in specks:                   # four one-pixel specks
+        mask[r, c] = True
+    patches = extract_patches(image, np.ones_like(mask), mask, rng, N, {"C1": 100, "C2": 100})
+    c1 = patches.classes == PatchClass.C1
+    on_specks = sum(int(((patches.rows == r) & (patches.cols == c) & c1).sum()) for r, c in specks)
+    # Drawn per pixel, the specks would get 4/404 of the draws (about 1 of 100);
+    # half per calcification gives them about 0.5 * 4/5 + 0.5 * 4/404 = 41%.
+    assert c1.sum() == 100 and 25 <= on_specks <= 60
+    c2 = patches.classes == PatchClass.C2
+    near_specks = int((c2 & ((patches.rows > 150) | (patches.cols > 150))).sum())
+    # The specks own 112 of the ~380 C2 pixels: 29% per pixel, 55% half per calcification.
+    assert c2.sum() == 100 and near_specks >= 42
 
 
 def test_stored_patches_are_centred_on_their_pixel(tmp_path):
