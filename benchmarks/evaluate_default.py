@@ -23,6 +23,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from mcseg.evaluation.report import evaluate_folder, write_report
@@ -30,6 +31,7 @@ from mcseg.io import read_mammogram
 from mcseg.io.writer import write_result
 from mcseg.pipeline import Pipeline
 from mcseg.synth import SynthConfig, generate_dataset
+from mcseg.synth.calcifications import CONTRAST_BANDS
 from mcseg.training import find_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +91,8 @@ def main() -> None:
         segment_all(pipeline, images, pred, spacing, name)
         summary, curves = evaluate_folder(pred, truth_dir, mias_info, negatives, images_dir,
                                           pipeline if images_dir else None, spacing, args.bootstrap)
+        if truth_dir is not None and "calcification" in curves:
+            summary["missed_by"] = miss_breakdown(pred, truth_dir, curves["calcification"])
         summary["wall_seconds"] = round(time.perf_counter() - started, 1)
         write_report(summary, curves, work, f"Default weights on {name}")
         results[name] = {k: v for k, v in summary.items() if k != "per_image"}
@@ -98,8 +102,65 @@ def main() -> None:
     merged = json.loads(store.read_text()) if store.is_file() else {}
     merged.update(results)
     store.write_text(json.dumps(merged, indent=1))
-    (args.out / "summary.md").write_text(table(merged))
-    print(table(merged))
+    (args.out / "summary.md").write_text(table(merged) + breakdown_table(merged))
+    print(table(merged) + breakdown_table(merged))
+
+
+def band(contrast: float) -> str:
+    return next((name for name, (lo, hi, _) in CONTRAST_BANDS.items() if contrast < hi), "obvious")
+
+
+def size(diameter_mm: float) -> str:
+    return "< 0.2 mm" if diameter_mm < 0.2 else "0.2-0.5 mm" if diameter_mm < 0.5 else ">= 0.5 mm"
+
+
+def miss_breakdown(pred_dir: Path, truth_dir: Path, curve, fppi: float = 1.0) -> dict:
+    """Share of the generator's calcifications found at the ``fppi`` point, by contrast band, size and shape.
+
+    Found = a listed calcification scoring at least the threshold of that FROC
+    point lies within 0.5 mm of its centre (the FROC's one-to-one matching is
+    not applied here, so these shares can run slightly above its sensitivity).
+    """
+    ok = curve.fppi <= fppi + 1e-12
+    threshold = float(curve.thresholds[np.flatnonzero(ok)[np.argmax(curve.sensitivity[ok])]])
+    groups: dict[str, dict[str, list[bool]]] = {"contrast": {}, "diameter": {}, "shape": {}, "contrast x diameter": {}}
+    for doc_path in sorted(pred_dir.glob("*.json")):
+        doc = json.loads(doc_path.read_text())
+        gt_path = truth_dir / f"{doc_path.name[:-5]}.gt.json"
+        if not gt_path.is_file():
+            continue
+        gt = json.loads(gt_path.read_text())
+        strong = np.array([c["centroid_px"] for c in doc["calcifications"] if c["score"] >= threshold]).reshape(-1, 2)
+        spacing = np.array(gt["spacing_mm"])
+        for calc in gt["calcifications"]:
+            d_mm = np.hypot(*((strong - np.array(calc["centroid_px"])) * spacing).T) if len(strong) else np.zeros(0)
+            found = bool((d_mm <= 0.5).any())
+            keys = {"contrast": band(calc["contrast"]), "diameter": size(calc["diameter_mm"]), "shape": calc["shape"]}
+            keys["contrast x diameter"] = f"{keys['contrast']}, {keys['diameter']}"
+            for group, key in keys.items():
+                groups[group].setdefault(key, []).append(found)
+    return {"fppi": fppi, "threshold": round(threshold, 4),
+            **{group: {key: {"found": round(float(np.mean(v)), 3), "n": len(v)} for key, v in sorted(by.items())}
+               for group, by in groups.items()}}
+
+
+def breakdown_table(results: dict) -> str:
+    """Markdown: share found at 1 FP/image by contrast band x diameter, per synthetic set."""
+    lines = []
+    for name, s in results.items():
+        miss = s.get("missed_by")
+        if not miss:
+            continue
+        sizes = ["< 0.2 mm", "0.2-0.5 mm", ">= 0.5 mm"]
+        lines += [f"\n{name}: share found at {miss['fppi']:g} FP/image (threshold {miss['threshold']}), n in brackets\n",
+                  "| contrast | " + " | ".join(sizes) + " | all sizes |", "|---|---|---|---|---|"]
+        for contrast in CONTRAST_BANDS:
+            cells = [miss["contrast x diameter"].get(f"{contrast}, {d}") for d in sizes] + [miss["contrast"].get(contrast)]
+            lines.append(f"| {contrast} | " + " | ".join(f"{c['found']:.2f} ({c['n']})" if c else "-" for c in cells)
+                         + " |")
+        cells = [miss["diameter"].get(d) for d in sizes]
+        lines.append("| all | " + " | ".join(f"{c['found']:.2f} ({c['n']})" if c else "-" for c in cells) + " | |")
+    return "\n".join(lines) + "\n"
 
 
 def table(results: dict) -> str:
