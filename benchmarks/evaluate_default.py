@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from mcseg.evaluation.froc import HIT_RADIUS_MM
 from mcseg.evaluation.report import evaluate_folder, write_report
 from mcseg.io import read_mammogram
 from mcseg.io.writer import write_result
@@ -118,11 +119,10 @@ def miss_breakdown(pred_dir: Path, truth_dir: Path, curve, fppi: float = 1.0) ->
     """Share of the generator's calcifications found at the ``fppi`` point, by contrast band, size and shape.
 
     Found = a listed calcification scoring at least the threshold of that FROC
-    point lies within 0.5 mm of its centre (the FROC's one-to-one matching is
+    point lies within HIT_RADIUS_MM (0.5 mm) of its centre (the FROC's one-to-one matching is
     not applied here, so these shares can run slightly above its sensitivity).
     """
-    ok = curve.fppi <= fppi + 1e-12
-    threshold = float(curve.thresholds[np.flatnonzero(ok)[np.argmax(curve.sensitivity[ok])]])
+    threshold = curve.threshold_at(fppi)
     groups: dict[str, dict[str, list[bool]]] = {"contrast": {}, "diameter": {}, "shape": {}, "contrast x diameter": {}}
     for doc_path in sorted(pred_dir.glob("*.json")):
         doc = json.loads(doc_path.read_text())
@@ -134,7 +134,7 @@ def miss_breakdown(pred_dir: Path, truth_dir: Path, curve, fppi: float = 1.0) ->
         spacing = np.array(gt["spacing_mm"])
         for calc in gt["calcifications"]:
             d_mm = np.hypot(*((strong - np.array(calc["centroid_px"])) * spacing).T) if len(strong) else np.zeros(0)
-            found = bool((d_mm <= 0.5).any())
+            found = bool((d_mm <= HIT_RADIUS_MM).any())
             keys = {"contrast": band(calc["contrast"]), "diameter": size(calc["diameter_mm"]), "shape": calc["shape"]}
             keys["contrast x diameter"] = f"{keys['contrast']}, {keys['diameter']}"
             for group, key in keys.items():

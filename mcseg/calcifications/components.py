@@ -98,7 +98,7 @@ def _components(prob: np.ndarray, mask: np.ndarray, fragment_gap_px: int, above:
         centroids = ndi.maximum_position(prob, labels, index)
     areas = ndi.sum_labels(mask, labels, index)
     scores = ndi.maximum(prob, labels, index)
-    boxes = ndi.find_objects(labels, count)
+    boxes = ndi.find_objects(labels)  # every label keeps mask pixels: no None
     return [
         Calcification(
             centroid_px=(float(cen[0]), float(cen[1])),
@@ -108,5 +108,4 @@ def _components(prob: np.ndarray, mask: np.ndarray, fragment_gap_px: int, above:
             above_operating=above,
         )
         for cen, area, score, box in zip(centroids, areas, scores, boxes)
-        if box is not None
     ]

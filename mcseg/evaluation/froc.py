@@ -114,6 +114,11 @@ class FrocCurve:
         ok = self.fppi <= fppi + 1e-12
         return float(self.sensitivity[ok].max()) if ok.any() else 0.0
 
+    def threshold_at(self, fppi: float) -> float:
+        """The score threshold at which :meth:`sensitivity_at` is reached."""
+        ok = np.flatnonzero(self.fppi <= fppi + 1e-12)
+        return float(self.thresholds[ok[np.argmax(self.sensitivity[ok])]])
+
 
 def froc(matches: list[ImageMatch]) -> FrocCurve:
     """FROC curve over a set of images, swept over the prediction scores."""

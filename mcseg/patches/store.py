@@ -68,25 +68,25 @@ def extract_patches(
     classes = patch_class_map(mask, patch_size_px, c2_max_distance_px)
     inside = breast | mask.astype(bool)
     chosen: list[tuple[np.ndarray, str]] = []
+    # C1 and C2 centres are drawn half per pixel, half per calcification.
+    # Drawn per pixel alone, a 1-2 px speck (a third of the calcifications
+    # below 0.2 mm) gets ~1% of the C1 patches a 0.8 mm one gets, and the
+    # networks under-learn exactly the calcifications they miss most. C1 draws
+    # with replacement (a speck has one or two pixels to give; the dihedral
+    # augmentation varies the repeats), at most 2 per pixel. C3 windows are
+    # near-equal per calcification already.
     owner = _nearest_calcification(mask)
     for cls in (PatchClass.C1, PatchClass.C2, PatchClass.C3):
         idx = np.flatnonzero(((classes == cls) & inside).ravel())
+        k = per_image[cls.name]
         if cls == PatchClass.C3:
-            # C3 windows are near-equal per calcification already.
-            chosen.append((_pick(idx, per_image[cls.name], rng), "random"))
-            continue
-        # C1 and C2 centres are drawn half per pixel, half per calcification.
-        # Drawn per pixel alone, a 1-2 px speck (a third of the calcifications
-        # below 0.2 mm) gets ~1% of the C1 patches a 0.8 mm one gets, and the
-        # networks under-learn exactly the calcifications they miss most. C1
-        # draws with replacement (a speck has one or two pixels to give; the
-        # dihedral augmentation varies the repeats), at most 2 per pixel.
-        weights = _per_calcification_weights(owner.ravel()[idx])
-        if cls == PatchClass.C1 and len(idx):
-            k = min(per_image[cls.name], 2 * len(idx))
-            chosen.append((np.sort(rng.choice(idx, size=k, replace=True, p=weights)), "random"))
+            picked = _pick(idx, k, rng)
+        elif cls == PatchClass.C1 and len(idx):
+            picked = np.sort(rng.choice(idx, size=min(k, 2 * len(idx)), replace=True,
+                                        p=_per_calcification_weights(owner.ravel()[idx])))
         else:
-            chosen.append((_pick(idx, per_image[cls.name], rng, weights), "random"))
+            picked = _pick(idx, k, rng, _per_calcification_weights(owner.ravel()[idx]))
+        chosen.append((picked, "random"))
     c4 = (classes == PatchClass.C4) & breast
     chosen.append((_pick(np.flatnonzero(c4.ravel()), per_image["C4_random"], rng), "random"))
     # Bright look-alikes: local maxima of the normalised image that are not calcifications.
