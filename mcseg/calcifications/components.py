@@ -89,15 +89,23 @@ def _components(prob: np.ndarray, mask: np.ndarray, fragment_gap_px: int, above:
         labels, count = ndi.label(mask, structure=EIGHT_CONNECTED)
     if count == 0:
         return []
+    # Measure on the labelled pixels alone: scipy's per-label maximum and its
+    # position sort every value they are given, seconds on a whole mammogram.
+    flat = np.flatnonzero(labels)
+    label_of = labels.ravel()[flat]
+    value_of = prob.ravel()[flat]
     index = np.arange(1, count + 1)
+    areas = np.bincount(label_of, minlength=count + 1)[1:]
+    scores = ndi.maximum(value_of, label_of, index)
     if above:
-        centroids = ndi.center_of_mass(mask, labels, index)
+        rows, cols = np.divmod(flat, prob.shape[1])
+        centroids = zip(np.bincount(label_of, rows, count + 1)[1:] / areas,
+                        np.bincount(label_of, cols, count + 1)[1:] / areas)
     else:
         # A low-threshold blob spreads into the texture around a faint
         # calcification: its centroid wanders, its probability peak does not.
-        centroids = ndi.maximum_position(prob, labels, index)
-    areas = ndi.sum_labels(mask, labels, index)
-    scores = ndi.maximum(prob, labels, index)
+        peaks = flat[np.asarray(ndi.maximum_position(value_of, label_of, index)).ravel()]
+        centroids = zip(*np.divmod(peaks, prob.shape[1]))
     boxes = ndi.find_objects(labels)  # every label keeps mask pixels: no None
     return [
         Calcification(
