@@ -248,8 +248,9 @@ class Pipeline:
 
     def segment(self, frame: WorkingFrame, region: np.ndarray, progress: bool = False) -> np.ndarray:
         """Segmentator probabilities on ``region`` of the working frame (0 elsewhere)."""
-        bar = self._bar(progress, "segmentator pixels", int(region.sum()))
-        prob = segment(self.segmentator, frame.image, region, self.config.segmentator_path, bar)
+        views = self.config.segmentator_symmetries
+        bar = self._bar(progress, "segmentator pixels", int(region.sum()) * views)
+        prob = segment(self.segmentator, frame.image, region, self.config.segmentator_path, bar, views)
         _close(bar)
         return prob
 

@@ -9,7 +9,7 @@ from conftest import randomise_batch_norm
 
 from mcseg.defaults import NetworkConfig
 from mcseg.networks import PatchCNN, feature_size
-from mcseg.segmentator import segment_dense, segment_reference
+from mcseg.segmentator import D4, apply_symmetry, segment, segment_dense, segment_reference, undo_symmetry
 
 
 @pytest.mark.parametrize("n", [29, 39, 49])
@@ -47,6 +47,36 @@ def test_dense_path_equals_reference_path():
     agree = ((fast >= 0.5) == (slow >= 0.5))[region].mean()
     assert agree >= 0.999
     assert (fast[~region] == 0).all()
+
+
+def test_symmetries_undo_and_group():
+    a = np.arange(12).reshape(3, 4)
+    seen = set()
+    for k, mirror in D4:
+        b = apply_symmetry(a, k, mirror)
+        assert np.array_equal(undo_symmetry(b, k, mirror), a)
+        seen.add(b.tobytes() + bytes(b.shape))
+    assert len(seen) == 8  # eight different images: the whole group, no repeats
+
+
+def test_averaging_over_all_symmetries_makes_the_segmentator_invariant():
+    model = randomise_batch_norm(PatchCNN(NetworkConfig(padding="valid")))
+    rng = np.random.default_rng(1)
+    image = rng.normal(size=(90, 76)).astype(np.float32)
+    image[40:43, 30:32] += 5
+    region = np.zeros(image.shape, bool)
+    region[20:70, 15:60] = True
+    one = segment(model, image, region, symmetries=1)
+    assert np.array_equal(one, segment_dense(model, image, region))
+    turned = (apply_symmetry(image, 1, True).copy(), apply_symmetry(region, 1, True).copy())
+    # One view: a random network is not rotation invariant, so turning the input changes the output...
+    assert np.abs(undo_symmetry(segment(model, *turned, symmetries=1), 1, True) - one).max() > 1e-3
+    # ...averaged over the whole group it is, to float precision.
+    avg = segment(model, image, region, symmetries=8)
+    assert np.abs(undo_symmetry(segment(model, *turned, symmetries=8), 1, True) - avg).max() < 1e-5
+    assert (avg[~region] == 0).all()
+    with pytest.raises(ValueError, match="symmetries"):
+        segment(model, image, region, symmetries=9)
 
 
 def test_dense_refuses_a_same_network():

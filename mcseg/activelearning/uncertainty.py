@@ -31,7 +31,7 @@ from mcseg.defaults import C2_MAX_DISTANCE_PX
 from mcseg.detector.windows import classify_patches, cut_windows
 from mcseg.io.reader import Mammogram
 from mcseg.pipeline import Pipeline, _box_to_input
-from mcseg.segmentator import segment
+from mcseg.segmentator import D4, apply_symmetry, segment_views
 
 TOP_K = 10
 #: Candidate calcifications whose ring is examined (strongest first): bounds the cost.
@@ -62,18 +62,7 @@ class ImageUncertainty:
                 "windows": self.windows, "candidates": self.candidates}
 
 
-_D4 = [(k, f) for f in (False, True) for k in range(4)]        # rotations x flip: the 8 symmetries
 _TTA = [(0, False), (1, False), (2, False), (0, True)]          # four views for the costly dense pass
-
-
-def _apply(a: np.ndarray, k: int, flip: bool) -> np.ndarray:
-    a = np.rot90(a, k, axes=(-2, -1))
-    return np.flip(a, -1) if flip else a
-
-
-def _undo(a: np.ndarray, k: int, flip: bool) -> np.ndarray:
-    a = np.flip(a, -1) if flip else a
-    return np.rot90(a, -k, axes=(-2, -1))
 
 
 def score_image(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> ImageUncertainty:
@@ -89,8 +78,8 @@ def score_image(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> Ima
         if len(flagged_or_close):
             tl = detection.top_left[flagged_or_close]
             windows = cut_windows(frame.image, tl, detection.patch_size_px)
-            views = np.stack([classify_patches(pipeline.detector, np.ascontiguousarray(_apply(windows, k, f)))
-                              for k, f in _D4])
+            views = np.stack([classify_patches(pipeline.detector, np.ascontiguousarray(apply_symmetry(windows, k, f)))
+                              for k, f in D4])
             mean, spread = views.mean(0), views.std(0)
             # Mostly the disagreement between views (std 0.5 = split views -> 1), a
             # little the closeness of the mean to the threshold (1 at it), to break ties.
@@ -102,12 +91,8 @@ def score_image(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> Ima
 
         # C2-type: rings around candidate calcifications, from four views of the segmentator.
         region = pipeline.candidate_region(frame, detection)
-        probs = []
-        for k, f in _TTA:
-            p = segment(pipeline.segmentator, np.ascontiguousarray(_apply(frame.image, k, f)),
-                        np.ascontiguousarray(_apply(region, k, f)), cfg.segmentator_path)
-            probs.append(_undo(p, k, f))
-    probs = np.stack(probs)
+        probs = np.stack(list(segment_views(pipeline.segmentator, frame.image, region, _TTA,
+                                            cfg.segmentator_path)))
     mean, std = probs.mean(0), probs.std(0)
     candidates, n_cand = ndi.label(mean >= cfg.candidate_threshold)
     n_cand_used = 0

@@ -75,12 +75,56 @@ def segment_reference(
     return prob
 
 
-def segment(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = "dense", progress=None):
-    """Dispatch to the dense path where it is exact, else to the reference path."""
+#: The eight symmetries of the square as (quarter turns, mirror), rotations first.
+#: The patch store augments with all of them, so the networks were trained on each.
+D4 = tuple((k, mirror) for mirror in (False, True) for k in range(4))
+
+
+def apply_symmetry(a: np.ndarray, k: int, mirror: bool) -> np.ndarray:
+    """``a`` turned by k quarter turns, then mirrored left-right (last two axes)."""
+    a = np.rot90(a, k, axes=(-2, -1))
+    return np.flip(a, -1) if mirror else a
+
+
+def undo_symmetry(a: np.ndarray, k: int, mirror: bool) -> np.ndarray:
+    a = np.flip(a, -1) if mirror else a
+    return np.rot90(a, -k, axes=(-2, -1))
+
+
+def segment_views(model: PatchCNN, image: np.ndarray, region: np.ndarray, views, path: str = "dense",
+                  progress=None):
+    """Yield the probability map under each symmetry in ``views``, mapped back to ``image``'s frame."""
+    fn = _path_fn(model, path)
+    for k, mirror in views:
+        p = fn(model, np.ascontiguousarray(apply_symmetry(image, k, mirror)),
+               np.ascontiguousarray(apply_symmetry(region, k, mirror)), progress=progress)
+        yield undo_symmetry(p, k, mirror)
+
+
+def segment(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = "dense", progress=None,
+            symmetries: int = 1) -> np.ndarray:
+    """Probabilities on ``region``, averaged over the first ``symmetries`` elements of :data:`D4`.
+
+    Averaging over symmetries (test-time augmentation) is not in Valvano 2019;
+    see ``mcseg.defaults.SEGMENTATOR_SYMMETRIES`` for what it buys. Written
+    here rather than with ``monai.data.TestTimeAugmentation``, which draws
+    random transforms per sample; we want the fixed group, averaged in place.
+    """
+    if not 1 <= symmetries <= len(D4):
+        raise ValueError(f"symmetries must be 1..{len(D4)}, not {symmetries}")
+    if symmetries == 1:
+        return _path_fn(model, path)(model, image, region, progress=progress)
+    total = np.zeros(image.shape, dtype=np.float32)
+    for p in segment_views(model, image, region, D4[:symmetries], path, progress):
+        total += p
+    return total / np.float32(symmetries)
+
+
+def _path_fn(model: PatchCNN, path: str):
+    """The dense path where it is exact, else the reference path."""
     if path not in ("dense", "reference"):
         raise ValueError(f"segmentator path must be 'dense' or 'reference', not {path!r}")
     if path == "dense" and model.config.padding != "valid":
         log.warning("a 'same' segmentator has no exact dense form: using the per-patch reference path")
         path = "reference"
-    fn = segment_dense if path == "dense" else segment_reference
-    return fn(model, image, region, progress=progress)
+    return segment_dense if path == "dense" else segment_reference
