@@ -29,8 +29,8 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"detector probability that sends a window to the segmentator "
                         f"(default {defaults.DETECTOR_THRESHOLD})")
     g.add_argument("--operating-threshold", type=float,
-                   help=f"segmentator probability that puts a pixel in the mask (default "
-                        f"{defaults.OPERATING_THRESHOLD})")
+                   help=f"segmentator probability that puts a pixel in the mask (default: the threshold "
+                        f"calibrated into the segmentator weights, else {defaults.OPERATING_THRESHOLD})")
     g.add_argument("--candidate-threshold", type=float,
                    help=f"lowest probability still listed as a candidate in the JSON, for FROC sweeps "
                         f"(default {defaults.CANDIDATE_THRESHOLD})")
