@@ -9,7 +9,8 @@ from conftest import randomise_batch_norm
 
 from mcseg.defaults import NetworkConfig
 from mcseg.networks import PatchCNN, feature_size
-from mcseg.segmentator import D4, apply_symmetry, segment, segment_dense, segment_reference, undo_symmetry
+from mcseg.patches.symmetry import D4, apply_symmetry, undo_symmetry
+from mcseg.segmentator import segment, segment_dense, segment_reference
 
 
 @pytest.mark.parametrize("n", [29, 39, 49])

@@ -31,7 +31,8 @@ from mcseg.defaults import C2_MAX_DISTANCE_PX
 from mcseg.detector.windows import classify_patches, cut_windows
 from mcseg.io.reader import Mammogram
 from mcseg.pipeline import Pipeline, _box_to_input
-from mcseg.segmentator import D4, apply_symmetry, segment_views
+from mcseg.patches.symmetry import D4, apply_symmetry
+from mcseg.segmentator import segment_views
 
 TOP_K = 10
 #: Candidate calcifications whose ring is examined (strongest first): bounds the cost.

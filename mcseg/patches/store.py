@@ -20,6 +20,7 @@ from scipy import ndimage as ndi
 
 from mcseg.defaults import C2_MAX_DISTANCE_PX, PATCH_SIZE_PX
 from mcseg.patches.classes import PatchClass, is_positive, patch_class_map
+from mcseg.patches.symmetry import D4, apply_symmetry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -347,11 +348,9 @@ def _redistribute(shares: dict[int, float], available: dict[int, int], role: str
 def dihedral_augment(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Apply one of the 8 rotations/flips of the square to each patch (keeps its class)."""
     out = np.empty_like(pixels)
-    choice = rng.integers(0, 8, size=len(pixels))
-    for t in range(8):
+    choice = rng.integers(0, len(D4), size=len(pixels))
+    for t, (k, mirror) in enumerate(D4):
         sel = choice == t
-        if not sel.any():
-            continue
-        p = np.rot90(pixels[sel], k=t % 4, axes=(1, 2))
-        out[sel] = p[:, :, ::-1] if t >= 4 else p
+        if sel.any():
+            out[sel] = apply_symmetry(pixels[sel], k, mirror)
     return out

@@ -4,12 +4,9 @@ Two paths give the same probabilities: :func:`segment_dense` (fast, the whole
 region at once) and :func:`segment_reference` (literal: one N x N patch per
 pixel, as Valvano 2019 sec. 3.1 describes). They agree exactly for a "valid"
 network; a "same" network has no exact dense form and always uses the reference. Either can be
-averaged over the eight symmetries of the square (:data:`D4`).
+averaged over the eight symmetries of the square (:mod:`mcseg.patches.symmetry`).
 """
 
-from mcseg.segmentator.paths import (
-    D4, apply_symmetry, segment, segment_dense, segment_reference, segment_views, undo_symmetry,
-)
+from mcseg.segmentator.paths import segment, segment_dense, segment_reference, segment_views
 
-__all__ = ["D4", "apply_symmetry", "segment", "segment_dense", "segment_reference", "segment_views",
-           "undo_symmetry"]
+__all__ = ["segment", "segment_dense", "segment_reference", "segment_views"]

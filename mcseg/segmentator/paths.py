@@ -10,6 +10,7 @@ from scipy import ndimage as ndi
 
 from mcseg.detector.windows import classify_patches
 from mcseg.networks.patch_cnn import PatchCNN
+from mcseg.patches.symmetry import D4, apply_symmetry, undo_symmetry
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +76,6 @@ def segment_reference(
     return prob
 
 
-#: The eight symmetries of the square as (quarter turns, mirror), rotations first.
-#: The patch store augments with all of them, so the networks were trained on each.
-D4 = tuple((k, mirror) for mirror in (False, True) for k in range(4))
-
-
-def apply_symmetry(a: np.ndarray, k: int, mirror: bool) -> np.ndarray:
-    """``a`` turned by k quarter turns, then mirrored left-right (last two axes)."""
-    a = np.rot90(a, k, axes=(-2, -1))
-    return np.flip(a, -1) if mirror else a
-
-
-def undo_symmetry(a: np.ndarray, k: int, mirror: bool) -> np.ndarray:
-    a = np.flip(a, -1) if mirror else a
-    return np.rot90(a, -k, axes=(-2, -1))
-
-
 def segment_views(model: PatchCNN, image: np.ndarray, region: np.ndarray, views, path: str = "dense",
                   progress=None):
     """Yield the probability map under each symmetry in ``views``, mapped back to ``image``'s frame."""
@@ -103,7 +88,8 @@ def segment_views(model: PatchCNN, image: np.ndarray, region: np.ndarray, views,
 
 def segment(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = "dense", progress=None,
             symmetries: int = 1) -> np.ndarray:
-    """Probabilities on ``region``, averaged over the first ``symmetries`` elements of :data:`D4`.
+    """Probabilities on ``region``, averaged over the first ``symmetries`` elements of
+    :data:`~mcseg.patches.symmetry.D4` (the patch store trained the networks on all of them).
 
     Averaging over symmetries (test-time augmentation) is not in Valvano 2019;
     see ``mcseg.defaults.SEGMENTATOR_SYMMETRIES`` for what it buys. Written
@@ -112,12 +98,7 @@ def segment(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = 
     """
     if not 1 <= symmetries <= len(D4):
         raise ValueError(f"symmetries must be 1..{len(D4)}, not {symmetries}")
-    if symmetries == 1:
-        return _path_fn(model, path)(model, image, region, progress=progress)
-    total = np.zeros(image.shape, dtype=np.float32)
-    for p in segment_views(model, image, region, D4[:symmetries], path, progress):
-        total += p
-    return total / np.float32(symmetries)
+    return sum(segment_views(model, image, region, D4[:symmetries], path, progress)) / np.float32(symmetries)
 
 
 def _path_fn(model: PatchCNN, path: str):
