@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "many false positives per image (default 1; 0 keeps 0.5)")
     train.add_argument("--start-round", type=int, default=0,
                        help="continue from OUT's checkpoints at this mining round (0 = train from scratch)")
-    train.add_argument("--finetune-steps", type=int, default=1500, help="steps per network per mining round")
+    train.add_argument("--finetune-steps", type=int, default=None,
+                       help="maximum steps per network per mining round (default: --steps; early stopping "
+                            "usually ends a round sooner)")
     train.add_argument("--rebuild-store", action="store_true", help="rebuild the patch store even if present")
     train.add_argument("--no-resume", action="store_true", help="start afresh even if a stopped run is found")
     train.add_argument("--no-progress", action="store_true")
@@ -277,7 +279,7 @@ def cmd_train(args) -> int:
             report.setdefault("mined", []).append(mined)
         # Round 0 trains from scratch; each mining round fine-tunes at half the learning rate.
         round_config = config if not round_ else dataclasses.replace(
-            config, max_steps=args.finetune_steps, learning_rate=config.learning_rate / 2)
+            config, max_steps=args.finetune_steps or args.steps, learning_rate=config.learning_rate / 2)
         for role in roles:
             padding = args.detector_padding if role == "detector" else args.segmentator_padding
             network = defaults.NetworkConfig(patch_size_px=args.patch_size, padding=padding)
