@@ -169,9 +169,9 @@ def table(results: dict) -> str:
              "s/image |", "|---|---|---|---|---|---|---|---|"]
     for name, s in results.items():
         calc, cl = s.get("calcification", {}), s.get("cluster", {})
-        sens = " / ".join(f"{v:.2f}" for v in calc.get("sensitivity_at_fppi", {}).values()) or "n/a"
+        sens = " / ".join(f"{v:.3f}" for v in calc.get("sensitivity_at_fppi", {}).values()) or "n/a"
         auc = f"{calc['aufroc_0_50']:.3f}" if "aufroc_0_50" in calc else "n/a"
-        csens = " / ".join(f"{v:.2f}" for v in cl.get("sensitivity_at_fppi", {}).values()) or "n/a"
+        csens = " / ".join(f"{v:.3f}" for v in cl.get("sensitivity_at_fppi", {}).values()) or "n/a"
         fp = calc.get("operating_point", {}).get("fppi", calc.get("fppi_at_operating_point", "n/a"))
         if name == "mini-mias":
             fp = f"{cl.get('fppi_all_predicted')} clusters"
