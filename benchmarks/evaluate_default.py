@@ -103,8 +103,9 @@ def main() -> None:
     merged = json.loads(store.read_text()) if store.is_file() else {}
     merged.update(results)
     store.write_text(json.dumps(merged, indent=1))
-    (args.out / "summary.md").write_text(table(merged) + breakdown_table(merged))
-    print(table(merged) + breakdown_table(merged))
+    text = table(merged) + breakdown_table(merged)
+    (args.out / "summary.md").write_text(text)
+    print(text)
 
 
 def band(contrast: float) -> str:

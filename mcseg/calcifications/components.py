@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from mcseg.defaults import CANDIDATE_RIM_MM, FRAGMENT_GAP_MM, WORKING_SPACING_MM
+
 #: 8-connectivity: a one-pixel-wide diagonal calcification is still one object.
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
@@ -34,8 +36,8 @@ def find_calcifications(
     prob: np.ndarray,
     operating_threshold: float,
     candidate_threshold: float,
-    fragment_gap_px: int = 2,
-    candidate_rim_px: int = 4,
+    fragment_gap_px: int = round(FRAGMENT_GAP_MM / WORKING_SPACING_MM),
+    candidate_rim_px: int = round(CANDIDATE_RIM_MM / WORKING_SPACING_MM),
 ) -> list[Calcification]:
     """Calcifications of a probability map, strongest first.
 

@@ -19,5 +19,6 @@ def apply_symmetry(a: np.ndarray, k: int, mirror: bool) -> np.ndarray:
 
 
 def undo_symmetry(a: np.ndarray, k: int, mirror: bool) -> np.ndarray:
+    """The inverse of :func:`apply_symmetry`: back to the original orientation."""
     a = np.flip(a, -1) if mirror else a
     return np.rot90(a, -k, axes=(-2, -1))
