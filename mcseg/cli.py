@@ -237,7 +237,7 @@ def cmd_demo(args) -> int:
 
 def cmd_train(args) -> int:
     from mcseg.patches import PatchStore
-    from mcseg.training import build_store, find_cases, train_network
+    from mcseg.training import build_store, find_cases, store_mismatch, train_network
 
     cases = find_cases(args.data, args.label_suffix)
     if not cases:
@@ -248,6 +248,11 @@ def cmd_train(args) -> int:
     if args.rebuild_store and store_path.exists():
         store_path.unlink()
     store = PatchStore(store_path, args.patch_size)
+    mismatch = store_mismatch(store, cases)
+    if mismatch:
+        print(f"error: {mismatch}: pass --rebuild-store to rebuild it from the data folder, "
+              f"or give another --out", file=sys.stderr)
+        return 2
     if not store.image_ids():
         build_store(store, cases, args.working_spacing_mm, args.val_fraction, args.seed, args.spacing_mm,
                     progress=not args.no_progress)

@@ -77,6 +77,19 @@ def add_case_to_store(
     return store.add_image(image_id, frame.image, frame.breast, mask, rng, split=split)
 
 
+def store_mismatch(store: PatchStore, cases: list[tuple[Path, Path]]) -> str | None:
+    """Why an existing patch store does not fit ``cases`` (None when it holds exactly their images).
+
+    A store is reused between runs so a stopped run resumes; one left by an interrupted build or
+    by another data folder would otherwise train silently on the wrong images."""
+    stored = set(store.image_ids())
+    wanted = {Path(image).name for image, _ in cases}
+    if not stored or stored == wanted:
+        return None
+    return (f"{store.path} holds patches of {len(stored)} images, the data folder has {len(wanted)} labelled "
+            f"images ({len(wanted - stored)} not in the store, {len(stored - wanted)} no longer in the folder)")
+
+
 def build_store(
     store: PatchStore,
     cases: list[tuple[Path, Path]],
