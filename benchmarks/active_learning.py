@@ -23,27 +23,26 @@ from tqdm import tqdm
 
 from mcseg.activelearning import score_image
 from mcseg.defaults import TrainConfig
-from mcseg.evaluation import froc, match_listed
-from mcseg.io import read_mammogram
+from mcseg.evaluation import Overlap, froc, match_listed
+from mcseg.io import read_label, read_mammogram
+from mcseg.io.atomic import atomic_write_text
 from mcseg.patches import PatchStore
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 from mcseg.synth import SynthConfig, generate_dataset
-from mcseg.training import find_cases, read_label
-from mcseg.training.finetune import LabelledCase, finetune_network, store_case
+from mcseg.training import find_cases, split_for
+from mcseg.training.finetune import finetune_network, store_case
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(pipeline: Pipeline, cases) -> dict:
-    matches, inter, total = [], 0, 0
-    for image, label in cases:
-        truth = read_label(label)
-        result = pipeline.run(read_mammogram(image))
+    matches, pooled = [], Overlap()
+    for case in cases:
+        truth = read_label(case.label_path)
+        result = pipeline.run(read_mammogram(case.image_path))
         matches.append(match_listed(result.calcifications, truth, result.mammogram.spacing_mm))
-        inter += int((result.mask.astype(bool) & truth).sum())
-        total += int(result.mask.astype(bool).sum() + truth.sum())
-    return {"sensitivity_at_1_fppi": round(froc(matches).sensitivity_at(1.0), 4),
-            "dice": round(2 * inter / max(total, 1), 4)}
+        pooled = pooled + Overlap.of(result.mask, truth)
+    return {"sensitivity_at_1_fppi": round(froc(matches).sensitivity_at(1.0), 4), "dice": round(pooled.dice, 4)}
 
 
 def run_strategy(name, pool, test, rounds, per_round, steps, work: Path, seed: int) -> list[dict]:
@@ -54,21 +53,21 @@ def run_strategy(name, pool, test, rounds, per_round, steps, work: Path, seed: i
     pipeline = Pipeline.from_weights()
     curve = [{"labelled": 0, **measure(pipeline, test)}]
     for r in range(rounds):
-        unlabelled = [c for c in pool if c[0].name not in labelled]
+        unlabelled = [c for c in pool if c.image_id not in labelled]
         if name == "random":
             picks = [unlabelled[i] for i in rng.choice(len(unlabelled), size=per_round, replace=False)]
         else:
-            scores = [score_image(pipeline, read_mammogram(image)).score for image, _ in
+            scores = [score_image(pipeline, read_mammogram(c.image_path)).score for c in
                       tqdm(unlabelled, desc=f"{name} round {r + 1}: scoring", unit="image", leave=False)]
             picks = [unlabelled[i] for i in np.argsort(scores)[::-1][:per_round]]
-        for image, label in picks:
-            store_case(store, LabelledCase(image.name, image, label), pipeline.config.working_spacing_mm)
-            labelled.append(image.name)
+        for case in picks:
+            store_case(store, case, split_for(case.image_id), pipeline.config.working_spacing_mm)
+            labelled.append(case.image_id)
         finetune_network("segmentator", store, DEFAULT_SEGMENTATOR_WEIGHTS, published,
                          TrainConfig(max_steps=steps, validate_every=max(steps // 4, 1), early_stopping_patience=0,
                                      seed=seed), progress=False)
         pipeline = Pipeline.from_weights(DEFAULT_DETECTOR_WEIGHTS, published)
-        curve.append({"labelled": len(labelled), "picked": [p[0].name for p in picks], **measure(pipeline, test)})
+        curve.append({"labelled": len(labelled), "picked": [p.image_id for p in picks], **measure(pipeline, test)})
         print(name, curve[-1])
     return curve
 
@@ -93,7 +92,7 @@ def main() -> None:
                   for name in ("uncertain_c2c3", "random")}
     out = {"settings": vars(args), "curves": curves, "seconds": round(time.perf_counter() - started, 1),
            "note": "segmentator fine-tuned from the default weights each round; detector unchanged"}
-    (ROOT / "benchmarks" / "active_learning.json").write_text(json.dumps(out, indent=1))
+    atomic_write_text(ROOT / "benchmarks" / "active_learning.json", json.dumps(out, indent=1))
     plot(curves, ROOT / "benchmarks" / "active_learning.png")
     print(json.dumps(out, indent=1))
 

@@ -74,7 +74,7 @@ def main() -> None:
                     backgrounds = sorted((CBIS / "sfm-malign-0").rglob("*.dcm"))
                     generate_dataset(data, 10, 9100, mode="real-background", backgrounds=backgrounds,
                                      progress=False, prefix="realbg")
-            images = [image for image, _ in find_cases(data)]
+            images = [case.image_path for case in find_cases(data)]
             truth_dir = images_dir = data
         elif name == "mini-mias":
             # all 25 images with CALC rows, and the first --mias-normals normal images

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-CBIS = ROOT / "data" / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
+CBIS = ROOT / "mcseg" / "data" / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
 
 
 def _ffdm_dicom(folder: Path) -> Path:

@@ -7,8 +7,6 @@ input that failed is named with the reason; the others are still processed).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import logging
 import sys
 import time
@@ -16,7 +14,8 @@ from pathlib import Path
 
 from mcseg import __version__, defaults
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+#: The demo images ship inside the package, so `mcseg demo` works from an installed wheel.
+DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
 
 log = logging.getLogger("mcseg")
 
@@ -77,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "label S.gt.nrrd (see --label-suffix), then train the detector and the "
                                        "segmentator (Adam, lr 1e-3, balanced minibatches of 256, lr halved on "
                                        "plateau, early stopping). Writes OUT/detector.pt, OUT/segmentator.pt, "
-                                       "OUT/patches.sqlite and OUT/training.json. A stopped run resumes.")
+                                       "OUT/patches-<N>px.sqlite and OUT/training.json. A stopped run resumes. "
+                                       f"{defaults.VALIDATION_PERCENT}% of the images, chosen by a hash of the "
+                                       "file name, are held out for validation.")
     train.add_argument("data", type=Path, help="folder of images and their labels")
     train.add_argument("-o", "--out", type=Path, default=Path("runs/train"), help="output folder")
     train.add_argument("--label-suffix", default=".gt.nrrd", help="label file suffix (default .gt.nrrd)")
@@ -86,18 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="patch side N in pixels (default 49)")
     train.add_argument("--detector-padding", choices=("same", "valid"), default=defaults.DETECTOR_PADDING)
     train.add_argument("--segmentator-padding", choices=("same", "valid"), default=defaults.SEGMENTATOR_PADDING)
-    train.add_argument("--steps", type=int, default=defaults.TrainConfig.max_steps, help="maximum steps per network")
+    train.add_argument("--steps", type=int, default=defaults.MAX_STEPS,
+                       help=f"maximum steps per network (default {defaults.MAX_STEPS})")
     train.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
-    train.add_argument("--validate-every", type=int, default=defaults.TrainConfig.validate_every)
-    train.add_argument("--val-fraction", type=float, default=0.15, help="share of images held out for validation")
+    train.add_argument("--validate-every", type=int, default=defaults.VALIDATE_EVERY)
     train.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
     train.add_argument("--working-spacing-mm", type=float, default=defaults.WORKING_SPACING_MM)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--mining-rounds", type=int, default=1,
-                       help="rounds of hard-negative mining, each followed by fine-tuning (default 1)")
-    train.add_argument("--calibrate-fppi", type=float, default=1.0,
+    train.add_argument("--mining-rounds", type=int, default=defaults.MINING_ROUNDS,
+                       help="rounds of hard-negative mining, each followed by fine-tuning "
+                            f"(default {defaults.MINING_ROUNDS})")
+    train.add_argument("--calibrate-fppi", type=float, default=defaults.CALIBRATION_TARGET_FPPI,
                        help="set the operating threshold on the validation images so that they get at most this "
-                            "many false positives per image (default 1; 0 keeps 0.5)")
+                            f"many false positives per image (default {defaults.CALIBRATION_TARGET_FPPI:g}; "
+                            f"0 keeps {defaults.OPERATING_THRESHOLD})")
     train.add_argument("--start-round", type=int, default=0,
                        help="continue from OUT's checkpoints at this mining round (0 = train from scratch)")
     train.add_argument("--finetune-steps", type=int, default=None,
@@ -146,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _pipeline_from_args(args):
     from mcseg.pipeline import Pipeline
 
+    # Options left unset stay None, so the weights' own values (calibrated threshold,
+    # trained pixel size) apply; a value given on the command line always wins.
     config = defaults.PipelineConfig().with_(
         detector_threshold=getattr(args, "detector_threshold", None),
         operating_threshold=getattr(args, "operating_threshold", None),
@@ -154,12 +159,11 @@ def _pipeline_from_args(args):
         segmentator_symmetries=getattr(args, "symmetries", None),
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
     )
-    return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None),
-                                 config if config != defaults.PipelineConfig() else None)
+    return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None), config)
 
 
 def _collect_inputs(paths: list[Path]) -> list[Path]:
-    from mcseg.training.data import IMAGE_SUFFIXES
+    from mcseg.io import IMAGE_SUFFIXES
 
     files: list[Path] = []
     for path in paths:
@@ -175,18 +179,22 @@ def _collect_inputs(paths: list[Path]) -> list[Path]:
 
 
 def cmd_segment(args) -> int:
+    return _segment_files(_pipeline_from_args(args), _collect_inputs(args.inputs), args.out, args.spacing_mm,
+                          progress=not args.no_progress)
+
+
+def _segment_files(pipeline, files: list[Path], out: Path, spacing_mm: float | None, progress: bool,
+                   compare_truth: bool = False) -> int:
     from mcseg.io import InputError, read_mammogram
     from mcseg.io.writer import image_stem, write_result
 
-    pipeline = _pipeline_from_args(args)
-    files = _collect_inputs(args.inputs)
     failures = 0
     stems: dict[str, int] = {}
     for path in files:
         try:
-            mammo = read_mammogram(path, spacing_mm=args.spacing_mm,
+            mammo = read_mammogram(path, spacing_mm=spacing_mm,
                                    fallback_spacing_mm=pipeline.config.fallback_spacing_mm)
-            result = pipeline.run(mammo, progress=not args.no_progress)
+            result = pipeline.run(mammo, progress=progress)
         except InputError as exc:
             failures += 1
             print(f"error: {exc}", file=sys.stderr)
@@ -197,12 +205,12 @@ def cmd_segment(args) -> int:
             stem = f"{stem}-{stems[stem]}"
         else:
             stems[stem] = 0
-        written = write_result(result, args.out, stem)
+        written = write_result(result, out, stem)
         n_mask = sum(c["in_mask"] for c in result.calcifications)
         print(f"{path}: {n_mask} calcifications, {len(result.clusters)} clusters, "
               f"{result.seconds:.1f} s -> {written['mask']}")
         truth_path = path.with_name(f"{stem}.gt.nrrd")
-        if getattr(args, "compare_truth", False) and truth_path.is_file():
+        if compare_truth and truth_path.is_file():
             print(f"  vs ground truth: {_compare_with_truth(result, truth_path)}")
         for note in mammo.assumptions:
             print(f"  note: {note}")
@@ -214,7 +222,7 @@ def cmd_segment(args) -> int:
 
 def _compare_with_truth(result, truth_path: Path) -> str:
     from mcseg.evaluation import match_listed
-    from mcseg.training import read_label
+    from mcseg.io import read_label
 
     match = match_listed(result.calcifications, read_label(truth_path), result.mammogram.spacing_mm,
                          in_mask_only=True)
@@ -226,91 +234,28 @@ def cmd_demo(args) -> int:
     if not DEMO_DIR.is_dir():
         print(f"error: demo folder {DEMO_DIR} is missing", file=sys.stderr)
         return 1
-    args.inputs = [DEMO_DIR]
-    args.spacing_mm = None
-    args.compare_truth = True
-    code = cmd_segment(args)
+    code = _segment_files(_pipeline_from_args(args), _collect_inputs([DEMO_DIR]), args.out, None,
+                          progress=not args.no_progress, compare_truth=True)
     print(f"\nResults in {args.out.resolve()}: open S.json for the calcification and cluster lists; "
           "S.mask.nrrd overlays the image in 3D Slicer.")
     return code
 
 
 def cmd_train(args) -> int:
-    from mcseg.patches import PatchStore
-    from mcseg.training import build_store, find_cases, store_mismatch, train_network
+    from mcseg.training import TrainingPlan, train_from_scratch
 
-    cases = find_cases(args.data, args.label_suffix)
-    if not cases:
-        print(f"error: {args.data} holds no image with a label '*{args.label_suffix}'", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    store_path = args.out / "patches.sqlite"
-    if args.rebuild_store and store_path.exists():
-        store_path.unlink()
-    store = PatchStore(store_path, args.patch_size)
-    mismatch = store_mismatch(store, cases)
-    if mismatch:
-        print(f"error: {mismatch}: pass --rebuild-store to rebuild it from the data folder, "
-              f"or give another --out", file=sys.stderr)
-        return 2
-    if not store.image_ids():
-        build_store(store, cases, args.working_spacing_mm, args.val_fraction, args.seed, args.spacing_mm,
-                    progress=not args.no_progress)
-    counts = {"train": store.counts("train"), "val": store.counts("val")}
-    print(f"patch store {store_path}: {json.dumps(counts)}")
     config = defaults.TrainConfig(max_steps=args.steps, batch_size=args.batch_size,
                                   validate_every=args.validate_every, seed=args.seed)
-    metadata = {"working_spacing_mm": args.working_spacing_mm,
-                "trained_on": f"{len(cases)} images from {args.data.name}",
-                "trained_with": " ".join(["mcseg", *sys.argv[1:]]) if sys.argv else "mcseg train"}
-    report = {"data": str(args.data), "images": len(cases), "patches": counts, "networks": {}}
-    roles = ("detector", "segmentator") if args.role == "both" else (args.role,)
-    rounds = args.mining_rounds if args.role == "both" else 0
-    if args.start_round <= 1:
-        for role in ("detector", "segmentator"):
-            store.delete_kind(f"mined-{role}")  # earlier runs' hard negatives
-    for round_ in range(args.start_round, rounds + 1):
-        if round_:
-            from mcseg.pipeline import Pipeline, load_network
-            from mcseg.training.mining import mine_hard_negatives
-
-            # One view: a hard negative is a pixel a single view gets wrong, at 1/8 the cost.
-            pipeline = Pipeline(load_network(args.out / "detector.pt", "detector")[0],
-                                load_network(args.out / "segmentator.pt", "segmentator")[0],
-                                defaults.PipelineConfig(working_spacing_mm=args.working_spacing_mm,
-                                                        segmentator_symmetries=1))
-            mined = mine_hard_negatives(store, cases, pipeline, args.spacing_mm, progress=not args.no_progress)
-            print(f"mining round {round_}: {json.dumps(mined)} hard negatives")
-            report.setdefault("mined", []).append(mined)
-        # Round 0 trains from scratch; each mining round fine-tunes at half the learning rate.
-        round_config = config if not round_ else dataclasses.replace(
-            config, max_steps=args.finetune_steps or args.steps, learning_rate=config.learning_rate / 2)
-        for role in roles:
-            padding = args.detector_padding if role == "detector" else args.segmentator_padding
-            network = defaults.NetworkConfig(patch_size_px=args.patch_size, padding=padding)
-            checkpoint = args.out / f"{role}.pt"
-            result = train_network(role, store, checkpoint, network, round_config, metadata,
-                                   progress=not args.no_progress, resume=not args.no_resume,
-                                   init_from=checkpoint if round_ else None)
-            report["networks"][f"{role} round {round_}"] = {
-                "checkpoint": str(result.checkpoint), "steps": result.steps, "best_step": result.best_step,
-                "seconds": round(result.seconds, 1), "validation": result.validation, "history": result.history}
-            print(f"{role} round {round_}: best step {result.best_step}/{result.steps}, validation accuracy "
-                  f"{result.validation['accuracy']}%, error per class {result.validation['error_rate_pct']}")
-    if args.role == "both" and args.calibrate_fppi > 0:
-        from mcseg.pipeline import Pipeline
-        from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
-
-        val_cases = [(i, l) for i, l in cases if store.split_of(Path(i).name) == "val"]
-        pipeline = Pipeline.from_weights(args.out / "detector.pt", args.out / "segmentator.pt",
-                                         defaults.PipelineConfig(working_spacing_mm=args.working_spacing_mm))
-        calibration = calibrate_operating_threshold(pipeline, val_cases, args.calibrate_fppi, args.spacing_mm,
-                                                    progress=not args.no_progress)
-        store_calibration(args.out / "segmentator.pt", calibration)
-        report["calibration"] = calibration
-        print(f"operating threshold {calibration['operating_threshold']}: sensitivity "
-              f"{calibration['sensitivity']} at {calibration['fppi']} false positives per validation image")
-    (args.out / "training.json").write_text(json.dumps(report, indent=1))
+    plan = TrainingPlan(
+        data=args.data, out=args.out, label_suffix=args.label_suffix,
+        roles=("detector", "segmentator") if args.role == "both" else (args.role,),
+        patch_size_px=args.patch_size,
+        padding={"detector": args.detector_padding, "segmentator": args.segmentator_padding},
+        train=config, finetune_steps=args.finetune_steps, mining_rounds=args.mining_rounds,
+        calibrate_fppi=args.calibrate_fppi, working_spacing_mm=args.working_spacing_mm,
+        spacing_mm=args.spacing_mm, start_round=args.start_round, rebuild_store=args.rebuild_store,
+        resume=not args.no_resume, command=args.command_line)
+    train_from_scratch(plan, progress=not args.no_progress, on_message=print)
     return 0
 
 
@@ -354,14 +299,16 @@ COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.command_line = " ".join(["mcseg", *(sys.argv[1:] if argv is None else argv)])  # recorded in checkpoints
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from mcseg.io.errors import InputError
     from mcseg.pipeline import WeightsError
 
     started = time.perf_counter()
     try:
         code = COMMANDS[args.command](args)
-    except (WeightsError, FileNotFoundError) as exc:
+    except (WeightsError, FileNotFoundError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ of this project, with the reason next to them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 # --- Patches and networks -----------------------------------------------------
@@ -45,7 +45,66 @@ DROPOUT = 0.5
 LEARNING_RATE = 1e-3          # Adam
 BATCH_SIZE = 256              # balanced positive/negative minibatches
 LR_PLATEAU_FACTOR = 0.5       # "manually halved this value when the loss plateaued"
-EARLY_STOPPING = True         # "taking the last obtained model configuration before ... overfitting"
+#: Early stopping ("taking the last obtained model configuration before ...
+#: overfitting"): the best validation checkpoint is kept, and training stops
+#: after this many validations without improvement (ours; 0 = never stops early).
+EARLY_STOPPING_PATIENCE = 8
+#: Validations without improvement before the learning rate is halved (ours:
+#: the paper halved it "manually").
+PLATEAU_PATIENCE = 3
+#: Step cap of one training run and how often it validates (ours: CPU-sized).
+MAX_STEPS = 3000
+VALIDATE_EVERY = 100
+#: Validation patches drawn once per run: fixed, balanced, not augmented (ours).
+VALIDATION_PATCHES = 4096
+
+# --- Patch sampling (Valvano 2019 sec. 3.3) -------------------------------------
+#: Patches taken per image and class. Ours: enough variety per image while
+#: keeping one image from dominating the store. C4 gets three kinds of centre:
+#: random breast pixels, bright local maxima (calcification look-alikes) and
+#: the skin line (Valvano 2019 sec. 5 reports false positives there).
+PATCHES_PER_IMAGE = {"C1": 300, "C2": 300, "C3": 300, "C4_random": 300, "C4_bright": 300, "C4_edge": 100}
+#: A "bright" C4 centre is a local maximum over this window whose normalised
+#: value (units of local noise, see preprocess.normalise) exceeds the floor. Ours.
+BRIGHT_PEAK_WINDOW_PX = 7
+BRIGHT_PEAK_MIN_NOISE_UNITS = 2.5
+#: "Skin line" C4 centres lie within this many working pixels of the breast edge
+#: (15 px = 1 mm at 0.07 mm). Ours.
+SKIN_LINE_DEPTH_PX = 15
+#: Minibatch shares per patch class: half positive, half negative (Valvano 2019
+#: sec. 3.3); each half split evenly over its classes (ours), so the hard
+#: classes C2 and C3 are seen as often as the easy ones. Keys are class numbers.
+BATCH_CLASS_SHARES = {
+    "detector": {1: 1 / 6, 2: 1 / 6, 3: 1 / 6, 4: 1 / 2},
+    "segmentator": {1: 1 / 2, 2: 1 / 6, 3: 1 / 6, 4: 1 / 6},
+}
+
+# --- Training recipe (ours: `mcseg train` and retraining from saved labels) -----
+#: Share of the labelled images held out for validation, chosen by a hash of
+#: the image id so that an image keeps its split as more labels arrive.
+VALIDATION_PERCENT = 20
+#: Rounds of hard-negative mining after the first training (Sung and Poggio
+#: 1998; not in Valvano 2019): each adds the networks' false positives on the
+#: training images as their own negative group and fine-tunes both networks.
+MINING_ROUNDS = 1
+#: Most mined patches kept per image and network: the highest-scoring ones.
+MINED_PER_IMAGE = 400
+#: Share of each minibatch taken from the mined hard negatives, when there are any.
+MINED_SHARE = 0.25
+#: A mining round fine-tunes at the learning rate times this factor.
+FINETUNE_LR_FACTOR = 0.5
+#: The operating threshold is calibrated on the validation images to at most
+#: this many false positives per image (the FROC operating point reported).
+CALIBRATION_TARGET_FPPI = 1.0
+#: Retraining from annotators' labels in the app, sized for a CPU (a few
+#: minutes on 2 cores): steps, validation interval and early-stopping patience.
+RETRAIN_STEPS = 300
+RETRAIN_VALIDATE_EVERY = 50
+RETRAIN_EARLY_STOPPING_PATIENCE = 4
+#: Whole-image pixel Dice after retraining is measured on at most this many images.
+RETRAIN_DICE_IMAGES = 5
+#: The app starts a retraining run after this many new final labels (0 = never).
+TRAIN_AFTER_LABELS = 3
 
 
 # --- Inference ---------------------------------------------------------------
@@ -110,14 +169,25 @@ class NetworkConfig:
             raise ValueError("patch_size_px must be odd (a centre pixel) and >= 21")
 
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "NetworkConfig":
+        """The architecture as stored in a checkpoint (JSON turns the channel tuple into a list)."""
+        cfg = dict(values)
+        cfg["conv_channels"] = tuple(cfg["conv_channels"])
+        return cls(**cfg)
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Inference settings; every field has the default documented above."""
 
-    working_spacing_mm: float = WORKING_SPACING_MM
+    #: None = not set: the value the weights were trained or calibrated with,
+    #: else WORKING_SPACING_MM / OPERATING_THRESHOLD (see :meth:`resolved`). An
+    #: explicit value always wins, even one equal to the default.
+    working_spacing_mm: float | None = None
     fallback_spacing_mm: float = FALLBACK_SPACING_MM
     detector_threshold: float = DETECTOR_THRESHOLD
-    operating_threshold: float = OPERATING_THRESHOLD
+    operating_threshold: float | None = None
     candidate_threshold: float = CANDIDATE_THRESHOLD
     fragment_gap_mm: float = FRAGMENT_GAP_MM
     candidate_rim_mm: float = CANDIDATE_RIM_MM
@@ -128,7 +198,19 @@ class PipelineConfig:
     batch_size: int = 512
     normalise_laterality: bool = True
 
+    def resolved(self, working_spacing_mm: float | None = None,
+                 operating_threshold: float | None = None) -> "PipelineConfig":
+        """Fill the fields left unset: from the weights' values when given, else the defaults."""
+        return replace(
+            self,
+            working_spacing_mm=self.working_spacing_mm if self.working_spacing_mm is not None
+            else (working_spacing_mm if working_spacing_mm is not None else WORKING_SPACING_MM),
+            operating_threshold=self.operating_threshold if self.operating_threshold is not None
+            else (operating_threshold if operating_threshold is not None else OPERATING_THRESHOLD),
+        )
+
     def with_(self, **changes: Any) -> "PipelineConfig":
+        """A copy with the given fields changed; None leaves a field as it is."""
         known = {f.name for f in fields(self)}
         return replace(self, **{k: v for k, v in changes.items() if k in known and v is not None})
 
@@ -142,11 +224,22 @@ class TrainConfig:
 
     learning_rate: float = LEARNING_RATE
     batch_size: int = BATCH_SIZE
-    max_steps: int = 3000
-    validate_every: int = 100
-    plateau_patience: int = 3          # validations without improvement before halving lr
-    early_stopping_patience: int = 8   # validations without improvement before stopping
+    max_steps: int = MAX_STEPS
+    validate_every: int = VALIDATE_EVERY
+    plateau_patience: int = PLATEAU_PATIENCE
+    lr_plateau_factor: float = LR_PLATEAU_FACTOR
+    early_stopping_patience: int = EARLY_STOPPING_PATIENCE
+    validation_patches: int = VALIDATION_PATCHES
     seed: int = 0
-    #: Share of each minibatch drawn from each patch class. Half positive, half
-    #: negative (sec. 3.3); within each half, split over the classes (ours).
-    class_shares: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "validate_every", "batch_size", "validation_patches"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
+            raise ValueError(f"learning_rate must be a number between 0 and 1, not {self.learning_rate!r}")
+        for name in ("plateau_patience", "early_stopping_patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")

@@ -138,7 +138,7 @@ class Pipeline:
     ):
         self.detector = detector.eval()
         self.segmentator = segmentator.eval()
-        self.config = config
+        self.config = config.resolved()
         self.weights = weights or {}
 
     @classmethod
@@ -152,15 +152,13 @@ class Pipeline:
         det, det_meta = load_network(detector_path or DEFAULT_DETECTOR_WEIGHTS, "detector")
         seg, seg_meta = load_network(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS, "segmentator")
         # Settings that belong to the weights (the pixel size they were trained at,
-        # the threshold calibrated on validation images) apply unless the caller
-        # set that field explicitly.
-        given = config or PipelineConfig()
-        config = given
+        # the threshold calibrated on validation images) fill the fields the
+        # caller left unset (None); an explicit value always wins.
         trained_at = {det_meta.get("working_spacing_mm"), seg_meta.get("working_spacing_mm")} - {None}
-        if len(trained_at) == 1 and given.working_spacing_mm == PipelineConfig.working_spacing_mm:
-            config = config.with_(working_spacing_mm=trained_at.pop())
-        if "operating_threshold" in seg_meta and given.operating_threshold == PipelineConfig.operating_threshold:
-            config = config.with_(operating_threshold=float(seg_meta["operating_threshold"]))
+        calibrated = seg_meta.get("operating_threshold")
+        config = (config or PipelineConfig()).resolved(
+            working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
+            operating_threshold=float(calibrated) if calibrated is not None else None)
         return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)})
 
     def prepare(self, mammo: Mammogram) -> WorkingFrame:

@@ -3,7 +3,7 @@
 #
 #   bash scripts/serve_demo.sh [--port 8000] [extra start_server arguments, e.g. --conf spacing_mm 0.05]
 #
-# The studies folder is runs/demo-studies (a copy of the images in data/demo,
+# The studies folder is runs/demo-studies (a copy of the images in mcseg/data/demo,
 # without their ground truth), trained models go to runs/demo-model. Stop with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ PORT=8000
 if [ "${1:-}" = "--port" ]; then PORT=$2; shift 2; fi
 STUDIES=${STUDIES:-runs/demo-studies}
 mkdir -p "$STUDIES"
-for f in data/demo/*.dcm; do
+for f in mcseg/data/demo/*.dcm; do
   [ -e "$STUDIES/$(basename "$f")" ] || cp "$f" "$STUDIES/"
 done
 export MONAI_LABEL_SESSION_PATH=${MONAI_LABEL_SESSION_PATH:-runs/sessions}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "mcseg" / "data"
 CBIS_DICOM = DATA / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
 
 

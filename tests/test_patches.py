@@ -156,22 +156,3 @@ def test_mined_negatives_take_their_share(tmp_path):
     # The mined pool is not mixed into the sampled C4 pool, and the detector ignores it.
     assert len(store.ids_by_class("train")[PatchClass.C4]) == store.counts("train")["C4"] - 3
     assert "mined" not in BalancedSampler(store, "detector", "train").shares
-
-
-def test_train_refuses_a_patch_store_of_other_images(tmp_path, capsys):
-    """`mcseg train` on a folder that gained images must not reuse the old store silently."""
-    from mcseg.cli import main
-    from mcseg.synth import SynthConfig, generate_dataset
-    from mcseg.training import build_store, find_cases, store_mismatch
-
-    data = tmp_path / "data"
-    generate_dataset(data, 3, seed=5, config=SynthConfig(shape_px=(300, 260)), progress=False)
-    cases = find_cases(data)
-    store = PatchStore(tmp_path / "run" / "patches.sqlite")
-    build_store(store, cases[:2], 0.07, progress=False)  # as an interrupted or older build leaves it
-    assert store_mismatch(store, cases[:2]) is None
-    assert "1 not in the store" in store_mismatch(store, cases)
-
-    assert main(["train", str(data), "-o", str(tmp_path / "run"), "--no-progress"]) == 2
-    assert "--rebuild-store" in capsys.readouterr().err
-    assert sorted(store.image_ids()) == [image.name for image, _ in cases[:2]]  # left as it was

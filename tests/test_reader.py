@@ -35,15 +35,18 @@ def test_modalities_read_as_mammograms(tmp_path, modality):
 
 
 def test_itk_geometry_is_what_slicer_sees(tmp_path):
-    # For MG, ITK/GDCM ignores PixelSpacing and reports ImagerPixelSpacing;
-    # labels must copy ITK's view to overlay, measurements use PixelSpacing.
-    path = write_mammogram_dicom(tmp_path / "a.dcm", _ramp(), spacing_mm=(0.05, 0.05), spacing_tag="PixelSpacing")
+    # For MG, ITK/GDCM (and so Slicer) takes ImagerPixelSpacing and ignores PixelSpacing, in
+    # (column, row) order; labels must copy that view to overlay, measurements use PixelSpacing.
+    import pydicom
+
+    path = write_mammogram_dicom(tmp_path / "a.dcm", _ramp(), spacing_mm=(0.05, 0.05), spacing_tag="both")
+    ds = pydicom.dcmread(path)
+    ds.ImagerPixelSpacing = [0.06, 0.065]  # row, column
+    ds.save_as(path)
     m = read_mammogram(path)
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    reader.ReadImageInformation()
-    assert m.itk_spacing == pytest.approx(reader.GetSpacing()[:2])
-    assert m.spacing_mm == pytest.approx((0.05, 0.05))
+    assert m.itk_spacing == pytest.approx((0.065, 0.06))
+    assert m.itk_origin == (0.0, 0.0) and m.itk_direction == (1.0, 0.0, 0.0, 1.0)
+    assert m.spacing_mm == pytest.approx((0.05, 0.05)) and m.spacing_source == "PixelSpacing"
 
 
 def test_missing_spacing_uses_fallback_and_says_so(tmp_path):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from mcseg.defaults import NetworkConfig, PipelineConfig, TrainConfig
 from mcseg.evaluation import match_listed
-from mcseg.io import read_mammogram
+from mcseg.io import read_label, read_mammogram
 from mcseg.patches import PatchStore
 from mcseg.pipeline import Pipeline, load_network
 from mcseg.synth import SynthConfig, generate_dataset
-from mcseg.training import build_store, find_cases, read_label, train_network
+from mcseg.training import find_cases, train_network
+from mcseg.training.finetune import refresh_store
 
 
 @pytest.mark.slow
@@ -22,7 +22,8 @@ def test_train_then_segment(tmp_path):
     generate_dataset(tmp_path / "test", 3, seed=200, config=config, progress=False)
 
     store = PatchStore(tmp_path / "patches.sqlite")
-    counts = build_store(store, find_cases(tmp_path / "train"), 0.07, val_fraction=0.2, seed=0, progress=False)
+    refresh_store(store, find_cases(tmp_path / "train"), 0.07, progress=False)
+    counts = {"train": store.counts("train"), "val": store.counts("val")}
     assert counts["train"]["C1"] > 0 and counts["val"]["C1"] > 0
 
     train = TrainConfig(max_steps=300, batch_size=64, validate_every=50, early_stopping_patience=0)
@@ -34,9 +35,9 @@ def test_train_then_segment(tmp_path):
     pipeline = Pipeline(load_network(tmp_path / "detector.pt", "detector")[0],
                         load_network(tmp_path / "segmentator.pt", "segmentator")[0], PipelineConfig())
     hits = truths = false_positives = 0
-    for image, label in find_cases(tmp_path / "test"):
-        out = pipeline.run(read_mammogram(image))
-        match = match_listed(out.calcifications, read_label(label), (0.07, 0.07), in_mask_only=True)
+    for case in find_cases(tmp_path / "test"):
+        out = pipeline.run(read_mammogram(case.image_path))
+        match = match_listed(out.calcifications, read_label(case.label_path), (0.07, 0.07), in_mask_only=True)
         hits += int(match.hits.sum())
         truths += match.n_truth
         false_positives += int((~match.hits).sum())

@@ -10,9 +10,10 @@ Settings (``--conf``):
                documented 0.05 mm fallback, recorded in every result)
   auto_update_scoring  true to re-score images after every action (default false:
                on a small CPU machine it starves inference)
-  train_after_labels   start training after this many new final labels (default 3; 0 = never)
+  train_after_labels   start training after this many new final labels (default
+               mcseg.defaults.TRAIN_AFTER_LABELS = 3; 0 = never)
   auto_train_models    which networks that training run fits (default segmentator,detector)
-  auto_train_steps     steps of that run (default 300)
+  auto_train_steps     steps of that run (default mcseg.defaults.RETRAIN_STEPS = 300)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from lib.activelearning import UncertainC2C3, UncertainC2C3Scoring
 from lib.activelearning.uncertain_c2c3 import refresh_scores
 from lib.auto_train import AutoTrainer
 from lib.datastore import EXTENSIONS, MammogramDatastore
-from lib.models import model_files
+from lib.models import ModelFiles
 from lib.errors import client_errors
 from monailabel.config import settings
 from monailabel.interfaces.app import MONAILabelApp
@@ -43,6 +44,7 @@ from monailabel.tasks.activelearning.random import Random
 from monailabel.utils.others.generic import strtobool
 
 import mcseg
+from mcseg import defaults
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +70,20 @@ class MCSegmentationApp(MONAILabelApp):
         unknown = [m for m in wanted if m != "all" and m not in available]
         if unknown:
             raise ValueError(f"unknown model(s) {unknown}; choose from all, {', '.join(sorted(available))}")
+        # One ModelFiles for every TaskConfig: the inferers share one loaded pipeline.
+        self.model_files = ModelFiles(self.model_dir)
         self.models: dict[str, TaskConfig] = {}
         for name, cls in available.items():
             if "all" in wanted or name in wanted:
                 self.models[name] = cls()
-                self.models[name].init(name, self.model_dir, conf, None)
+                self.models[name].init(name, self.model_dir, conf, None, models=self.model_files,
+                                       spacing_mm=self.spacing_mm)
 
-        self.model_files = model_files(self.model_dir)
         self.auto_trainer = AutoTrainer(
-            self.model_files, Path(self.model_dir) / "train", int(conf.get("train_after_labels", 3)),
+            self.model_files, Path(self.model_dir) / "train",
+            int(conf.get("train_after_labels", defaults.TRAIN_AFTER_LABELS)),
             [m.strip() for m in conf.get("auto_train_models", "segmentator,detector").split(",") if m.strip()],
-            int(conf.get("auto_train_steps", 300)), self.spacing_mm)
+            int(conf.get("auto_train_steps", defaults.RETRAIN_STEPS)), self.spacing_mm)
         super().__init__(
             app_dir=app_dir,
             studies=studies,
@@ -123,7 +128,7 @@ class MCSegmentationApp(MONAILabelApp):
 
     def on_save_label(self, image_id: str, label_id: str):
         datastore = self.datastore()
-        if getattr(datastore, "last_saved_tag", None) != "final":
+        if not isinstance(datastore, MammogramDatastore) or datastore.last_saved_tag != "final":
             return {}
         with client_errors():
             return self.auto_trainer.on_final_label(image_id, datastore)

@@ -18,6 +18,12 @@ HIT_RADIUS_MM = 0.5
 DILATION_MM = 0.25
 
 
+def calcification_hit_rule(hit_radius_mm: float = HIT_RADIUS_MM, dilation_mm: float = DILATION_MM) -> str:
+    """The calcification hit rule in words, for reports (built from the values the matching uses)."""
+    return (f"A detection is a hit when its centroid lies within {hit_radius_mm:g} mm of a ground-truth "
+            f"calcification or inside it dilated by {dilation_mm:g} mm")
+
+
 @dataclass
 class ImageMatch:
     """Per-prediction outcome on one image."""
@@ -133,17 +139,17 @@ def froc(matches: list[ImageMatch]) -> FrocCurve:
     return FrocCurve(np.r_[np.inf, scores[order]], np.r_[0.0, sens], np.r_[0.0, fp / n], len(matches), n_truth)
 
 
-def pixel_dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice of two binary masks (1.0 when both are empty)."""
-    p, t = np.asarray(pred, bool), np.asarray(truth, bool)
-    denom = p.sum() + t.sum()
-    return 1.0 if denom == 0 else float(2 * (p & t).sum() / denom)
-
-
 #: Cluster hit rule (issue 4): inside the ground-truth cluster dilated by 2 mm,
 #: or within 5 mm of its centre when it has no outline.
 CLUSTER_DILATION_MM = 2.0
 CLUSTER_CENTRE_RADIUS_MM = 5.0
+
+
+def cluster_hit_rule(dilation_mm: float = CLUSTER_DILATION_MM,
+                     centre_radius_mm: float = CLUSTER_CENTRE_RADIUS_MM) -> str:
+    """The cluster hit rule in words, for reports."""
+    return (f"A predicted cluster is a hit when its centroid lies inside the ground-truth cluster dilated by "
+            f"{dilation_mm:g} mm, or within {centre_radius_mm:g} mm of its centre when it has no outline")
 
 
 def match_clusters(

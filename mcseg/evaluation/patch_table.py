@@ -1,8 +1,9 @@
-"""The per-class patch error table of Valvano 2019 (Table 2) on held-out images.
+"""The per-class patch error of Valvano 2019 (Table 2): on a network's validation patches, and on held-out images.
 
-Patches of each class C1-C4 are cut from (image, ground-truth mask) pairs in
-the working frame, exactly as for training, and both networks classify a
-balanced sample of them (half positive, half negative for each network).
+:func:`evaluate_patches` scores one network on given patches (training uses it
+for validation); :func:`patch_error_table` cuts patches of each class C1-C4
+from (image, ground-truth mask) pairs in the working frame, exactly as for
+training, and scores both networks on a balanced sample.
 """
 
 from __future__ import annotations
@@ -13,20 +14,38 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from mcseg.patches.store import BalancedSampler, PatchStore
+from mcseg.defaults import VALIDATION_PATCHES
+from mcseg.networks import PatchCNN
+from mcseg.patches import BalancedSampler, PatchClass, PatchStore, add_case_to_store
 from mcseg.pipeline import Pipeline
-from mcseg.training.data import add_case_to_store
-from mcseg.training.trainer import evaluate_patches
 
-PATCHES = 4096
+
+def evaluate_patches(model: PatchCNN, x: np.ndarray, y: np.ndarray, classes: np.ndarray,
+                     device: torch.device, batch_size: int = 1024) -> dict[str, Any]:
+    """Loss, accuracy and error rate per patch class (Valvano 2019 Table 2)."""
+    model.eval()
+    logits = []
+    with torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            logits.append(model(torch.from_numpy(x[s : s + batch_size]).to(device)).cpu())
+    out = torch.cat(logits)
+    target = torch.from_numpy(y)
+    loss = float(F.cross_entropy(out, target))
+    pred = out.argmax(1).numpy()
+    wrong = pred != y
+    per_class = {c.name: round(float(wrong[classes == c].mean()) * 100, 3)
+                 for c in PatchClass if (classes == c).any()}
+    return {"loss": round(loss, 5), "accuracy": round(float(1 - wrong.mean()) * 100, 3),
+            "error_rate_pct": per_class, "patches": int(len(y))}
 
 
 def patch_error_table(
     cases: list[tuple[Path, np.ndarray]],
     pipeline: Pipeline,
     spacing_mm: float | None = None,
-    patches: int = PATCHES,
+    patches: int = VALIDATION_PATCHES,
     seed: int = 0,
 ) -> dict[str, dict[str, Any]]:
     """{role: {"error_rate_pct": {C1..C4}, "accuracy", "patches"}} for the detector and the segmentator."""

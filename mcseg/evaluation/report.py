@@ -15,10 +15,12 @@ import numpy as np
 
 from mcseg.calcifications import find_clusters
 from mcseg.defaults import CLUSTER_AREA_MM2, CLUSTER_MIN_CALCIFICATIONS
-from mcseg.evaluation.froc import (FrocCurve, ImageMatch, aufroc, bootstrap_froc, froc, match_clusters,
-                                   match_points)
-from mcseg.evaluation.truth import GroundTruth, TruthCluster
-from mcseg.training.data import read_label
+from mcseg.evaluation.froc import (FrocCurve, ImageMatch, aufroc, bootstrap_froc, calcification_hit_rule,
+                                   cluster_hit_rule, froc, match_clusters, match_points)
+from mcseg.evaluation.overlap import Overlap
+from mcseg.evaluation.patch_table import patch_error_table
+from mcseg.evaluation.truth import GroundTruth, TruthCluster, find_truth, read_mias_info
+from mcseg.io.labels import read_label
 
 CALC_FPPI = (0.25, 0.5, 1.0, 2.0, 4.0)
 CLUSTER_FPPI = (0.1, 0.2, 0.5, 1.0)
@@ -77,7 +79,7 @@ def evaluate(
     calc_matches: list[ImageMatch] = []
     cluster_matches: list[ImageMatch] = []
     per_image, ious, notes = [], [], []
-    inter = union = total = 0
+    pooled = Overlap()
     seconds = []
     unlocated = 0
     for pred in predictions:
@@ -118,11 +120,10 @@ def evaluate(
             mask = read_label(pred.mask_path)
             tmask = np.zeros_like(mask) if truth_mask is None else truth_mask
             if tmask.shape == mask.shape:
-                i, u = int((mask & tmask).sum()), int((mask | tmask).sum())
-                inter, union, total = inter + i, union + u, total + int(mask.sum() + tmask.sum())
-                iou = 1.0 if u == 0 else i / u
-                ious.append(iou)
-                row["iou"] = round(iou, 4)
+                overlap = Overlap.of(mask, tmask)
+                pooled = pooled + overlap
+                ious.append(overlap.iou)
+                row["iou"] = round(overlap.iou, 4)
             else:
                 notes.append(f"{pred.stem}: predicted mask {mask.shape} and truth {tmask.shape} differ; no overlap")
         per_image.append(row)
@@ -162,8 +163,8 @@ def evaluate(
             ci = bootstrap_froc(cluster_matches, CLUSTER_FPPI, n_boot, seed, MAX_FPPI)
             summary["cluster"]["ci95"] = {k: v for k, v in ci.items() if k != "aufroc"}
     if ious:
-        summary["overlap"] = {"images": len(ious), "dice_set": round(2 * inter / total, 4) if total else 1.0,
-                              "iou_set": round(inter / union, 4) if union else 1.0,
+        summary["overlap"] = {"images": len(ious), "dice_set": round(pooled.dice, 4),
+                              "iou_set": round(pooled.iou, 4),
                               "iou_mean_per_image": round(float(np.mean(ious)), 4)}
     if seconds:
         summary["seconds_per_image"] = {"mean": round(float(np.mean(seconds)), 2),
@@ -214,9 +215,8 @@ def markdown_report(summary: dict[str, Any], title: str) -> str:
     if calc and calc.get("truth"):
         ci = calc.get("ci95", {})
         lines += ["## Calcifications", "",
-                  f"{calc['truth']} ground-truth calcifications on {calc['images']} images. A detection is a hit "
-                  "when its centroid lies within 0.5 mm of a ground-truth calcification or inside it dilated by "
-                  "0.25 mm; false positives per image count every image.", "",
+                  f"{calc['truth']} ground-truth calcifications on {calc['images']} images. "
+                  f"{calcification_hit_rule()}; false positives per image count every image.", "",
                   "| FP/image | " + " | ".join(calc["sensitivity_at_fppi"]) + " | AUFROC 0-50 |",
                   "|---|" + "---|" * (len(calc["sensitivity_at_fppi"]) + 1),
                   "| sensitivity | " + " | ".join(_with_ci(v, ci.get(k)) for k, v in calc["sensitivity_at_fppi"].items())
@@ -232,8 +232,7 @@ def markdown_report(summary: dict[str, Any], title: str) -> str:
     if cl["truth"]:
         ci = cl.get("ci95", {})
         lines += [f"{cl['truth']} ground-truth clusters ({cl['unlocated_truth']} without a position, which no "
-                  "detection can hit). A predicted cluster is a hit when its centroid lies inside the ground-truth "
-                  "cluster dilated by 2 mm, or within 5 mm of its centre when it has no outline.", "",
+                  f"detection can hit). {cluster_hit_rule()}.", "",
                   "| FP/image | " + " | ".join(cl["sensitivity_at_fppi"]) + " |",
                   "|---|" + "---|" * len(cl["sensitivity_at_fppi"]),
                   "| sensitivity | " + " | ".join(_with_ci(v, ci.get(k)) for k, v in cl["sensitivity_at_fppi"].items())
@@ -292,8 +291,6 @@ def evaluate_folder(
     ``negatives_without_truth``. With ``images_dir`` and a ``pipeline``, the
     per-class patch error table is added (for images with a truth mask).
     """
-    from mcseg.evaluation.truth import find_truth, read_mias_info
-
     predictions = load_predictions(predictions_dir)
     truths: dict[str, GroundTruth | None] = {}
     mias = read_mias_info(mias_info) if mias_info else {}
@@ -311,8 +308,6 @@ def evaluate_folder(
         summary["notes"].append(f"{summary['negative_images']} images without a ground-truth file were counted "
                                 "as negatives")
     if images_dir is not None and pipeline is not None:
-        from mcseg.evaluation.patch_table import patch_error_table
-
         cases = []
         for pred in predictions:
             truth = truths[pred.stem]

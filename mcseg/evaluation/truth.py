@@ -24,6 +24,7 @@ from scipy import ndimage as ndi
 from skimage.draw import polygon as fill_polygon
 
 from mcseg.io.errors import EmptyLabelError, UnreadableImageError
+from mcseg.io.labels import read_label_image
 
 #: mini-MIAS: 1024 x 1024 pixels of 0.2 mm (the database's documentation).
 MIAS_SIZE_PX = 1024
@@ -66,8 +67,6 @@ def truth_from_mask(image: str, mask: np.ndarray, spacing_mm: tuple[float, float
 
 def read_truth_mask(path: str | Path, image: str | None = None) -> GroundTruth:
     """A mask file (NRRD/NIfTI/MHA/PNG/TIFF; any non-zero pixel is calcification)."""
-    from mcseg.training.data import read_label_image
-
     path = Path(path)
     arr, itk = read_label_image(path, reduce_colour=True)
     # PNG carries no calibrated pixel size: ITK reports 1, which we do not trust.

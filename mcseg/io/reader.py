@@ -33,6 +33,8 @@ MAMMOGRAM_MODALITIES = frozenset({"MG", "DX", "CR", "OT", "SC", "RG", "PX", ""})
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 RASTER_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".pgm", ".bmp")
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+#: Every file name ending read_mammogram accepts.
+IMAGE_SUFFIXES = DICOM_SUFFIXES + RASTER_SUFFIXES + ITK_SUFFIXES
 
 #: Guards against input no mammogram can be: smaller than a few windows, or so
 #: large that a mistaken spacing or a stitched file would exhaust memory.

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mcseg.io.atomic import atomic_path, atomic_write_text
 from mcseg.io.reader import Mammogram
 
 
@@ -49,11 +50,11 @@ def write_label(
     import SimpleITK as sitk
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     image = label_image(mask, mammo)
     if path.name.lower().endswith(".seg.nrrd"):
         image = _slicer_segmentation(image, label_names or LABEL_NAMES)
-    sitk.WriteImage(image, str(path), useCompression=True)
+    with atomic_path(path) as tmp:
+        sitk.WriteImage(image, str(tmp), useCompression=True)
     return path
 
 
@@ -79,12 +80,7 @@ def _slicer_segmentation(label, label_names: dict[int, str]):
 
 
 def write_json(document: dict[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(document, indent=1))
-    tmp.replace(path)  # atomic: a reader never sees half a file
-    return path
+    return atomic_write_text(path, json.dumps(document, indent=1))  # a reader never sees half a file
 
 
 def write_result(result, out_dir: str | Path, stem: str | None = None) -> dict[str, Path]:

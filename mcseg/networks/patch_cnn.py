@@ -140,8 +140,6 @@ class PatchCNN(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict) -> "PatchCNN":
-        cfg = dict(checkpoint["network"])
-        cfg["conv_channels"] = tuple(cfg["conv_channels"])
-        model = cls(NetworkConfig(**cfg))
+        model = cls(NetworkConfig.from_dict(checkpoint["network"]))
         model.load_state_dict(checkpoint["state_dict"])
         return model.eval()

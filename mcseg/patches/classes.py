@@ -29,18 +29,18 @@ class PatchClass(IntEnum):
     C4 = 4  # no calcification
 
 
-DETECTOR_POSITIVE = frozenset({PatchClass.C1, PatchClass.C2, PatchClass.C3})
-SEGMENTATOR_POSITIVE = frozenset({PatchClass.C1})
+#: The classes each network calls positive (Valvano 2019 sec. 3.3).
+POSITIVE_CLASSES = {
+    "detector": (PatchClass.C1, PatchClass.C2, PatchClass.C3),
+    "segmentator": (PatchClass.C1,),
+}
 
 
 def is_positive(patch_class: int | np.ndarray, role: str) -> np.ndarray:
     """Binary training label of a patch class for the 'detector' or the 'segmentator'."""
-    classes = np.asarray(patch_class)
-    if role == "detector":
-        return classes != PatchClass.C4
-    if role == "segmentator":
-        return classes == PatchClass.C1
-    raise ValueError(f"role must be 'detector' or 'segmentator', not {role!r}")
+    if role not in POSITIVE_CLASSES:
+        raise ValueError(f"role must be 'detector' or 'segmentator', not {role!r}")
+    return np.isin(np.asarray(patch_class), [int(c) for c in POSITIVE_CLASSES[role]])
 
 
 def patch_class_map(

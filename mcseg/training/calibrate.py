@@ -16,18 +16,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mcseg.defaults import CALIBRATION_TARGET_FPPI
 from mcseg.evaluation import froc, match_listed
+from mcseg.io.atomic import atomic_path
+from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import Pipeline
-from mcseg.training.data import read_label
-
-TARGET_FPPI = 1.0
+from mcseg.training.data import LabelledCase
 
 
 def calibrate_operating_threshold(
     pipeline: Pipeline,
-    cases: list[tuple[Path, Path]],
-    target_fppi: float = TARGET_FPPI,
+    cases: list[LabelledCase],
+    target_fppi: float = CALIBRATION_TARGET_FPPI,
     spacing_mm: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -35,9 +36,10 @@ def calibrate_operating_threshold(
     if not cases:
         raise ValueError("calibration needs at least one image with a label")
     matches = []
-    for image, label in tqdm(cases, desc="calibrating", unit="image", disable=not progress):
-        mammo = read_mammogram(image, spacing_mm=spacing_mm)
-        matches.append(match_listed(pipeline.run(mammo).calcifications, read_label(label), mammo.spacing_mm))
+    for case in tqdm(cases, desc="calibrating", unit="image", disable=not progress):
+        mammo = read_mammogram(case.image_path, spacing_mm=spacing_mm)
+        matches.append(match_listed(pipeline.run(mammo).calcifications, read_label(case.label_path),
+                                    mammo.spacing_mm))
     curve = froc(matches)
     ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
     best = ok[-1]  # the lowest threshold still within the budget
@@ -54,6 +56,5 @@ def store_calibration(checkpoint_path: str | Path, calibration: dict[str, Any]) 
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     ckpt["operating_threshold"] = calibration["operating_threshold"]
     ckpt["calibration"] = calibration
-    tmp = path.with_suffix(".tmp")
-    torch.save(ckpt, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)

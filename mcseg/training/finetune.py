@@ -1,19 +1,15 @@
-"""Retraining from corrected labels: refresh the patch store, fine-tune, validate, publish.
+"""Fine-tuning one network on a patch store kept in line with a set of labelled cases.
 
-This is what a labelling server runs after annotators save labels: the images
-with a final label feed the SQLite patch store (only new or changed labels are
-re-read), one network is fine-tuned from the weights in use, validated on
+The store is refreshed incrementally (only new, changed or re-split labels are
+re-read), the network is fine-tuned from the weights in use, validated on
 patches and on whole images (pixel Dice), and the new checkpoint replaces the
 published one in a single rename, so inference never sees half a file.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import shutil
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,30 +19,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mcseg.defaults import WORKING_SPACING_MM, NetworkConfig, TrainConfig
-from mcseg.evaluation import pixel_dice
+from mcseg.defaults import RETRAIN_DICE_IMAGES, NetworkConfig, TrainConfig
+from mcseg.evaluation import Overlap
+from mcseg.io.atomic import atomic_copy
 from mcseg.io.errors import InputError
+from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
-from mcseg.patches.classes import PatchClass, is_positive
-from mcseg.patches.store import PatchStore
+from mcseg.patches import PatchClass, PatchStore, add_case_to_store, is_positive
 from mcseg.pipeline import Pipeline
-from mcseg.training.data import add_case_to_store, read_label
+from mcseg.training.data import LabelledCase, assign_splits
 from mcseg.training.trainer import train_network
 
 log = logging.getLogger(__name__)
-
-#: Share of labelled images held out for validation, chosen by a hash of the
-#: image id so that an image keeps its split as more labels arrive.
-VAL_PERCENT = 20
-#: Whole-image Dice is measured on at most this many validation images.
-MAX_DICE_IMAGES = 5
-
-
-@dataclass(frozen=True)
-class LabelledCase:
-    image_id: str
-    image_path: Path
-    label_path: Path
 
 
 @dataclass
@@ -61,23 +45,6 @@ class StoreRefresh:
                 "skipped": self.skipped}
 
 
-def workspace_store(workspace: str | Path, weights: str | Path) -> tuple[PatchStore, float]:
-    """The patch store of a training workspace for these weights, and their working pixel size.
-
-    One store per patch size, so a network of another N never reads the wrong patches.
-    """
-    ckpt = torch.load(weights, map_location="cpu", weights_only=True)
-    size = int(ckpt["network"]["patch_size_px"])
-    spacing = float(ckpt.get("working_spacing_mm") or WORKING_SPACING_MM)
-    return PatchStore(Path(workspace) / f"patches-{size}px.sqlite", size), spacing
-
-
-def split_for(image_id: str, val_percent: int = VAL_PERCENT) -> str:
-    """'val' or 'train', fixed for a given image id."""
-    h = int(hashlib.sha1(image_id.encode()).hexdigest()[:8], 16)
-    return "val" if h % 100 < val_percent else "train"
-
-
 def refresh_store(
     store: PatchStore,
     cases: list[LabelledCase],
@@ -88,23 +55,26 @@ def refresh_store(
 ) -> StoreRefresh:
     """Bring the store in line with ``cases``.
 
-    A case is (re-)read when its label file is newer than its stored patches;
-    images that no longer have a label lose their patches. A case that cannot
-    be read is skipped with the reason, so one bad file does not stop training.
+    A case is (re-)read when its label file is newer than its stored patches or
+    its split changed; images that no longer have a label lose their patches. A
+    case that cannot be read is skipped with the reason, so one bad file does
+    not stop training.
     """
     out = StoreRefresh()
     wanted = {c.image_id for c in cases}
+    splits = assign_splits(sorted(wanted))
     for image_id in store.image_ids():
         if image_id not in wanted:
             store.remove_image(image_id)
             out.removed.append(image_id)
     for case in tqdm(cases, desc="patch store", unit="image", disable=not progress):
         stored = store.added_at(case.image_id)
-        if stored is not None and stored >= os.path.getmtime(case.label_path):
+        if (stored is not None and stored >= os.path.getmtime(case.label_path)
+                and store.split_of(case.image_id) == splits[case.image_id]):
             out.unchanged.append(case.image_id)
             continue
         try:
-            store_case(store, case, working_spacing_mm, spacing_mm, seed)
+            store_case(store, case, splits[case.image_id], working_spacing_mm, spacing_mm, seed)
         except (InputError, ValueError) as exc:
             out.skipped[case.image_id] = str(exc)
             log.warning("patch store: skipped %s: %s", case.image_id, exc)
@@ -113,11 +83,11 @@ def refresh_store(
     return out
 
 
-def store_case(store: PatchStore, case: LabelledCase, working_spacing_mm: float, spacing_mm: float | None = None,
-               seed: int = 0) -> dict[str, int]:
+def store_case(store: PatchStore, case: LabelledCase, split: str, working_spacing_mm: float,
+               spacing_mm: float | None = None, seed: int = 0) -> dict[str, int]:
     """Replace one image's patches with those of its current label (per-class counts)."""
-    return add_case_to_store(store, case.image_path, read_label(case.label_path), case.image_id,
-                             split_for(case.image_id), np.random.default_rng([seed, zlib.crc32(case.image_id.encode())]),
+    return add_case_to_store(store, case.image_path, read_label(case.label_path), case.image_id, split,
+                             np.random.default_rng([seed, zlib.crc32(case.image_id.encode())]),
                              working_spacing_mm, spacing_mm)
 
 
@@ -154,9 +124,7 @@ def finetune_network(
     start = torch.load(start_from, map_location="cpu", weights_only=True)
     if start.get("role") not in (None, role):
         raise ValueError(f"{start_from} holds a {start.get('role')} network, not a {role}")
-    cfg = dict(start["network"])
-    cfg["conv_channels"] = tuple(cfg["conv_channels"])
-    network = NetworkConfig(**cfg)
+    network = NetworkConfig.from_dict(start["network"])
     carried = {k: start[k] for k in ("working_spacing_mm", "operating_threshold", "calibration") if k in start}
     val_split = validation_split(store, role)
     metadata = carried | {"trained_on": f"patch store {store.path.name}: {store.counts('train')}",
@@ -166,9 +134,7 @@ def finetune_network(
     work = publish_to.with_name(publish_to.stem + ".training.pt")
     result = train_network(role, store, work, network, config, metadata, progress=progress, resume=False,
                            init_from=start_from, val_split=val_split)
-    tmp = publish_to.with_name(publish_to.name + ".tmp")
-    shutil.copyfile(work, tmp)
-    tmp.replace(publish_to)  # atomic: inference loads either the old or the new file
+    atomic_copy(work, publish_to)  # inference loads either the old or the new file
     work.unlink(missing_ok=True)
     return {
         "role": role,
@@ -187,29 +153,20 @@ def image_dice(
     pipeline: Pipeline,
     cases: list[LabelledCase],
     spacing_mm: float | None = None,
-    max_images: int = MAX_DICE_IMAGES,
+    max_images: int = RETRAIN_DICE_IMAGES,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Pixel Dice of the pipeline's masks on up to ``max_images`` cases (validation ones first)."""
-    ordered = sorted(cases, key=lambda c: (split_for(c.image_id) != "val", c.image_id))[:max_images]
-    per_image, inter, total = {}, 0, 0
+    splits = assign_splits([c.image_id for c in cases])
+    ordered = sorted(cases, key=lambda c: (splits[c.image_id] != "val", c.image_id))[:max_images]
+    per_image, pooled = {}, Overlap()
     for case in tqdm(ordered, desc="validation Dice", unit="image", disable=not progress):
         mammo = read_mammogram(case.image_path, spacing_mm=spacing_mm)
         truth = read_label(case.label_path)
         if truth.shape != mammo.shape:
             continue
-        pred = pipeline.run(mammo).mask.astype(bool)
-        per_image[case.image_id] = round(pixel_dice(pred, truth), 4)
-        inter += int((pred & truth).sum())
-        total += int(pred.sum() + truth.sum())
-    return {"dice": round(2 * inter / total, 4) if total else 1.0, "per_image": per_image,
-            "images": list(per_image), "held_out": [i for i in per_image if split_for(i) == "val"]}
-
-
-def write_stats(path: str | Path, stats: dict[str, Any]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(stats, indent=1))
-    tmp.replace(path)
-
+        overlap = Overlap.of(pipeline.run(mammo).mask, truth)
+        per_image[case.image_id] = round(overlap.dice, 4)
+        pooled = pooled + overlap
+    return {"dice": round(pooled.dice, 4), "per_image": per_image,
+            "images": list(per_image), "held_out": [i for i in per_image if splits[i] == "val"]}

@@ -11,24 +11,20 @@ for a second round is the classic remedy (Sung and Poggio 1998).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from tqdm.auto import tqdm
 
+from mcseg.defaults import MINED_PER_IMAGE
+from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
-from mcseg.patches.classes import PatchClass, patch_class_map
-from mcseg.patches.store import PatchStore
+from mcseg.patches import PatchClass, PatchStore, patch_class_map
 from mcseg.pipeline import Pipeline
-from mcseg.training.data import read_label
-
-#: Most mined patches kept per image and role: the highest-scoring ones.
-MINED_PER_IMAGE = 400
+from mcseg.training.data import LabelledCase
 
 
 def mine_hard_negatives(
     store: PatchStore,
-    cases: list[tuple[Path, Path]],
+    cases: list[LabelledCase],
     pipeline: Pipeline,
     spacing_mm: float | None = None,
     per_image: int = MINED_PER_IMAGE,
@@ -43,13 +39,13 @@ def mine_hard_negatives(
     """
     totals = {"detector": 0, "segmentator": 0}
     n = pipeline.detector.patch_size_px
-    for image_path, label_path in tqdm(cases, desc="mining hard negatives", unit="image", disable=not progress):
-        image_id = Path(image_path).name
+    for case in tqdm(cases, desc="mining hard negatives", unit="image", disable=not progress):
+        image_id = case.image_id
         split = store.split_of(image_id)
         if split is None:
             continue
-        frame = pipeline.prepare(read_mammogram(image_path, spacing_mm=spacing_mm))
-        mask = frame.mask_to_working(read_label(label_path))
+        frame = pipeline.prepare(read_mammogram(case.image_path, spacing_mm=spacing_mm))
+        mask = frame.mask_to_working(read_label(case.label_path))
         classes = patch_class_map(mask, n)
         det = pipeline.detect(frame)
         centres = det.top_left + n // 2

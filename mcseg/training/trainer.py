@@ -21,14 +21,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from mcseg.defaults import NetworkConfig, TrainConfig
+from mcseg.evaluation.patch_table import evaluate_patches
+from mcseg.io.atomic import atomic_path
 from mcseg.networks import PatchCNN
-from mcseg.patches.classes import PatchClass
-from mcseg.patches.store import BalancedSampler, PatchStore
+from mcseg.patches import BalancedSampler, PatchStore
 
 log = logging.getLogger(__name__)
-
-#: Validation patches drawn once per run (fixed, balanced, not augmented).
-VALIDATION_PATCHES = 4096
 
 
 @dataclass
@@ -46,25 +44,6 @@ class TrainResult:
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def evaluate_patches(model: PatchCNN, x: np.ndarray, y: np.ndarray, classes: np.ndarray,
-                     device: torch.device, batch_size: int = 1024) -> dict[str, Any]:
-    """Loss, accuracy and error rate per patch class (Valvano 2019 Table 2)."""
-    model.eval()
-    logits = []
-    with torch.no_grad():
-        for s in range(0, len(x), batch_size):
-            logits.append(model(torch.from_numpy(x[s : s + batch_size]).to(device)).cpu())
-    out = torch.cat(logits)
-    target = torch.from_numpy(y)
-    loss = float(F.cross_entropy(out, target))
-    pred = out.argmax(1).numpy()
-    wrong = pred != y
-    per_class = {c.name: round(float(wrong[classes == c].mean()) * 100, 3)
-                 for c in PatchClass if (classes == c).any()}
-    return {"loss": round(loss, 5), "accuracy": round(float(1 - wrong.mean()) * 100, 3),
-            "error_rate_pct": per_class, "patches": int(len(y))}
 
 
 def train_network(
@@ -101,11 +80,11 @@ def train_network(
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=0.5, patience=config.plateau_patience
+        optimizer, mode="min", factor=config.lr_plateau_factor, patience=config.plateau_patience
     )
     train_sampler = BalancedSampler(store, role, "train", rng)
     val_x, val_y, val_c = BalancedSampler(store, role, val_split, np.random.default_rng(config.seed + 1),
-                                          augment=False).batch(VALIDATION_PATCHES)
+                                          augment=False).batch(config.validation_patches)
     step, best_loss, best_step, stale, history = 0, float("inf"), 0, 0, []
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=False)
@@ -173,10 +152,9 @@ def _save(model: PatchCNN, path: Path, role: str, step: int, val: dict[str, Any]
         step=step,
         validation=val,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        train_config={k: v for k, v in asdict(config).items() if k != "class_shares"},
+        train_config=asdict(config),
         **(metadata or {}),
     )
-    tmp = path.with_suffix(".tmp")
-    torch.save(ckpt, tmp)
-    tmp.replace(path)  # the published file is always complete: inference may load it any time
+    with atomic_path(path) as tmp:  # the published file is always complete: inference may load it any time
+        torch.save(ckpt, tmp)
     model.to(was_on)

@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mcseg.training.finetune import LabelledCase, store_case, workspace_store
+from mcseg.io.atomic import atomic_write_text
+from mcseg.training import LabelledCase, assign_splits
+from mcseg.training.data import workspace_store
+from mcseg.training.finetune import store_case
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.utils.async_tasks.task import AsyncTask
 
@@ -35,22 +38,21 @@ class AutoTrainer:
             return {"new_labels": [], "started": []}
 
     def _save(self, state: dict[str, Any]) -> None:
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        tmp.replace(self.state_path)
+        atomic_write_text(self.state_path, json.dumps(state, indent=1))
 
     def on_final_label(self, image_id: str, datastore: Datastore) -> dict[str, Any]:
         """Store the label's patches; start training when enough new labels have arrived."""
         image = datastore.get_image_uri(image_id)
         label = datastore.get_label_uri(image_id, DefaultLabelTag.FINAL.value)
         store, working_spacing_mm = workspace_store(self.workspace, self.models.path("segmentator"))
-        counts = store_case(store, LabelledCase(image_id, Path(image), Path(label)), working_spacing_mm,
+        split = assign_splits(datastore.get_labeled_images(DefaultLabelTag.FINAL.value) or [image_id])[image_id]
+        counts = store_case(store, LabelledCase(image_id, Path(image), Path(label)), split, working_spacing_mm,
                             self.spacing_mm)
         state = self._state()
         if image_id not in state["new_labels"]:
             state["new_labels"].append(image_id)
-        out: dict[str, Any] = {"patches_stored": counts, "labels_since_training": len(state["new_labels"]),
+        out: dict[str, Any] = {"patches_stored": counts, "split": split,
+                               "labels_since_training": len(state["new_labels"]),
                                "train_after_labels": self.every_labels, "training_started": False}
         if self.every_labels > 0 and len(state["new_labels"]) >= self.every_labels:
             running, _ = AsyncTask.status("train", check_if_running=True)

@@ -16,7 +16,7 @@ from fastapi import HTTPException
 
 from mcseg.io.errors import InputError
 from mcseg.io.reader import read_mammogram
-from mcseg.training.data import read_label
+from mcseg.io.labels import read_label
 from monailabel.datastore.local import LocalDatastore
 
 from lib.errors import client_errors
@@ -31,11 +31,15 @@ class MammogramDatastore(LocalDatastore):
     def __init__(self, *args, spacing_mm: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.spacing_mm = spacing_mm
+        #: The tag of the last label saved: MONAI Label's on_save_label hook gets only the
+        #: image and label ids, and the app starts training only for "final" labels.
         self.last_saved_tag: str | None = None
 
     def _reload(self) -> None:
         """Re-read the datastore file before changing it: training and scoring run in
-        other processes and write image info too; writing a stale copy would undo theirs."""
+        other processes and write image info too; writing a stale copy would undo theirs.
+        MONAI Label 0.8.5 has no public call that re-reads the file, so this resets the
+        timestamp LocalDatastore compares and calls its own loader."""
         self._config_ts = 0
         self._init_from_datastore_file()
 

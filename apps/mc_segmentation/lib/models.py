@@ -1,8 +1,10 @@
-"""Where the app's weights live, and one loaded pipeline shared by the inferers.
+"""Where the app's weights live, and the loaded pipeline the inferers share.
 
 Trainers publish to ``<models_dir>/<role>.pt``; until they have, the weights
 bundled with mcseg are used. The pipeline is reloaded when either file
-changes, so the next inference after a training run uses the new model.
+changes, so the next inference after a training run uses the new model. The
+app makes one ModelFiles and hands it to every TaskConfig, so the three
+inferers share one loaded pipeline.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from mcseg.defaults import PipelineConfig
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 
 BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS}
@@ -18,7 +19,7 @@ BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTA
 
 class ModelFiles:
     def __init__(self, models_dir: str | Path):
-        self.models_dir = Path(models_dir)
+        self.models_dir = Path(models_dir).resolve()
         self._lock = threading.Lock()
         self._cached: tuple[tuple, Pipeline] | None = None
 
@@ -30,21 +31,11 @@ class ModelFiles:
         p = self.published(role)
         return p if p.is_file() else BUNDLED[role]
 
-    def pipeline(self, config: PipelineConfig | None = None) -> Pipeline:
+    def pipeline(self) -> Pipeline:
+        """The pipeline of the weights in use, loaded once per version of the two files."""
         paths = (self.path("detector"), self.path("segmentator"))
-        key = tuple((str(p), p.stat().st_mtime_ns) for p in paths) + (config,)
+        key = tuple((str(p), p.stat().st_mtime_ns) for p in paths)
         with self._lock:
             if self._cached is None or self._cached[0] != key:
-                self._cached = (key, Pipeline.from_weights(*paths, config=config))
+                self._cached = (key, Pipeline.from_weights(*paths))
             return self._cached[1]
-
-
-_shared: dict[Path, ModelFiles] = {}
-
-
-def model_files(models_dir: str | Path) -> ModelFiles:
-    """One ModelFiles per folder, so the three inferers share a loaded pipeline."""
-    key = Path(models_dir).resolve()
-    if key not in _shared:
-        _shared[key] = ModelFiles(key)
-    return _shared[key]

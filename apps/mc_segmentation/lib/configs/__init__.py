@@ -1,8 +1,8 @@
 """One TaskConfig per model, as in MONAI Label's sample apps."""
 
-from lib.configs.detector import Detector
-from lib.configs.pipeline import Pipeline
-from lib.configs.segmentator import Segmentator
+from lib.configs.detector import DetectorTaskConfig
+from lib.configs.pipeline import PipelineTaskConfig
+from lib.configs.segmentator import SegmentatorTaskConfig
 
 #: Model name -> TaskConfig, in the order the panel lists them.
-CONFIGS = {"pipeline": Pipeline, "detector": Detector, "segmentator": Segmentator}
+CONFIGS = {"pipeline": PipelineTaskConfig, "detector": DetectorTaskConfig, "segmentator": SegmentatorTaskConfig}

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from monailabel.interfaces.config import TaskConfig
 
-from lib.models import ModelFiles, model_files
+from lib.models import ModelFiles
 
 
 class McsegTaskConfig(TaskConfig):
-    def init(self, name: str, model_dir: str, conf: dict[str, str], planner, **kwargs):
+    def init(self, name: str, model_dir: str, conf: dict[str, str], planner, models: ModelFiles | None = None,
+             spacing_mm: float | None = None, **kwargs):
         super().init(name, model_dir, conf, planner, **kwargs)
-        self.models: ModelFiles = model_files(model_dir)
+        self.models: ModelFiles = models or ModelFiles(model_dir)
         self.path = [str(self.models.published(r)) for r in ("detector", "segmentator")]
-        spacing = float(conf.get("spacing_mm", 0) or 0)
-        self.spacing_mm = spacing if spacing > 0 else None
+        self.spacing_mm = spacing_mm
         self.workspace = Path(model_dir) / "train"

@@ -5,8 +5,8 @@ from lib.infers import DetectorInfer
 from lib.trainers import PatchCNNTrainer
 
 
-class Detector(McsegTaskConfig):
-    """Stage 1: which N x N windows may hold a calcification."""
+class DetectorTaskConfig(McsegTaskConfig):
+    """Stage 2 of mcseg.pipeline (after preprocessing): which N x N windows may hold a calcification."""
 
     def infer(self):
         return {"detector": DetectorInfer(self.models, self.spacing_mm)}

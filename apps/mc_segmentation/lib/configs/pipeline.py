@@ -4,8 +4,8 @@ from lib.configs.base import McsegTaskConfig
 from lib.infers import PipelineInfer
 
 
-class Pipeline(McsegTaskConfig):
-    """Detector then segmentator; calcifications and clusters. Trained through its two stages."""
+class PipelineTaskConfig(McsegTaskConfig):
+    """Both stages: detector, then segmentator; calcifications and clusters. Trained through its two stages."""
 
     def infer(self):
         return {"pipeline": PipelineInfer(self.models, self.spacing_mm)}

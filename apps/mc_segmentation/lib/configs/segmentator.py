@@ -5,8 +5,8 @@ from lib.infers import SegmentatorInfer
 from lib.trainers import PatchCNNTrainer
 
 
-class Segmentator(McsegTaskConfig):
-    """Stage 2: every pixel of the candidate regions, calcification or not."""
+class SegmentatorTaskConfig(McsegTaskConfig):
+    """Stage 3 of mcseg.pipeline: every pixel of the candidate regions, calcification or not."""
 
     def infer(self):
         return {"segmentator": SegmentatorInfer(self.models, self.spacing_mm)}

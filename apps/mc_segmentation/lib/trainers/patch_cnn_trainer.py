@@ -1,9 +1,10 @@
-"""Trainer for the detector or the segmentator: a thin adapter over mcseg.training.finetune.
+"""Trainer for the detector or the segmentator: a thin adapter over mcseg.training.recipe.
 
-MONAI Label runs it in a subprocess. It refreshes the SQLite patch store from
-the datastore's images that have a final label, fine-tunes the network in use
-(on the GPU when there is one), publishes it where the inferers look, and
-reports per-class patch error (C1-C4) and whole-image Dice in the train stats.
+MONAI Label runs it in a subprocess. The recipe refreshes the SQLite patch
+store from the datastore's images that have a final label, fine-tunes the
+network in use (on the GPU when there is one), publishes it where the inferers
+look, and reports per-class patch error (C1-C4) and whole-image Dice, which
+become the train stats.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mcseg import defaults
 from mcseg.defaults import TrainConfig
-from mcseg.training.finetune import (LabelledCase, finetune_network, image_dice, refresh_store, workspace_store,
-                                     write_stats)
-from mcseg.training.trainer import default_device
+from mcseg.training import LabelledCase, default_device, retrain_from_labels
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.interfaces.tasks.train import TrainTask
 
@@ -24,8 +24,33 @@ from lib.models import ModelFiles
 
 log = logging.getLogger(__name__)
 
-#: Fine-tuning defaults sized for a CPU: a few minutes on 2 cores.
-FINETUNE = TrainConfig(max_steps=300, validate_every=50, early_stopping_patience=4)
+#: The options a client may pass, with their defaults and types.
+OPTIONS: dict[str, tuple[type, Any]] = {
+    "max_steps": (int, defaults.RETRAIN_STEPS),
+    "validate_every": (int, defaults.RETRAIN_VALIDATE_EVERY),
+    "learning_rate": (float, defaults.LEARNING_RATE),
+    "batch_size": (int, defaults.BATCH_SIZE),
+    "early_stopping_patience": (int, defaults.RETRAIN_EARLY_STOPPING_PATIENCE),
+    "seed": (int, 0),
+    "dice_images": (int, defaults.RETRAIN_DICE_IMAGES),
+}
+
+
+def train_options(request: dict[str, Any]) -> tuple[TrainConfig, int]:
+    """The TrainConfig and Dice image count a request asks for; ValueError names a bad option."""
+    values = {}
+    for name, (kind, default) in OPTIONS.items():
+        value = request.get(name, default)
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {value!r}")
+        try:
+            values[name] = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {value!r}") from None
+    dice_images = values.pop("dice_images")
+    if dice_images < 0:
+        raise ValueError(f"dice_images must be 0 or more, not {dice_images}")
+    return TrainConfig(**values), dice_images
 
 
 class PatchCNNTrainer(TrainTask):
@@ -37,10 +62,7 @@ class PatchCNNTrainer(TrainTask):
         self.spacing_mm = spacing_mm
 
     def config(self) -> dict[str, Any]:
-        return {"max_steps": FINETUNE.max_steps, "validate_every": FINETUNE.validate_every,
-                "learning_rate": FINETUNE.learning_rate, "batch_size": FINETUNE.batch_size,
-                "early_stopping_patience": FINETUNE.early_stopping_patience, "seed": FINETUNE.seed,
-                "dice_images": 5}
+        return {name: default for name, (_, default) in OPTIONS.items()}
 
     @property
     def stats_path(self) -> Path:
@@ -53,24 +75,12 @@ class PatchCNNTrainer(TrainTask):
             return {}
 
     def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
-        cfg = {**self.config(), **{k: request[k] for k in self.config() if k in request}}
-        config = TrainConfig(max_steps=int(cfg["max_steps"]), validate_every=int(cfg["validate_every"]),
-                             learning_rate=float(cfg["learning_rate"]), batch_size=int(cfg["batch_size"]),
-                             early_stopping_patience=int(cfg["early_stopping_patience"]), seed=int(cfg["seed"]))
+        config, dice_images = train_options(request)
         cases = labelled_cases(datastore)
-        if not cases:
-            raise ValueError("no image has a final label yet: save a label before training")
-        start_from = self.models.path(self.role)
-        store, working_spacing_mm = workspace_store(self.workspace, start_from)
         log.info("%s: %d labelled images; device %s", self.role, len(cases), default_device())
-        refresh = refresh_store(store, cases, working_spacing_mm, self.spacing_mm)
-        stats = finetune_network(self.role, store, start_from, self.models.published(self.role), config)
-        stats["labelled_images"] = len(cases)
-        stats["store"] = refresh.to_json()
+        stats = retrain_from_labels(self.role, cases, self.models.path(self.role), self.models.published(self.role),
+                                    self.workspace, config, self.models.pipeline, self.spacing_mm, dice_images)
         stats["device"] = str(default_device())
-        stats["image_validation"] = image_dice(self.models.pipeline(), cases, self.spacing_mm,
-                                               max_images=int(cfg["dice_images"]))
-        write_stats(self.stats_path, stats)
         log.info("%s: published %s; patch accuracy %s%%; Dice %s", self.role, stats["published"],
                  stats["patch_validation"]["accuracy"], stats["image_validation"]["dice"])
         return stats
