@@ -113,6 +113,13 @@ TRAIN_AFTER_LABELS = 3
 #: detectors (e.g. Hologic Selenia Dimensions); the paper worked at 0.05 mm.
 WORKING_SPACING_MM = 0.07
 
+#: Plausible pixel sizes of a mammogram, in mm. Ours: FFDM detectors have
+#: 0.05-0.1 mm pixels, digitised film 0.025-0.05 mm, mini-MIAS is stored at
+#: 0.2 mm, and downsampled PACS exports reach about 0.3 mm; outside this range
+#: the value is a corrupt or mistaken header, and every size in mm would be wrong.
+MIN_PIXEL_SIZE_MM = 0.02
+MAX_PIXEL_SIZE_MM = 0.5
+
 #: Pixel size used when a file carries none (CBIS-DDSM Secondary Captures,
 #: PNGs). Ours: DDSM film was digitised at 0.042-0.05 mm. The output records it.
 FALLBACK_SPACING_MM = 0.05

@@ -3,13 +3,24 @@ installs a top-level `tests` package that would otherwise shadow it."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import torch
 
-DATA = Path(__file__).resolve().parent.parent / "mcseg" / "data"
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "apps" / "mc_segmentation"
+DATA = ROOT / "mcseg" / "data"
+VENDOR = Path(__file__).resolve().parent / "data" / "ffdm-vendor"
 CBIS_DICOM = DATA / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
 
 
@@ -30,3 +41,67 @@ def randomise_batch_norm(model: torch.nn.Module, seed: int = 0) -> torch.nn.Modu
             m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
             m.bias.data.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
     return model.eval()
+
+
+def make_studies(root: Path, files: list[Path]) -> Path:
+    """A studies folder under ``root`` holding copies of ``files``."""
+    import shutil
+
+    studies = root / "studies"
+    studies.mkdir()
+    for f in files:
+        shutil.copy(f, studies / f.name)
+    return studies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(root: Path, studies: Path, conf: dict[str, str] | None = None):
+    """The real MONAI Label server with apps/mc_segmentation on 127.0.0.1, and a client for it.
+
+    Stopped afterwards; every process it started must be gone."""
+    from monailabel.client import MONAILabelClient
+
+    port = free_port()
+    env = {**os.environ, "MONAI_LABEL_SESSION_PATH": str(root / "sessions"),
+           "MONAI_LABEL_TRACKING_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+    conf = {"models_dir": str(root / "model"), **(conf or {})}
+    args = [a for k, v in conf.items() for a in ("--conf", k, v)]
+    log_path = root / "server.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(APP), "--studies", str(studies),
+         "--host", "127.0.0.1", "--port", str(port), *args],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    client = MONAILabelClient(f"http://127.0.0.1:{port}")
+    client.port = port
+    deadline = time.time() + 120
+    while True:
+        try:
+            client.info()
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(f"server did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(1)
+    try:
+        yield client
+    finally:
+        family = [proc] + psutil.Process(proc.pid).children(recursive=True)
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+        _, alive = psutil.wait_procs([psutil.Process(p.pid) for p in family[1:] if psutil.pid_exists(p.pid)],
+                                     timeout=10)
+        assert not alive, f"processes left behind: {alive}"

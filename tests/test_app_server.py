@@ -7,81 +7,32 @@ order, as a user in 3D Slicer would take them.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 import SimpleITK as sitk
-from conftest import DATA
+from conftest import DATA, make_studies, running_server
 from monailabel.client import MONAILabelClient
 from monailabel.client.client import MONAILabelClientException
 from scipy import ndimage as ndi
 
 from mcseg.io.dicom_write import write_mammogram_dicom
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "apps" / "mc_segmentation"
 IMAGE = DATA / "demo" / "demo_synthetic_0000.dcm"      # synthetic, 0.07 mm pixels, 13 calcifications
 TRUTH = DATA / "demo" / "demo_synthetic_0000.gt.nrrd"
 UPLOAD = DATA / "demo" / "demo_synthetic_0001.dcm"
 OTHER = DATA / "demo" / "demo_real_background_0000.dcm"  # a second, harder unlabelled image
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("server")
-    studies = root / "studies"
-    studies.mkdir()
-    shutil.copy(IMAGE, studies / IMAGE.name)
-    shutil.copy(OTHER, studies / OTHER.name)
-    port = _free_port()
-    env = {**os.environ, "MONAI_LABEL_SESSION_PATH": str(root / "sessions"),
-           "MONAI_LABEL_TRACKING_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(APP), "--studies", str(studies),
-         "--host", "127.0.0.1", "--port", str(port), "--conf", "models_dir", str(root / "model"),
-         "--conf", "train_after_labels", "2", "--conf", "auto_train_models", "segmentator",
-         "--conf", "auto_train_steps", "20"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )
-    client = MONAILabelClient(f"http://127.0.0.1:{port}")
-    deadline = time.time() + 120
-    while True:
-        try:
-            client.info()
-            break
-        except Exception:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError(f"server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(1)
-    yield {"client": client, "root": root, "studies": studies, "proc": proc}
-
-    family = [proc] + psutil.Process(proc.pid).children(recursive=True)
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    log.close()
-    _, alive = psutil.wait_procs([psutil.Process(p.pid) for p in family[1:] if psutil.pid_exists(p.pid)],
-                                 timeout=10)
-    assert not alive, f"processes left behind: {alive}"
+    studies = make_studies(root, [IMAGE, OTHER])
+    with running_server(root, studies, {"train_after_labels": "2", "auto_train_models": "segmentator",
+                                        "auto_train_steps": "20"}) as client:
+        yield {"client": client, "root": root, "studies": studies}
 
 
 def _found(mask: np.ndarray, truth: np.ndarray) -> tuple[int, int]:

@@ -8,7 +8,7 @@ import SimpleITK as sitk
 from conftest import CBIS_DICOM
 from PIL import Image
 
-from mcseg.io import ImageSizeError, NotAMammogramError, UnreadableImageError, read_mammogram
+from mcseg.io import ImageSizeError, NotAMammogramError, PixelSizeError, UnreadableImageError, read_mammogram
 from mcseg.io.dicom_write import write_mammogram_dicom
 
 
@@ -121,9 +121,64 @@ def test_tiny_and_implausible_images(tmp_path):
     path = write_mammogram_dicom(tmp_path / "t.dcm", _ramp(30, 30), spacing_mm=(0.07, 0.07))
     with pytest.raises(ImageSizeError, match="too small"):
         read_mammogram(path)
-    big = write_mammogram_dicom(tmp_path / "b.dcm", _ramp(), spacing_mm=(5.0, 5.0))
-    with pytest.raises(ImageSizeError, match="pixel size"):
+    big = write_mammogram_dicom(tmp_path / "b.dcm", _ramp(1600, 1600), spacing_mm=(0.4, 0.4))
+    with pytest.raises(ImageSizeError, match="640 mm across"):
         read_mammogram(big)
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1e-9", "5", "nan", "0"])
+def test_impossible_pixel_sizes_are_refused_at_read_time(tmp_path, value):
+    import pydicom
+
+    path = write_mammogram_dicom(tmp_path / "a.dcm", _ramp(), spacing_mm=(0.07, 0.07), spacing_tag="PixelSpacing")
+    ds = pydicom.dcmread(path)
+    ds.PixelSpacing = [value, value]
+    ds.save_as(path)
+    with pytest.raises(PixelSizeError, match="PixelSpacing|ITK"):
+        read_mammogram(path)
+
+
+def test_a_given_pixel_size_is_checked_too(tmp_path):
+    path = write_mammogram_dicom(tmp_path / "a.dcm", _ramp(), spacing_mm=None, spacing_tag="none")
+    with pytest.raises(PixelSizeError, match="spacing_mm"):
+        read_mammogram(path, spacing_mm=2.0)
+    with pytest.raises(PixelSizeError):
+        read_mammogram(path, spacing_mm=(0.07, -0.07))
+    assert read_mammogram(path, spacing_mm=0.1).spacing_mm == (0.1, 0.1)
+
+
+def test_pixel_data_that_do_not_match_the_header_are_corrupt(tmp_path):
+    import pydicom
+
+    path = write_mammogram_dicom(tmp_path / "a.dcm", _ramp(), spacing_mm=(0.07, 0.07))
+    ds = pydicom.dcmread(path)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7  # 16-bit data labelled 8-bit
+    ds.save_as(path)
+    with pytest.raises(UnreadableImageError, match="need 30,000"):
+        read_mammogram(path)
+    ds = pydicom.dcmread(write_mammogram_dicom(tmp_path / "b.dcm", _ramp(), spacing_mm=(0.07, 0.07)))
+    ds.PixelData = ds.PixelData[:-1000]
+    ds.save_as(tmp_path / "b.dcm")
+    with pytest.raises(UnreadableImageError, match="corrupt"):
+        read_mammogram(tmp_path / "b.dcm")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"PhotometricInterpretation": "PALETTE COLOR"}, "PALETTE COLOR"),
+    ({"PresentationIntentType": "FOR PROCESSING"}, "For Processing"),
+    ({"ImageType": ["DERIVED", "PRIMARY", "TOMO"], "Modality": "CT"}, "tomosynthesis"),
+    ({"BitsStored": 20}, "BitsStored"),
+])
+def test_header_values_a_mammogram_cannot_have(tmp_path, change, words):
+    import pydicom
+
+    path = write_mammogram_dicom(tmp_path / "a.dcm", _ramp(), spacing_mm=(0.07, 0.07))
+    ds = pydicom.dcmread(path)
+    for key, value in change.items():
+        setattr(ds, key, value)
+    ds.save_as(path)
+    with pytest.raises((NotAMammogramError, UnreadableImageError), match=words):
+        read_mammogram(path)
 
 
 def test_nrrd_with_spacing(tmp_path):

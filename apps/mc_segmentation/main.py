@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from lib.auto_train import AutoTrainer
 from lib.datastore import EXTENSIONS, MammogramDatastore
 from lib.models import ModelFiles
 from lib.errors import client_errors
+from lib import request_checks
 from monailabel.config import settings
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.interfaces.config import TaskConfig
@@ -96,6 +98,13 @@ class MCSegmentationApp(MONAILabelApp):
         # On a small CPU machine re-scoring every image after each action starves
         # inference (monailabel-on-cpu notes); it is on only when asked for.
         self._auto_update_scoring = strtobool(conf.get("auto_update_scoring", "false"))
+        # In the server process (not in training or scoring subprocesses), answer client
+        # mistakes on MONAI Label's routes with 4xx before they reach any work.
+        server = sys.modules.get("monailabel.app")
+        if server is not None:
+            request_checks.install(server.app, {"models": list(self._infers), "trainers": list(self._trainers),
+                                                "strategies": list(self._strategies),
+                                                "scoring": list(self._scoring_methods)})
 
     def init_datastore(self) -> Datastore:
         # MONAI Label's default list has no .dcm: use ours unless the user set one.

@@ -4,14 +4,19 @@ from mcseg.io.errors import (
     EmptyLabelError,
     ImageSizeError,
     InputError,
+    LabelError,
     NotAMammogramError,
+    PixelSizeError,
     UnreadableImageError,
 )
-from mcseg.io.labels import read_label, read_label_image
+from mcseg.io.labels import LABEL_VALUES, read_label, read_label_checked, read_label_image
 from mcseg.io.reader import IMAGE_SUFFIXES, Mammogram, read_mammogram
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "LABEL_VALUES",
+    "LabelError",
+    "PixelSizeError",
     "EmptyLabelError",
     "ImageSizeError",
     "InputError",
@@ -19,6 +24,7 @@ __all__ = [
     "NotAMammogramError",
     "UnreadableImageError",
     "read_label",
+    "read_label_checked",
     "read_label_image",
     "read_mammogram",
 ]

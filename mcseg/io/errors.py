@@ -23,3 +23,11 @@ class ImageSizeError(InputError):
 
 class EmptyLabelError(InputError):
     """A ground-truth label with no calcification pixel where one is required."""
+
+
+class PixelSizeError(InputError):
+    """A pixel size no mammogram can have (not finite, negative, or outside 0.02-0.5 mm)."""
+
+
+class LabelError(InputError):
+    """A calcification label that cannot be used: undecodable, not 0/1, not finite, or of another size."""

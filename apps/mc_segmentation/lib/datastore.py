@@ -1,23 +1,30 @@
 """A local datastore that checks what it is given.
 
-Uploads must be readable 2D mammograms and saved labels must match their
-image's size; anything else is refused with a 4xx before it is stored, so the
-datastore only ever holds what training can use. An all-zero label is
-accepted: it says the image has no calcification (a negative case).
+Uploads must be readable 2D mammograms and saved labels must be complete,
+finite 0/1 masks of their image's size; anything else is refused with a 4xx
+before it is stored, so the datastore only ever holds what training can use.
+An all-zero label is accepted: it says the image has no calcification (a
+negative case). Labels and the datastore file are written atomically (temporary
+file, fsync, rename): a crash mid-save leaves the previous version intact.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException
+from filelock import FileLock
 
+from mcseg.io.atomic import atomic_copy, atomic_write_text
 from mcseg.io.errors import InputError
+from mcseg.io.labels import read_label_checked
 from mcseg.io.reader import read_mammogram
-from mcseg.io.labels import read_label
-from monailabel.datastore.local import LocalDatastore
+from monailabel.datastore.local import DataModel, LocalDatastore
 
 from lib.errors import client_errors
 
@@ -49,6 +56,7 @@ class MammogramDatastore(LocalDatastore):
 
     def add_image(self, image_id: str, image_filename: str, image_info: dict[str, Any]) -> str:
         with client_errors():
+            _check_params(image_info)
             try:
                 mammo = read_mammogram(image_filename, spacing_mm=self.spacing_mm)
             except InputError as exc:
@@ -62,21 +70,53 @@ class MammogramDatastore(LocalDatastore):
         return super().add_image(image_id, image_filename, info)
 
     def save_label(self, image_id: str, label_filename: str, label_tag: str, label_info: dict[str, Any]) -> str:
+        """Check the label, then store it so that a crash mid-save leaves the previous one intact."""
         image = self.get_image_uri(image_id)
         if not image:
             raise HTTPException(status_code=404, detail=f"image {image_id!r} is not in the datastore")
         with client_errors():
-            try:
-                label = read_label(label_filename)
-            except InputError as exc:
-                raise InputError(f"label for {image_id}: {exc}") from exc
+            _check_params(label_info)
             mammo = read_mammogram(image, spacing_mm=self.spacing_mm)
-            if label.shape != mammo.shape:
-                raise InputError(f"label for {image_id} is {label.shape[0]} x {label.shape[1]} pixels; "
-                                 f"the image is {mammo.shape[0]} x {mammo.shape[1]}")
+            label = read_label_checked(label_filename, mammo.shape, name=f"label for {image_id}")
         info = dict(label_info or {})
         info["calcification_pixels"] = int(label.sum())
         self._reload()
-        label_id = super().save_label(image_id, label_filename, label_tag, info)
+        label_id = self._store_label(image_id, label_filename, label_tag, info)
         self.last_saved_tag = label_tag
         return label_id
+
+    def _store_label(self, image_id: str, label_filename: str, label_tag: str, info: dict[str, Any]) -> str:
+        # LocalDatastore.save_label copies the file in place (shutil.copy): a crash mid-copy would
+        # leave half a label where a good one was. Same bookkeeping, with an atomic copy.
+        obj = self._datastore.objects.get(image_id)
+        if not obj:
+            raise HTTPException(status_code=404, detail=f"image {image_id!r} is not in the datastore")
+        _, label_ext = self._to_id(os.path.basename(label_filename))
+        name = self._filename(image_id, label_ext)
+        dest = Path(self._datastore.label_path(label_tag)) / name
+        with FileLock(self._lock_file):
+            atomic_copy(label_filename, dest)
+            info = {**info, "ts": int(time.time()), "name": name}
+            obj.labels[label_tag] = DataModel(info=info, ext=label_ext)
+            self._update_datastore_file(lock=False)
+        log.info("label saved: %s => %s (%s)", image_id, label_tag, dest)
+        return image_id
+
+    def _update_datastore_file(self, lock: bool = True) -> None:
+        """Write the datastore file atomically (the stock writer truncates it, then writes)."""
+        def write() -> None:
+            self._ignore_event_config = True
+            text = json.dumps(self._datastore.model_dump(exclude={"base_path"}), indent=2, default=str)
+            atomic_write_text(self._datastore_config_path, text)
+            self._config_ts = os.stat(self._datastore_config_path).st_mtime
+
+        if lock:
+            with FileLock(self._lock_file):
+                write()
+        else:
+            write()
+
+
+def _check_params(params: Any) -> None:
+    if params is not None and not isinstance(params, dict):
+        raise InputError(f"params must be a JSON object, not {type(params).__name__}")

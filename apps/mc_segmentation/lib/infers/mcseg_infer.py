@@ -54,7 +54,7 @@ class McsegInferTask(InferTask):
         image = request.get("image")
         if not isinstance(image, str) or not image:
             raise RequestError("no image: pass the id of an image in the datastore, or upload one")
-        spacing = _positive_float(request.get("spacing_mm")) or self.spacing_mm
+        spacing = _spacing_from_request(request.get("spacing_mm")) or self.spacing_mm
         mammo = read_mammogram(image, spacing_mm=spacing)
         ext = (request.get("result_extension") or ".nrrd").lower()
         if ext not in RESULT_EXTENSIONS:
@@ -138,9 +138,12 @@ def _roi_px(request: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int, 
     return r0, c0, r1, c1
 
 
-def _positive_float(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
+def _spacing_from_request(value: Any) -> float | None:
+    """A pixel size from the request: absent (None, "", 0) means "not given"; anything else must be a
+    number, and the reader checks its range."""
+    if value in (None, "", 0, 0.0):
         return None
-    return v if v > 0 else None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"spacing_mm must be a number in mm, not {value!r}") from None

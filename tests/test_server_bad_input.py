@@ -1,0 +1,273 @@
+"""A corpus of malformed images, labels and requests sent to the real server.
+
+Every one must get a 4xx whose message names the problem, before any work is
+done; the server must answer /info/ after each; and the final label saved
+before the corpus, and the datastore file, must be byte for byte unchanged
+afterwards. The real vendor FFDMs go through the same server: the GE and
+Siemens files are read with their pixel size, the Hologic tomosynthesis slice
+is refused by name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nibabel
+import numpy as np
+import pydicom
+import pytest
+import requests
+import SimpleITK as sitk
+from conftest import DATA, VENDOR, make_studies, running_server
+from PIL import Image
+
+from mcseg.io.dicom_write import write_mammogram_dicom
+
+IMAGE = DATA / "demo" / "demo_synthetic_0000.dcm"
+TRUTH = DATA / "demo" / "demo_synthetic_0000.gt.nrrd"
+SIEMENS = VENDOR / "OutOfBoundsOverlay.dcm"
+
+
+def _ramp(rows=256, cols=200) -> np.ndarray:
+    return (np.arange(rows * cols).reshape(rows, cols) % 3000 + 500).astype(np.uint16)
+
+
+def _dicom(folder: Path, name: str, change=None, pixels=None, **kwargs) -> Path:
+    path = write_mammogram_dicom(folder / name, _ramp() if pixels is None else pixels,
+                                 spacing_mm=kwargs.pop("spacing_mm", (0.07, 0.07)), **kwargs)
+    if change:
+        ds = pydicom.dcmread(path)
+        change(ds)
+        ds.save_as(path)
+    return path
+
+
+def _set(**values):
+    def change(ds):
+        for key, value in values.items():
+            setattr(ds, key, value)
+    return change
+
+
+def _bad_images(folder: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, words the refusal must contain)."""
+    folder.mkdir()
+    good = _dicom(folder, "good.dcm").read_bytes()
+    out: dict[str, tuple[Path, str]] = {}
+
+    def raw(name, data: bytes, words):
+        (folder / name).write_bytes(data)
+        out[name] = (folder / name, words)
+
+    raw("empty.dcm", b"", "")
+    raw("random.dcm", np.random.default_rng(0).bytes(5000), "")
+    raw("random.png", np.random.default_rng(1).bytes(5000), "")
+    raw("text.png", b"this is a text file, not a mammogram\n" * 20, "")
+    raw("elf.dcm", b"\x7fELF" + bytes(2000), "")
+    for share in (0.001, 0.5, 0.999):
+        raw(f"truncated_{share}.dcm", good[: int(len(good) * share)], "")
+    for modality in ("CT", "MR", "US", "PT"):
+        out[f"{modality}.dcm"] = (_dicom(folder, f"{modality}.dcm", modality=modality), modality)
+    out["spacing_negative.dcm"] = (_dicom(folder, "spacing_negative.dcm", _set(PixelSpacing=["-0.1", "-0.1"]),
+                                          spacing_tag="PixelSpacing"), "pixel size")
+    out["spacing_tiny.dcm"] = (_dicom(folder, "spacing_tiny.dcm", _set(PixelSpacing=["1e-9", "1e-9"]),
+                                      spacing_tag="PixelSpacing"), "not a mammogram pixel size")
+    out["bits8.dcm"] = (_dicom(folder, "bits8.dcm", _set(BitsAllocated=8, BitsStored=8, HighBit=7)), "need")
+    out["rows0.dcm"] = (_dicom(folder, "rows0.dcm", _set(Rows=0)), "")
+    out["huge_header.dcm"] = (_dicom(folder, "huge_header.dcm", _set(Rows=20000, Columns=20000)), "")
+    out["no_pixels.dcm"] = (_dicom(folder, "no_pixels.dcm", lambda ds: delattr(ds, "PixelData")), "no image")
+    out["palette.dcm"] = (_dicom(folder, "palette.dcm", _set(PhotometricInterpretation="PALETTE COLOR")),
+                          "PALETTE COLOR")
+    out["for_processing.dcm"] = (_dicom(folder, "for_processing.dcm",
+                                        _set(PresentationIntentType="FOR PROCESSING")), "For Processing")
+    out["tiny.dcm"] = (_dicom(folder, "tiny.dcm", pixels=_ramp(31, 31)), "too small")
+    out["one_pixel.dcm"] = (_dicom(folder, "one_pixel.dcm", pixels=_ramp(1, 1)), "too small")
+
+    def multiframe(ds):
+        ds.NumberOfFrames = 2
+        ds.Rows = 128
+    out["multiframe.dcm"] = (_dicom(folder, "multiframe.dcm", multiframe), "multi-frame")
+
+    def rgb(ds):
+        ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        ds.PixelData = np.zeros((256, 200, 3), np.uint8).tobytes()
+    out["rgb.dcm"] = (_dicom(folder, "rgb.dcm", rgb), "colour")
+    out["tomosynthesis.dcm"] = (Path(shutil.copy(VENDOR / "GH1376.dcm", folder / "tomosynthesis.dcm")),
+                                "tomosynthesis")
+    colour = np.stack([np.zeros((200, 200), np.uint8), np.full((200, 200), 200, np.uint8),
+                       np.zeros((200, 200), np.uint8)], -1)
+    Image.fromarray(colour).save(folder / "colour.png")
+    out["colour.png"] = (folder / "colour.png", "colour")
+    volume = sitk.GetImageFromArray(np.zeros((5, 100, 100), np.uint16))
+    sitk.WriteImage(volume, str(folder / "volume.nrrd"))
+    out["volume.nrrd"] = (folder / "volume.nrrd", "3D")
+    return out
+
+
+def _bad_labels(folder: Path, shape: tuple[int, int]) -> dict[str, tuple[Path, str]]:
+    folder.mkdir()
+    out: dict[str, tuple[Path, str]] = {}
+
+    def nifti(name, array, words):
+        nibabel.save(nibabel.Nifti1Image(np.asarray(array).T[:, :, None], np.eye(4)), str(folder / name))
+        out[name] = (folder / name, words)
+
+    mask = np.zeros(shape, np.uint8)
+    mask[100:104, 200:203] = 1
+    nifti("nan.nii.gz", np.full(shape, np.nan, np.float32), "NaN")
+    nifti("inf.nii.gz", np.where(mask > 0, np.inf, 0).astype(np.float32), "infinite")
+    nifti("half.nii.gz", mask * 0.5, "0.5")
+    nifti("values.nii.gz", mask * 7, "7")
+    nifti("small.nii.gz", np.zeros((10, 10), np.uint8), "10 x 10")
+    nifti("transposed.nii.gz", np.zeros(shape[::-1], np.uint8), f"{shape[1]} x {shape[0]}")
+    speckled = (np.random.default_rng(0).random(shape) < 0.3).astype(np.uint8)
+    nifti("speckled.nii.gz", speckled, "")
+    whole = (folder / "speckled.nii.gz").read_bytes()
+    del out["speckled.nii.gz"]
+    for keep in (200, len(whole) // 2, len(whole) - 10):
+        (folder / f"truncated_{keep}.nii.gz").write_bytes(whole[:keep])
+        out[f"truncated_{keep}.nii.gz"] = (folder / f"truncated_{keep}.nii.gz", "truncated or corrupt")
+    (folder / "empty.nii.gz").write_bytes(b"")
+    out["empty.nii.gz"] = (folder / "empty.nii.gz", "")
+    (folder / "text.nrrd").write_text("NRRD0004\nnot really\n")
+    out["text.nrrd"] = (folder / "text.nrrd", "")
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((5, *shape), np.uint8)), str(folder / "slices.nrrd"))
+    out["slices.nrrd"] = (folder / "slices.nrrd", "not 2D")
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    studies = make_studies(root, [IMAGE, SIEMENS])
+    for name in ("spacing_negative.dcm", "bits8.dcm"):  # bad files already in the studies folder
+        _dicom(studies, name, _set(PixelSpacing=["-0.1", "-0.1"]) if "spacing" in name else
+               _set(BitsAllocated=8, BitsStored=8, HighBit=7), spacing_tag="PixelSpacing")
+    with running_server(root, studies, {"train_after_labels": "0"}) as client:
+        yield {"url": f"http://127.0.0.1:{client.port}", "root": root, "studies": studies}
+
+
+def _check(server, response: requests.Response, words: str, what: str) -> None:
+    assert 400 <= response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+    detail = str(response.json().get("detail", ""))
+    assert detail, f"{what}: a 4xx without a reason"
+    assert words.lower() in detail.lower(), f"{what}: {detail!r} does not say {words!r}"
+    assert requests.get(f"{server['url']}/info/", timeout=30).status_code == 200, f"not serving after {what}"
+
+
+def test_corpus_gets_4xx_and_the_saved_label_survives(server, tmp_path):
+    url = server["url"]
+    label_dir = server["studies"] / "labels" / "final"
+    with TRUTH.open("rb") as fh:
+        saved = requests.put(f"{url}/datastore/label", params={"image": IMAGE.stem, "tag": "final"},
+                             files={"label": ("truth.nrrd", fh)}, data={"params": "{}"}, timeout=60)
+    assert saved.status_code == 200, saved.text
+    stored = label_dir / f"{IMAGE.stem}.nrrd"
+    label_bytes = stored.read_bytes()
+    datastore_file = server["studies"] / "datastore_v2.json"
+    datastore_bytes = datastore_file.read_bytes()
+    refused = 0
+
+    for name, (path, words) in _bad_images(tmp_path / "images").items():
+        with path.open("rb") as fh:
+            r = requests.put(f"{url}/datastore/image", params={"image": f"bad_{name}"},
+                             files={"file": (name, fh)}, data={"params": "{}"}, timeout=60)
+        _check(server, r, words, f"upload {name}")
+        refused += 1
+
+    for name, (path, words) in _bad_labels(tmp_path / "labels", (1400, 1000)).items():
+        with path.open("rb") as fh:
+            r = requests.put(f"{url}/datastore/label", params={"image": IMAGE.stem, "tag": "final"},
+                             files={"label": (name, fh)}, data={"params": "{}"}, timeout=60)
+        _check(server, r, words, f"label {name}")
+        assert stored.read_bytes() == label_bytes, f"label {name} changed the saved label"
+        refused += 1
+
+    with TRUTH.open("rb") as fh:
+        label = ("truth.nrrd", fh.read())
+    requests_corpus = [
+        ("label for an unknown image", lambda: requests.put(
+            f"{url}/datastore/label", params={"image": "no_such_image", "tag": "final"}, files={"label": label},
+            data={"params": "{}"}), "not in the datastore"),
+        ("label params not JSON", lambda: requests.put(
+            f"{url}/datastore/label", params={"image": IMAGE.stem, "tag": "final"}, files={"label": label},
+            data={"params": "{not json"}), "not valid JSON"),
+        ("label params a list", lambda: requests.put(
+            f"{url}/datastore/label", params={"image": IMAGE.stem, "tag": "final"}, files={"label": label},
+            data={"params": "[1, 2]"}), "JSON object"),
+        ("infer: unknown model", lambda: requests.post(f"{url}/infer/no_such_model", params={"image": IMAGE.stem},
+                                                       data={"params": "{}"}), "no model 'no_such_model'"),
+        ("infer: params not JSON", lambda: requests.post(f"{url}/infer/pipeline", params={"image": IMAGE.stem},
+                                                         data={"params": "{oops"}), "not valid JSON"),
+        ("infer: no image", lambda: requests.post(f"{url}/infer/pipeline"), "no image"),
+        ("infer: unknown image", lambda: requests.post(f"{url}/infer/pipeline", params={"image": "nothing"},
+                                                       data={"params": "{}"}), "not in the datastore"),
+        ("infer: path traversal", lambda: requests.post(f"{url}/infer/pipeline",
+                                                        params={"image": "../../../etc/passwd"},
+                                                        data={"params": "{}"}), ""),
+        ("infer: 5000-character id", lambda: requests.post(f"{url}/infer/pipeline", params={"image": "x" * 5000},
+                                                           data={"params": "{}"}), ""),
+        ("infer: bad result_extension", lambda: requests.post(
+            f"{url}/infer/pipeline", params={"image": IMAGE.stem},
+            data={"params": json.dumps({"result_extension": ".jpg"})}), "result_extension"),
+        ("infer: negative PixelSpacing in the studies folder", lambda: requests.post(
+            f"{url}/infer/pipeline", params={"image": "spacing_negative"}, data={"params": "{}"}), "pixel size"),
+        ("infer: 8-bit header on 16-bit data in the studies folder", lambda: requests.post(
+            f"{url}/infer/detector", params={"image": "bits8"}, data={"params": "{}"}), "need"),
+        ("infer: roi outside the image", lambda: requests.post(
+            f"{url}/infer/segmentator", params={"image": IMAGE.stem},
+            data={"params": json.dumps({"roi_px": [5000, 5000, 6000, 6000]})}), "does not overlap"),
+        ("activelearning: unknown strategy", lambda: requests.post(f"{url}/activelearning/no_such", json={}),
+         "no strategy"),
+        ("scoring: unknown method", lambda: requests.post(f"{url}/scoring/no_such"), "no scoring method"),
+        ("train: unknown model", lambda: requests.post(f"{url}/train/no_such", json={}), "no trainer"),
+        ("train: max_steps -5", lambda: requests.post(f"{url}/train/segmentator", json={"max_steps": -5}),
+         "max_steps"),
+        ("train: learning_rate abc", lambda: requests.post(f"{url}/train/segmentator",
+                                                           json={"learning_rate": "abc"}), "learning_rate"),
+        ("train: max_steps 2.5", lambda: requests.post(f"{url}/train/detector", json={"max_steps": 2.5}),
+         "integer"),
+        ("train: options a list", lambda: requests.post(f"{url}/train/segmentator", json=[1, 2]), ""),
+        ("download: unknown image", lambda: requests.get(f"{url}/datastore/image", params={"image": "nothing"}), ""),
+    ]
+    for what, call, words in requests_corpus:
+        _check(server, call(), words, what)
+        refused += 1
+    assert refused >= 60
+
+    assert stored.read_bytes() == label_bytes, "the saved label changed"
+    assert datastore_file.read_bytes() == datastore_bytes, "a refused request changed the datastore file"
+    objects = requests.get(f"{url}/datastore/", params={"output": "all"}, timeout=30).json()["objects"]
+    assert not [i for i in objects if i.startswith("bad_")], "a refused upload was stored"
+    train = requests.get(f"{url}/train/", timeout=30)
+    assert train.status_code == 404 or train.json().get("status") not in ("SUBMITTED", "RUNNING"), \
+        "a refused training request started a run"
+
+
+def test_vendor_ffdms_through_the_server(server):
+    url = server["url"]
+    with (VENDOR / "GH133.dcm").open("rb") as fh:
+        r = requests.put(f"{url}/datastore/image", params={"image": "ge"}, files={"file": ("GH133.dcm", fh)},
+                         data={"params": "{}"}, timeout=120)
+    assert r.status_code == 200, r.text
+    info = requests.get(f"{url}/datastore/image/info", params={"image": "ge"}, timeout=30).json()
+    assert info["spacing_mm"] == pytest.approx([0.0941, 0.0941], abs=5e-5)
+    assert info["spacing_source"] == "ImagerPixelSpacing"
+    # The GE file's detector stage (its full pipeline takes minutes on 2 cores; the CLI test runs Siemens).
+    r = requests.post(f"{url}/infer/detector", params={"image": "ge", "output": "json"},
+                      data={"params": "{}"}, timeout=600)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["shape"] == [3062, 2394] and doc["working_frame"]["flipped_left_right"] is True
+    assert any("SIGMOID" in a for a in doc["input"]["assumptions"]) and doc["candidates"]
+
+    r = requests.post(f"{url}/infer/pipeline", params={"image": SIEMENS.stem, "output": "json"},
+                      data={"params": "{}"}, timeout=600)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["spacing_mm"] == [0.085, 0.085] and doc["input"]["laterality_tag"] == "L"
+    assert doc["working_frame"]["flipped_left_right"] is False
+    assert any(c["in_mask"] for c in doc["calcifications"])
