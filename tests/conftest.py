@@ -80,7 +80,7 @@ def running_server(root: Path, studies: Path, conf: dict[str, str] | None = None
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     client = MONAILabelClient(f"http://127.0.0.1:{port}")
-    client.port = port
+    client.port, client.proc = port, proc
     deadline = time.time() + 120
     while True:
         try:
@@ -94,8 +94,11 @@ def running_server(root: Path, studies: Path, conf: dict[str, str] | None = None
     try:
         yield client
     finally:
-        family = [proc] + psutil.Process(proc.pid).children(recursive=True)
-        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            family = [proc] + psutil.Process(proc.pid).children(recursive=True)
+            os.killpg(proc.pid, signal.SIGINT)
+        except (psutil.NoSuchProcess, ProcessLookupError):  # a test killed it already
+            family = [proc]
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -271,3 +271,46 @@ def test_vendor_ffdms_through_the_server(server):
     assert doc["spacing_mm"] == [0.085, 0.085] and doc["input"]["laterality_tag"] == "L"
     assert doc["working_frame"]["flipped_left_right"] is False
     assert any(c["in_mask"] for c in doc["calcifications"])
+
+
+def test_acknowledged_labels_survive_kill_9(tmp_path):
+    """Four labels saved and acknowledged, a fifth in flight, then SIGKILL: after a restart the four
+    are there byte for byte and the fifth is either all there or not there."""
+    import os
+    import signal
+    import threading
+
+    images = []
+    for i in range(5):
+        images.append(tmp_path / f"case_{i}.dcm")
+        shutil.copy(IMAGE, images[-1])
+    (tmp_path / "run1").mkdir()
+    studies = make_studies(tmp_path / "run1", images)
+    sent = TRUTH.read_bytes()
+    with running_server(tmp_path / "run1", studies, {"train_after_labels": "0"}) as client:
+        url = f"http://127.0.0.1:{client.port}"
+        for i in range(4):
+            r = requests.put(f"{url}/datastore/label", params={"image": f"case_{i}", "tag": "final"},
+                             files={"label": ("l.nrrd", sent)}, data={"params": "{}"}, timeout=60)
+            assert r.status_code == 200, r.text
+        def save_fifth():
+            try:
+                requests.put(f"{url}/datastore/label", params={"image": "case_4", "tag": "final"},
+                             files={"label": ("l.nrrd", sent)}, data={"params": "{}"}, timeout=60)
+            except requests.ConnectionError:  # the server died under it: expected
+                pass
+
+        in_flight = threading.Thread(target=save_fifth, daemon=True)
+        in_flight.start()
+        os.killpg(client.proc.pid, signal.SIGKILL)
+        client.proc.wait(timeout=30)
+        in_flight.join(timeout=60)
+    final = studies / "labels" / "final"
+    for i in range(4):
+        assert (final / f"case_{i}.nrrd").read_bytes() == sent
+    fifth = final / "case_4.nrrd"
+    assert not fifth.exists() or fifth.read_bytes() == sent
+    with running_server(tmp_path / "run1", studies, {"train_after_labels": "0"}) as client:
+        objects = client.datastore()["objects"]
+        assert all("final" in objects[f"case_{i}"]["labels"] for i in range(4))
+        assert set(objects) == {f"case_{i}" for i in range(5)}, "a temporary file was taken for an image"

@@ -16,16 +16,17 @@ from typing import Callable, Iterator
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
 
-    The temporary file keeps the target's suffixes, so writers that choose the
-    format by extension (ITK, torch) write the right one.
+    With ``keep_suffix`` the temporary file keeps the target's suffixes, so writers
+    that choose the format by extension (ITK, torch) write the right one; without,
+    it ends in ``.tmp``, so that a folder watcher matching ``*.nii.gz`` never sees it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, name = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}-", suffix=suffix, dir=path.parent)
+    suffix = ("".join(path.suffixes) or ".tmp") if keep_suffix else ".tmp"
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -39,9 +40,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     _fsync_dir(path.parent)
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], object], keep_suffix: bool = False) -> Path:
     """Call ``write(tmp_path)``, then move the result to ``path`` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, keep_suffix) as tmp:
         write(tmp)
     return Path(path)
 

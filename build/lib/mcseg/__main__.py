@@ -1,0 +1,5 @@
+import sys
+
+from mcseg.cli import main
+
+sys.exit(main())

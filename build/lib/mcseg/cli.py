@@ -1,0 +1,322 @@
+"""Command line: ``mcseg segment | train | synth | demo``.
+
+Exit codes: 0 success, 1 internal error, 2 bad input or arguments (every
+input that failed is named with the reason; the others are still processed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from mcseg import __version__, defaults
+
+#: The demo images ship inside the package, so `mcseg demo` works from an installed wheel.
+DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
+
+log = logging.getLogger("mcseg")
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("models and thresholds")
+    g.add_argument("--detector", type=Path, help="detector checkpoint (default: the bundled weights)")
+    g.add_argument("--segmentator", type=Path, help="segmentator checkpoint (default: the bundled weights)")
+    g.add_argument("--detector-threshold", type=float,
+                   help=f"detector probability that sends a window to the segmentator "
+                        f"(default {defaults.DETECTOR_THRESHOLD})")
+    g.add_argument("--operating-threshold", type=float,
+                   help=f"segmentator probability that puts a pixel in the mask (default: the threshold "
+                        f"calibrated into the segmentator weights, else {defaults.OPERATING_THRESHOLD})")
+    g.add_argument("--candidate-threshold", type=float,
+                   help=f"lowest probability still listed as a candidate in the JSON, for FROC sweeps "
+                        f"(default {defaults.CANDIDATE_THRESHOLD})")
+    g.add_argument("--segmentator-path", choices=("dense", "reference"),
+                   help="dense: all pixels at once (fast, exact for the 'valid' segmentator); reference: one "
+                        "N x N patch per pixel as in the paper (slow). Default dense")
+    g.add_argument("--symmetries", type=int, choices=range(1, 9), metavar="{1..8}",
+                   help="average the segmentator over this many of the 8 rotations/mirrorings of the image "
+                        f"(test-time augmentation; 1 = off, default {defaults.SEGMENTATOR_SYMMETRIES})")
+    g.add_argument("--working-spacing-mm", type=float,
+                   help=f"pixel size the networks work at; must match the weights (default "
+                        f"{defaults.WORKING_SPACING_MM})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcseg",
+        description="Detect and segment breast microcalcifications and clusters (two-stage CNN, "
+                    "Valvano et al. 2019). Research software: not for clinical use.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcseg {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    seg = sub.add_parser("segment", help="segment mammograms into S.mask.nrrd and S.json",
+                         description="Segment each input (DICOM MG/DX/CR/SC, PNG/TIFF, NRRD/NIfTI; folders "
+                                     "are searched) and write S.mask.nrrd (uint8, the input's geometry) and "
+                                     "S.json (calcifications, clusters, assumptions) into the output folder.")
+    seg.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
+    seg.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder (default ./out)")
+    seg.add_argument("--spacing-mm", type=float,
+                     help="pixel size in mm, overriding the file's (needed for PNG/TIFF and files without "
+                          f"a spacing tag; otherwise {defaults.FALLBACK_SPACING_MM} mm is assumed and recorded)")
+    seg.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_pipeline_options(seg)
+
+    demo = sub.add_parser("demo", help="segment the bundled demo images with the default weights",
+                          description=f"Segment the images in {DEMO_DIR} and print a summary.")
+    demo.add_argument("-o", "--out", type=Path, default=Path("demo-out"), help="output folder (default ./demo-out)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    train = sub.add_parser("train", help="train the detector and the segmentator on (image, label) pairs",
+                           description="Build the SQLite patch store from every image S.* in DATA that has a "
+                                       "label S.gt.nrrd (see --label-suffix), then train the detector and the "
+                                       "segmentator (Adam, lr 1e-3, balanced minibatches of 256, lr halved on "
+                                       "plateau, early stopping). Writes OUT/detector.pt, OUT/segmentator.pt, "
+                                       "OUT/patches-<N>px.sqlite and OUT/training.json. A stopped run resumes. "
+                                       f"{defaults.VALIDATION_PERCENT}% of the images, chosen by a hash of the "
+                                       "file name, are held out for validation.")
+    train.add_argument("data", type=Path, help="folder of images and their labels")
+    train.add_argument("-o", "--out", type=Path, default=Path("runs/train"), help="output folder")
+    train.add_argument("--label-suffix", default=".gt.nrrd", help="label file suffix (default .gt.nrrd)")
+    train.add_argument("--role", choices=("both", "detector", "segmentator"), default="both")
+    train.add_argument("--patch-size", type=int, choices=defaults.PATCH_SIZES_PX, default=defaults.PATCH_SIZE_PX,
+                       help="patch side N in pixels (default 49)")
+    train.add_argument("--detector-padding", choices=("same", "valid"), default=defaults.DETECTOR_PADDING)
+    train.add_argument("--segmentator-padding", choices=("same", "valid"), default=defaults.SEGMENTATOR_PADDING)
+    train.add_argument("--steps", type=int, default=defaults.MAX_STEPS,
+                       help=f"maximum steps per network (default {defaults.MAX_STEPS})")
+    train.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
+    train.add_argument("--validate-every", type=int, default=defaults.VALIDATE_EVERY)
+    train.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
+    train.add_argument("--working-spacing-mm", type=float, default=defaults.WORKING_SPACING_MM)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--mining-rounds", type=int, default=defaults.MINING_ROUNDS,
+                       help="rounds of hard-negative mining, each followed by fine-tuning "
+                            f"(default {defaults.MINING_ROUNDS})")
+    train.add_argument("--calibrate-fppi", type=float, default=defaults.CALIBRATION_TARGET_FPPI,
+                       help="set the operating threshold on the validation images so that they get at most this "
+                            f"many false positives per image (default {defaults.CALIBRATION_TARGET_FPPI:g}; "
+                            f"0 keeps {defaults.OPERATING_THRESHOLD})")
+    train.add_argument("--start-round", type=int, default=0,
+                       help="continue from OUT's checkpoints at this mining round (0 = train from scratch)")
+    train.add_argument("--finetune-steps", type=int, default=None,
+                       help="maximum steps per network per mining round (default: --steps; early stopping "
+                            "usually ends a round sooner)")
+    train.add_argument("--rebuild-store", action="store_true", help="rebuild the patch store even if present")
+    train.add_argument("--no-resume", action="store_true", help="start afresh even if a stopped run is found")
+    train.add_argument("--no-progress", action="store_true")
+
+    synth = sub.add_parser("synth", help="generate synthetic mammograms with exact ground truth",
+                           description="Write S.dcm (MG DICOM with pixel spacing), S.gt.nrrd (calcification "
+                                       "mask) and S.gt.json (calcifications and clusters) per image.")
+    synth.add_argument("out", type=Path, help="output folder")
+    synth.add_argument("-n", "--count", type=int, default=10, help="number of images (default 10)")
+    synth.add_argument("--seed", type=int, default=0, help="image i uses the seed (seed, i)")
+    synth.add_argument("--mode", choices=("synthetic", "real-background", "mixed"), default="synthetic",
+                       help="synthetic tissue, calcifications inserted into real mammograms, or both")
+    synth.add_argument("--backgrounds", type=Path,
+                       help="folder of real mammogram DICOMs for --mode real-background/mixed")
+    synth.add_argument("--shape", type=int, nargs=2, metavar=("ROWS", "COLS"), help="image size in pixels")
+    synth.add_argument("--spacing-mm", type=float, default=defaults.WORKING_SPACING_MM)
+    synth.add_argument("--prefix", default="synth", help="file name prefix (default synth)")
+    synth.add_argument("--no-progress", action="store_true")
+    ev = sub.add_parser("evaluate", help="FROC, Dice/IoU and the per-class error table of a set of predictions",
+                        description="Compare the predictions in PREDICTIONS (S.json and S.mask.nrrd, as written by "
+                                    "`mcseg segment`) with ground truth: S.gt.json or a mask S.gt.nrrd/S.nrrd/"
+                                    "S.png... in --truth, or a mini-MIAS Info.txt (--mias-info). Writes "
+                                    "OUT/summary.json, OUT/froc.png and OUT/report.md.")
+    ev.add_argument("predictions", type=Path, help="folder of predictions (the output contract)")
+    ev.add_argument("--truth", type=Path, help="folder of ground truth (S.gt.json, or a mask file per image)")
+    ev.add_argument("--mias-info", type=Path, help="mini-MIAS Info.txt (cluster-level truth; y from the bottom)")
+    ev.add_argument("--negatives-without-truth", action="store_true",
+                    help="count images that have no ground-truth file as negatives (otherwise an error)")
+    ev.add_argument("--images", type=Path,
+                    help="folder of the images the predictions came from: adds the per-class patch error table "
+                         "of the weights (use held-out images only)")
+    ev.add_argument("--detector", type=Path, help="detector weights for the table (default: bundled)")
+    ev.add_argument("--segmentator", type=Path, help="segmentator weights for the table (default: bundled)")
+    ev.add_argument("--spacing-mm", type=float, help="pixel size of the images, for the table")
+    ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    ev.add_argument("--title", default="Evaluation", help="title of the report")
+    ev.add_argument("-o", "--out", type=Path, default=Path("evaluation"), help="output folder")
+    return parser
+
+
+def _pipeline_from_args(args):
+    from mcseg.pipeline import Pipeline
+
+    # Options left unset stay None, so the weights' own values (calibrated threshold,
+    # trained pixel size) apply; a value given on the command line always wins.
+    config = defaults.PipelineConfig().with_(
+        detector_threshold=getattr(args, "detector_threshold", None),
+        operating_threshold=getattr(args, "operating_threshold", None),
+        candidate_threshold=getattr(args, "candidate_threshold", None),
+        segmentator_path=getattr(args, "segmentator_path", None),
+        segmentator_symmetries=getattr(args, "symmetries", None),
+        working_spacing_mm=getattr(args, "working_spacing_mm", None),
+    )
+    return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None), config)
+
+
+def _collect_inputs(paths: list[Path]) -> list[Path]:
+    from mcseg.io import IMAGE_SUFFIXES
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)
+                           and ".gt." not in p.name and ".mask." not in p.name)
+            if not found:
+                log.error("%s: no images found in this folder", path)
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def cmd_segment(args) -> int:
+    return _segment_files(_pipeline_from_args(args), _collect_inputs(args.inputs), args.out, args.spacing_mm,
+                          progress=not args.no_progress)
+
+
+def _segment_files(pipeline, files: list[Path], out: Path, spacing_mm: float | None, progress: bool,
+                   compare_truth: bool = False) -> int:
+    from mcseg.io import InputError, read_mammogram
+    from mcseg.io.writer import image_stem, write_result
+
+    failures = 0
+    stems: dict[str, int] = {}
+    for path in files:
+        try:
+            mammo = read_mammogram(path, spacing_mm=spacing_mm,
+                                   fallback_spacing_mm=pipeline.config.fallback_spacing_mm)
+            result = pipeline.run(mammo, progress=progress)
+        except InputError as exc:
+            failures += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        stem = image_stem(path)
+        if stem in stems:  # two inputs named alike (e.g. in different folders) must not overwrite
+            stems[stem] += 1
+            stem = f"{stem}-{stems[stem]}"
+        else:
+            stems[stem] = 0
+        written = write_result(result, out, stem)
+        n_mask = sum(c["in_mask"] for c in result.calcifications)
+        print(f"{path}: {n_mask} calcifications, {len(result.clusters)} clusters, "
+              f"{result.seconds:.1f} s -> {written['mask']}")
+        truth_path = path.with_name(f"{stem}.gt.nrrd")
+        if compare_truth and truth_path.is_file():
+            print(f"  vs ground truth: {_compare_with_truth(result, truth_path)}")
+        for note in mammo.assumptions:
+            print(f"  note: {note}")
+    if not files:
+        print("error: no input images", file=sys.stderr)
+        return 2
+    return 2 if failures else 0
+
+
+def _compare_with_truth(result, truth_path: Path) -> str:
+    from mcseg.evaluation import match_listed
+    from mcseg.io import read_label
+
+    match = match_listed(result.calcifications, read_label(truth_path), result.mammogram.spacing_mm,
+                         in_mask_only=True)
+    return (f"found {int(match.hits.sum())} of {match.n_truth} inserted calcifications, "
+            f"{int((~match.hits).sum())} false positives")
+
+
+def cmd_demo(args) -> int:
+    if not DEMO_DIR.is_dir():
+        print(f"error: demo folder {DEMO_DIR} is missing", file=sys.stderr)
+        return 1
+    code = _segment_files(_pipeline_from_args(args), _collect_inputs([DEMO_DIR]), args.out, None,
+                          progress=not args.no_progress, compare_truth=True)
+    print(f"\nResults in {args.out.resolve()}: open S.json for the calcification and cluster lists; "
+          "S.mask.nrrd overlays the image in 3D Slicer.")
+    return code
+
+
+def cmd_train(args) -> int:
+    from mcseg.training import TrainingPlan, train_from_scratch
+
+    config = defaults.TrainConfig(max_steps=args.steps, batch_size=args.batch_size,
+                                  validate_every=args.validate_every, seed=args.seed)
+    plan = TrainingPlan(
+        data=args.data, out=args.out, label_suffix=args.label_suffix,
+        roles=("detector", "segmentator") if args.role == "both" else (args.role,),
+        patch_size_px=args.patch_size,
+        padding={"detector": args.detector_padding, "segmentator": args.segmentator_padding},
+        train=config, finetune_steps=args.finetune_steps, mining_rounds=args.mining_rounds,
+        calibrate_fppi=args.calibrate_fppi, working_spacing_mm=args.working_spacing_mm,
+        spacing_mm=args.spacing_mm, start_round=args.start_round, rebuild_store=args.rebuild_store,
+        resume=not args.no_resume, command=args.command_line)
+    train_from_scratch(plan, progress=not args.no_progress, on_message=print)
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from mcseg.synth import SynthConfig, generate_dataset
+
+    config = SynthConfig(spacing_mm=args.spacing_mm)
+    if args.shape:
+        config = SynthConfig(spacing_mm=args.spacing_mm, shape_px=tuple(args.shape))
+    backgrounds = []
+    if args.mode != "synthetic":
+        if not args.backgrounds or not args.backgrounds.is_dir():
+            print("error: --mode real-background/mixed needs --backgrounds FOLDER of DICOMs", file=sys.stderr)
+            return 2
+        backgrounds = sorted(args.backgrounds.rglob("*.dcm"))
+    written = generate_dataset(args.out, args.count, args.seed, mode=args.mode, backgrounds=backgrounds,
+                               config=config, progress=not args.no_progress, prefix=args.prefix)
+    print(f"wrote {len(written)} images to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from mcseg.evaluation.report import evaluate_folder, write_report
+    from mcseg.pipeline import Pipeline
+
+    if not args.truth and not args.mias_info and not args.negatives_without_truth:
+        print("error: give --truth FOLDER or --mias-info Info.txt (or --negatives-without-truth)", file=sys.stderr)
+        return 2
+    pipeline = Pipeline.from_weights(args.detector, args.segmentator) if args.images else None
+    summary, curves = evaluate_folder(args.predictions, args.truth, args.mias_info, args.negatives_without_truth,
+                                      args.images, pipeline, args.spacing_mm, args.bootstrap)
+    paths = write_report(summary, curves, args.out, args.title)
+    print(paths["report"].read_text())
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth,
+            "evaluate": cmd_evaluate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.command_line = " ".join(["mcseg", *(sys.argv[1:] if argv is None else argv)])  # recorded in checkpoints
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from mcseg.io.errors import InputError
+    from mcseg.pipeline import WeightsError
+
+    started = time.perf_counter()
+    try:
+        code = COMMANDS[args.command](args)
+    except (WeightsError, FileNotFoundError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Every default of the method, in one place, with where it comes from.
+
+"Valvano 2019" is G. Valvano et al., "Convolutional Neural Networks for the
+Segmentation of Microcalcification in Mammography Imaging", J. Healthcare
+Engineering 2019 (section numbers refer to it). Values marked "ours" are choices
+of this project, with the reason next to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+# --- Patches and networks -----------------------------------------------------
+
+#: Patch side N in pixels. Valvano 2019 sec. 4: 29, 39 and 49 tested, 49 best.
+PATCH_SIZE_PX = 49
+PATCH_SIZES_PX = (29, 39, 49)
+
+#: Class C2 holds patches whose nearest calcification pixel lies within this
+#: Euclidean distance of the centre (the centre itself not calcified).
+#: Valvano 2019 sec. 3.3: "calcifications in a range of 2 to 3 pixels from the
+#: center". The paper's pixels were 0.05 mm; ours are measured at the working
+#: pixel size (WORKING_SPACING_MM), i.e. 3 px = 0.21 mm, because the networks
+#: see working-resolution pixels and the class is defined on their input.
+C2_MAX_DISTANCE_PX = 3.0
+
+#: Convolution padding: Valvano 2019 sec. 4 found "same" best for both networks.
+#: Ours: the segmentator defaults to "valid" because only a valid network can be
+#: evaluated densely with exactly the per-patch result (sec. 3.1's per-pixel
+#: classification of every window pixel would otherwise take minutes on a CPU);
+#: Table 2 puts it 1.1 points of patch accuracy behind "same".
+DETECTOR_PADDING = "same"
+SEGMENTATOR_PADDING = "valid"
+
+#: Channels of the six 3x3 convolutions. The paper's Figure 3 (widths) is not
+#: reproduced in its text; ours: measured 4.7x faster than (16, 16, 32, 32, 32, 32)
+#: on 2 CPU cores, which keeps a full mammogram within 20 s.
+CONV_CHANNELS = (8, 16, 16, 16, 32, 32)
+#: Valvano 2019 sec. 3.4: fully connected layer of 64 units, 50% dropout, 2 outputs.
+FC_UNITS = 64
+DROPOUT = 0.5
+
+# --- Training (Valvano 2019 sec. 3.4) ------------------------------------------
+LEARNING_RATE = 1e-3          # Adam
+BATCH_SIZE = 256              # balanced positive/negative minibatches
+LR_PLATEAU_FACTOR = 0.5       # "manually halved this value when the loss plateaued"
+#: Early stopping ("taking the last obtained model configuration before ...
+#: overfitting"): the best validation checkpoint is kept, and training stops
+#: after this many validations without improvement (ours; 0 = never stops early).
+EARLY_STOPPING_PATIENCE = 8
+#: Validations without improvement before the learning rate is halved (ours:
+#: the paper halved it "manually").
+PLATEAU_PATIENCE = 3
+#: Step cap of one training run and how often it validates (ours: CPU-sized).
+MAX_STEPS = 3000
+VALIDATE_EVERY = 100
+#: Validation patches drawn once per run: fixed, balanced, not augmented (ours).
+VALIDATION_PATCHES = 4096
+
+# --- Patch sampling (Valvano 2019 sec. 3.3) -------------------------------------
+#: Patches taken per image and class. Ours: enough variety per image while
+#: keeping one image from dominating the store. C4 gets three kinds of centre:
+#: random breast pixels, bright local maxima (calcification look-alikes) and
+#: the skin line (Valvano 2019 sec. 5 reports false positives there).
+PATCHES_PER_IMAGE = {"C1": 300, "C2": 300, "C3": 300, "C4_random": 300, "C4_bright": 300, "C4_edge": 100}
+#: A "bright" C4 centre is a local maximum over this window whose normalised
+#: value (units of local noise, see preprocess.normalise) exceeds the floor. Ours.
+BRIGHT_PEAK_WINDOW_PX = 7
+BRIGHT_PEAK_MIN_NOISE_UNITS = 2.5
+#: "Skin line" C4 centres lie within this many working pixels of the breast edge
+#: (15 px = 1 mm at 0.07 mm). Ours.
+SKIN_LINE_DEPTH_PX = 15
+#: Minibatch shares per patch class: half positive, half negative (Valvano 2019
+#: sec. 3.3); each half split evenly over its classes (ours), so the hard
+#: classes C2 and C3 are seen as often as the easy ones. Keys are class numbers.
+BATCH_CLASS_SHARES = {
+    "detector": {1: 1 / 6, 2: 1 / 6, 3: 1 / 6, 4: 1 / 2},
+    "segmentator": {1: 1 / 2, 2: 1 / 6, 3: 1 / 6, 4: 1 / 6},
+}
+
+# --- Training recipe (ours: `mcseg train` and retraining from saved labels) -----
+#: Share of the labelled images held out for validation, chosen by a hash of
+#: the image id so that an image keeps its split as more labels arrive.
+VALIDATION_PERCENT = 20
+#: Rounds of hard-negative mining after the first training (Sung and Poggio
+#: 1998; not in Valvano 2019): each adds the networks' false positives on the
+#: training images as their own negative group and fine-tunes both networks.
+MINING_ROUNDS = 1
+#: Most mined patches kept per image and network: the highest-scoring ones.
+MINED_PER_IMAGE = 400
+#: Share of each minibatch taken from the mined hard negatives, when there are any.
+MINED_SHARE = 0.25
+#: A mining round fine-tunes at the learning rate times this factor.
+FINETUNE_LR_FACTOR = 0.5
+#: The operating threshold is calibrated on the validation images to at most
+#: this many false positives per image (the FROC operating point reported).
+CALIBRATION_TARGET_FPPI = 1.0
+#: Retraining from annotators' labels in the app, sized for a CPU (a few
+#: minutes on 2 cores): steps, validation interval and early-stopping patience.
+RETRAIN_STEPS = 300
+RETRAIN_VALIDATE_EVERY = 50
+RETRAIN_EARLY_STOPPING_PATIENCE = 4
+#: Whole-image pixel Dice after retraining is measured on at most this many images.
+RETRAIN_DICE_IMAGES = 5
+#: The app starts a retraining run after this many new final labels (0 = never).
+TRAIN_AFTER_LABELS = 3
+
+
+# --- Inference ---------------------------------------------------------------
+
+#: Working pixel size. Ours: 0.07 mm is the native pixel of common FFDM
+#: detectors (e.g. Hologic Selenia Dimensions); the paper worked at 0.05 mm.
+WORKING_SPACING_MM = 0.07
+
+#: Plausible pixel sizes of a mammogram, in mm. Ours: FFDM detectors have
+#: 0.05-0.1 mm pixels, digitised film 0.025-0.05 mm, mini-MIAS is stored at
+#: 0.2 mm, and downsampled PACS exports reach about 0.3 mm; outside this range
+#: the value is a corrupt or mistaken header, and every size in mm would be wrong.
+MIN_PIXEL_SIZE_MM = 0.02
+MAX_PIXEL_SIZE_MM = 0.5
+
+#: Pixel size used when a file carries none (CBIS-DDSM Secondary Captures,
+#: PNGs). Ours: DDSM film was digitised at 0.042-0.05 mm. The output records it.
+FALLBACK_SPACING_MM = 0.05
+
+#: Window stride = N // 2: windows overlap by at least N/2 (Valvano 2019 sec. 3.1).
+#: Detector probability above which a window goes to the segmentator. Ours: the
+#: detector is a recall stage, so its threshold sits below 0.5.
+DETECTOR_THRESHOLD = 0.3
+#: Segmentator probability that makes a pixel part of the mask (operating point).
+OPERATING_THRESHOLD = 0.5
+#: Lowest segmentator probability still listed as a candidate, so that a FROC
+#: curve can be swept below the operating point. Ours.
+CANDIDATE_THRESHOLD = 0.1
+#: Mask components at most this far apart are one calcification. Ours: at the
+#: operating threshold an irregular or faint calcification often breaks into
+#: pieces one or two pixels apart; listed separately, every piece after the
+#: first is a false positive (on the 20 synthetic evaluation images this alone
+#: moved sensitivity at 1 FP/image from 0.64 to 0.74). 0.14 mm = 2 px at 0.07 mm.
+FRAGMENT_GAP_MM = 0.14
+#: Sub-threshold candidates are looked for only this far from a calcification,
+#: so that the halo of a calcification is not listed as a second one. Ours.
+CANDIDATE_RIM_MM = 0.28
+#: The segmentator's probabilities are averaged over this many of the 8
+#: rotations/mirrorings of the image (test-time augmentation; 1 = off). Ours:
+#: with the session-3 weights on the 20 synthetic evaluation images it moved
+#: sensitivity at 1 FP/image from 0.831 to 0.873 (4) and 0.884 (8), for about
+#: 8x the segmentator stage's time, which is the cheap stage (the detector
+#: decides where it runs).
+SEGMENTATOR_SYMMETRIES = 8
+
+#: Clusters: "more than 5 distinct MCs on cm^2" (Valvano 2019 sec. 3.1, after
+#: Park et al. 2000). Implemented as DBSCAN cores: at least this many
+#: calcifications within a circle of this area centred on one of them.
+CLUSTER_MIN_CALCIFICATIONS = 6
+CLUSTER_AREA_MM2 = 100.0
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of one patch CNN (Valvano 2019 sec. 3.4)."""
+
+    patch_size_px: int = PATCH_SIZE_PX
+    padding: str = "same"
+    conv_channels: tuple[int, ...] = CONV_CHANNELS
+    fc_units: int = FC_UNITS
+    dropout: float = DROPOUT
+
+    def __post_init__(self) -> None:
+        if self.padding not in ("same", "valid"):
+            raise ValueError(f"padding must be 'same' or 'valid', not {self.padding!r}")
+        if len(self.conv_channels) != 6:
+            raise ValueError("the paper's network has exactly 6 convolutions")
+        if self.patch_size_px % 2 == 0 or self.patch_size_px < 21:
+            raise ValueError("patch_size_px must be odd (a centre pixel) and >= 21")
+
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "NetworkConfig":
+        """The architecture as stored in a checkpoint (JSON turns the channel tuple into a list)."""
+        cfg = dict(values)
+        cfg["conv_channels"] = tuple(cfg["conv_channels"])
+        return cls(**cfg)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Inference settings; every field has the default documented above."""
+
+    #: None = not set: the value the weights were trained or calibrated with,
+    #: else WORKING_SPACING_MM / OPERATING_THRESHOLD (see :meth:`resolved`). An
+    #: explicit value always wins, even one equal to the default.
+    working_spacing_mm: float | None = None
+    fallback_spacing_mm: float = FALLBACK_SPACING_MM
+    detector_threshold: float = DETECTOR_THRESHOLD
+    operating_threshold: float | None = None
+    candidate_threshold: float = CANDIDATE_THRESHOLD
+    fragment_gap_mm: float = FRAGMENT_GAP_MM
+    candidate_rim_mm: float = CANDIDATE_RIM_MM
+    cluster_min_calcifications: int = CLUSTER_MIN_CALCIFICATIONS
+    cluster_area_mm2: float = CLUSTER_AREA_MM2
+    segmentator_path: str = "dense"   # "dense" (fast) or "reference" (one patch per pixel)
+    segmentator_symmetries: int = SEGMENTATOR_SYMMETRIES
+    batch_size: int = 512
+    normalise_laterality: bool = True
+
+    def resolved(self, working_spacing_mm: float | None = None,
+                 operating_threshold: float | None = None) -> "PipelineConfig":
+        """Fill the fields left unset: from the weights' values when given, else the defaults."""
+        return replace(
+            self,
+            working_spacing_mm=self.working_spacing_mm if self.working_spacing_mm is not None
+            else (working_spacing_mm if working_spacing_mm is not None else WORKING_SPACING_MM),
+            operating_threshold=self.operating_threshold if self.operating_threshold is not None
+            else (operating_threshold if operating_threshold is not None else OPERATING_THRESHOLD),
+        )
+
+    def with_(self, **changes: Any) -> "PipelineConfig":
+        """A copy with the given fields changed; None leaves a field as it is."""
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in changes.items() if k in known and v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training recipe of Valvano 2019 sec. 3.3-3.4, plus CPU-sized step counts (ours)."""
+
+    learning_rate: float = LEARNING_RATE
+    batch_size: int = BATCH_SIZE
+    max_steps: int = MAX_STEPS
+    validate_every: int = VALIDATE_EVERY
+    plateau_patience: int = PLATEAU_PATIENCE
+    lr_plateau_factor: float = LR_PLATEAU_FACTOR
+    early_stopping_patience: int = EARLY_STOPPING_PATIENCE
+    validation_patches: int = VALIDATION_PATCHES
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "validate_every", "batch_size", "validation_patches"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
+            raise ValueError(f"learning_rate must be a number between 0 and 1, not {self.learning_rate!r}")
+        for name in ("plateau_patience", "early_stopping_patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")

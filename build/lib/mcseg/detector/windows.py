@@ -1,0 +1,103 @@
+"""Window grid inside the breast and the detector's verdict on each window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mcseg.networks.patch_cnn import PatchCNN
+
+
+@dataclass
+class DetectorResult:
+    """Windows of the working frame (top-left corners) and the detector's scores."""
+
+    top_left: np.ndarray        # int (n, 2): row, col
+    scores: np.ndarray          # float32 (n,): probability of a calcification in the window
+    patch_size_px: int
+    threshold: float
+
+    @property
+    def flagged(self) -> np.ndarray:
+        return self.scores >= self.threshold
+
+    def region_mask(self, shape: tuple[int, int], flagged_only: bool = True) -> np.ndarray:
+        """Pixels covered by the (flagged) windows."""
+        out = np.zeros(shape, dtype=bool)
+        n = self.patch_size_px
+        sel = self.flagged if flagged_only else np.ones(len(self.scores), bool)
+        for r, c in self.top_left[sel]:
+            out[r : r + n, c : c + n] = True
+        return out
+
+    def boxes_px(self, flagged_only: bool = True) -> np.ndarray:
+        """(n, 4) boxes r0, c0, r1, c1 (exclusive ends) in the working frame."""
+        sel = self.flagged if flagged_only else np.ones(len(self.scores), bool)
+        tl = self.top_left[sel]
+        return np.concatenate([tl, tl + self.patch_size_px], axis=1)
+
+
+def _starts(length: int, n: int, stride: int) -> np.ndarray:
+    if length <= n:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, length - n + 1, stride)
+    if starts[-1] != length - n:  # one more window flush with the far edge
+        starts = np.append(starts, length - n)
+    return starts
+
+
+def window_grid(breast: np.ndarray, patch_size_px: int) -> np.ndarray:
+    """Top-left corners of N x N windows, stride N // 2, holding any breast pixel."""
+    rows = _starts(breast.shape[0], patch_size_px, patch_size_px // 2)
+    cols = _starts(breast.shape[1], patch_size_px, patch_size_px // 2)
+    # Summed-area table: breast pixels inside every window in O(1) each.
+    sat = np.pad(breast.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    r1 = np.minimum(rows + patch_size_px, breast.shape[0])
+    c1 = np.minimum(cols + patch_size_px, breast.shape[1])
+    inside = sat[np.ix_(r1, c1)] - sat[np.ix_(rows, c1)] - sat[np.ix_(r1, cols)] + sat[np.ix_(rows, cols)]
+    rr, cc = np.nonzero(inside > 0)
+    return np.stack([rows[rr], cols[cc]], axis=1)
+
+
+def cut_windows(image: np.ndarray, top_left: np.ndarray, patch_size_px: int) -> np.ndarray:
+    """(n, 1, N, N) float32 windows; the image is zero-padded if smaller than N."""
+    pad_r = max(0, patch_size_px - image.shape[0])
+    pad_c = max(0, patch_size_px - image.shape[1])
+    if pad_r or pad_c:
+        image = np.pad(image, ((0, pad_r), (0, pad_c)))
+    view = np.lib.stride_tricks.sliding_window_view(image, (patch_size_px, patch_size_px))
+    return np.ascontiguousarray(view[top_left[:, 0], top_left[:, 1]][:, None], dtype=np.float32)
+
+
+@torch.no_grad()
+def classify_patches(model: PatchCNN, patches: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Probability of the positive class for (n, 1, N, N) patches."""
+    model.eval()
+    out = np.empty(len(patches), dtype=np.float32)
+    for start in range(0, len(patches), batch_size):
+        logits = model(torch.from_numpy(patches[start : start + batch_size]))
+        out[start : start + batch_size] = torch.softmax(logits, 1)[:, 1].numpy()
+    return out
+
+
+def run_detector(
+    model: PatchCNN,
+    image: np.ndarray,
+    breast: np.ndarray,
+    threshold: float,
+    batch_size: int = 512,
+    progress=None,
+) -> DetectorResult:
+    """Classify every window of the breast; ``progress`` is an optional tqdm-like bar."""
+    n = model.patch_size_px
+    top_left = window_grid(breast, n)
+    scores = np.empty(len(top_left), dtype=np.float32)
+    chunk = batch_size * 8  # cut windows in chunks so memory stays flat on big images
+    for start in range(0, len(top_left), chunk):
+        sel = top_left[start : start + chunk]
+        scores[start : start + chunk] = classify_patches(model, cut_windows(image, sel, n), batch_size)
+        if progress is not None:
+            progress.update(len(sel))
+    return DetectorResult(top_left=top_left, scores=scores, patch_size_px=n, threshold=threshold)

@@ -1,0 +1,324 @@
+"""The two-stage pipeline: preprocess -> detector -> segmentator -> calcifications -> clusters.
+
+:class:`Pipeline` holds the two networks and the settings; :meth:`Pipeline.run`
+takes a :class:`~mcseg.io.reader.Mammogram` and returns a
+:class:`SegmentationResult` in the input image's own pixel frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mcseg import __version__
+from mcseg.calcifications import find_calcifications, find_clusters
+from mcseg.defaults import PipelineConfig
+from mcseg.detector import DetectorResult, run_detector
+from mcseg.io.reader import Mammogram
+from mcseg.networks import PatchCNN
+from mcseg.preprocess import WorkingFrame, to_working_frame
+from mcseg.segmentator import segment
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_DETECTOR_WEIGHTS = WEIGHTS_DIR / "detector.pt"
+DEFAULT_SEGMENTATOR_WEIGHTS = WEIGHTS_DIR / "segmentator.pt"
+
+
+class WeightsError(RuntimeError):
+    """Missing or unusable model weights."""
+
+
+def load_network(path: str | Path, role: str) -> tuple[PatchCNN, dict[str, Any]]:
+    """Load a checkpoint written by the trainer; returns the network and its metadata."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"no {role} weights at {path}; train them with `mcseg train`")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = PatchCNN.from_checkpoint(ckpt)
+    except Exception as exc:
+        raise WeightsError(f"{path} is not a usable {role} checkpoint: {exc}") from exc
+    if ckpt.get("role") not in (None, role):
+        raise WeightsError(f"{path} holds a {ckpt.get('role')} network, not a {role}")
+    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "network")}
+    meta["path"] = str(path)
+    meta["network"] = ckpt["network"]
+    return model, meta
+
+
+@dataclass
+class SegmentationResult:
+    """Everything one run produces, in the input image's pixel frame."""
+
+    mammogram: Mammogram
+    frame: WorkingFrame
+    mask: np.ndarray                       # uint8 (rows, cols): 1 = calcification
+    calcifications: list[dict[str, Any]]
+    clusters: list[dict[str, Any]]
+    detector: DetectorResult | None
+    seconds: float
+    timings_s: dict[str, float]
+    settings: dict[str, Any]
+    weights: dict[str, Any]
+    probability: np.ndarray | None = field(default=None, repr=False)  # working frame
+
+    def candidate_boxes_px(self) -> list[dict[str, Any]]:
+        """Flagged detector windows as boxes in the input frame."""
+        return [] if self.detector is None else _candidate_boxes(self.frame, self.detector)
+
+    def to_json(self) -> dict[str, Any]:
+        """The output contract (see README, "Output")."""
+        return _document(self, {"calcifications": self.calcifications, "clusters": self.clusters,
+                                "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}})
+
+
+@dataclass
+class CandidateResult:
+    """The detector stage alone: flagged windows, in the input image's pixel frame."""
+
+    mammogram: Mammogram
+    frame: WorkingFrame
+    mask: np.ndarray                       # uint8 (rows, cols): 1 = inside a flagged window
+    boxes: list[dict[str, Any]]            # {"bbox_px": [r0, c0, r1, c1], "score"}
+    windows: int                           # windows classified
+    seconds: float
+    settings: dict[str, Any]
+    weights: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return _document(self, {"candidates": self.boxes, "windows": self.windows})
+
+
+def _document(result: SegmentationResult | CandidateResult, findings: dict[str, Any]) -> dict[str, Any]:
+    """A result as JSON: the image and its geometry, the findings, then how they were obtained."""
+    mammo = result.mammogram
+    return {
+        "image": Path(mammo.path).name,
+        "shape": list(mammo.shape),
+        "spacing_mm": [round(v, 6) for v in mammo.spacing_mm],
+        **findings,
+        "seconds": round(result.seconds, 3),
+        "input": mammo.describe_input(),
+        "working_frame": result.frame.describe(),
+        "settings": result.settings,
+        "weights": result.weights,
+        "mcseg_version": __version__,
+    }
+
+
+def _candidate_boxes(frame: WorkingFrame, detection: DetectorResult) -> list[dict[str, Any]]:
+    """Flagged detector windows as boxes in the input frame, with their scores."""
+    return [{"bbox_px": _box_to_input(frame, tuple(box)), "score": round(float(score), 4)}
+            for box, score in zip(detection.boxes_px(), detection.scores[detection.flagged])]
+
+
+def _box_to_input(frame: WorkingFrame, box: tuple[int, int, int, int]) -> list[int]:
+    r0, c0, r1, c1 = box
+    rows, cols = frame.to_input_px(np.array([r0, r1 - 1]), np.array([c0, c1 - 1]))
+    rows, cols = rows.clip(0, frame.input_shape[0] - 1), cols.clip(0, frame.input_shape[1] - 1)
+    return [int(np.floor(rows.min())), int(np.floor(cols.min())),
+            int(np.ceil(rows.max())) + 1, int(np.ceil(cols.max())) + 1]
+
+
+class Pipeline:
+    """Detector and segmentator networks plus the settings that tie them together."""
+
+    def __init__(
+        self,
+        detector: PatchCNN,
+        segmentator: PatchCNN,
+        config: PipelineConfig = PipelineConfig(),
+        weights: dict[str, Any] | None = None,
+    ):
+        self.detector = detector.eval()
+        self.segmentator = segmentator.eval()
+        self.config = config.resolved()
+        self.weights = weights or {}
+
+    @classmethod
+    def from_weights(
+        cls,
+        detector_path: str | Path | None = None,
+        segmentator_path: str | Path | None = None,
+        config: PipelineConfig | None = None,
+    ) -> "Pipeline":
+        """Load the networks (the bundled default weights when no path is given)."""
+        det, det_meta = load_network(detector_path or DEFAULT_DETECTOR_WEIGHTS, "detector")
+        seg, seg_meta = load_network(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS, "segmentator")
+        # Settings that belong to the weights (the pixel size they were trained at,
+        # the threshold calibrated on validation images) fill the fields the
+        # caller left unset (None); an explicit value always wins.
+        trained_at = {det_meta.get("working_spacing_mm"), seg_meta.get("working_spacing_mm")} - {None}
+        calibrated = seg_meta.get("operating_threshold")
+        config = (config or PipelineConfig()).resolved(
+            working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
+            operating_threshold=float(calibrated) if calibrated is not None else None)
+        return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)})
+
+    def prepare(self, mammo: Mammogram) -> WorkingFrame:
+        return to_working_frame(mammo, self.config.working_spacing_mm, self.config.normalise_laterality)
+
+    def run(
+        self,
+        mammo: Mammogram,
+        progress: bool = False,
+        use_detector: bool = True,
+        roi_px: tuple[int, int, int, int] | None = None,
+        keep_probability: bool = False,
+    ) -> SegmentationResult:
+        """Segment ``mammo``.
+
+        With ``use_detector=False`` the segmentator classifies every breast pixel
+        (or every pixel of ``roi_px`` = r0, c0, r1, c1 in the input frame).
+        """
+        cfg = self.config
+        timings: dict[str, float] = {}
+        start = t = time.perf_counter()
+        with torch.inference_mode():
+            frame = self.prepare(mammo)
+            timings["preprocess"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            detection = self.detect(frame, progress) if use_detector else None
+            region = self.candidate_region(frame, detection, roi_px)
+            timings["detector"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            prob = self.segment(frame, region, progress)
+            timings["segmentator"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        calcs = find_calcifications(prob, cfg.operating_threshold, cfg.candidate_threshold,
+                                    round(cfg.fragment_gap_mm / cfg.working_spacing_mm),
+                                    round(cfg.candidate_rim_mm / cfg.working_spacing_mm))
+        mask = (frame.map_to_input(prob) >= cfg.operating_threshold).astype(np.uint8)
+        calc_json, cluster_json = self._describe(frame, calcs)
+        timings["postprocess"] = time.perf_counter() - t
+        seconds = time.perf_counter() - start
+        return SegmentationResult(
+            mammogram=mammo, frame=frame, mask=mask, calcifications=calc_json, clusters=cluster_json,
+            detector=detection, seconds=seconds, timings_s=timings,
+            settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None},
+            weights=self.weights, probability=prob if keep_probability else None,
+        )
+
+    def find_candidates(self, mammo: Mammogram, progress: bool = False) -> CandidateResult:
+        """Run only the detector: the windows the segmentator would classify."""
+        start = time.perf_counter()
+        with torch.inference_mode():
+            frame = self.prepare(mammo)
+            detection = self.detect(frame, progress)
+        region = self.candidate_region(frame, detection)
+        mask = (frame.map_to_input(region.astype(np.float32), order=0) > 0.5).astype(np.uint8)
+        boxes = _candidate_boxes(frame, detection)
+        return CandidateResult(
+            mammogram=mammo, frame=frame, mask=mask, boxes=boxes, windows=int(len(detection.scores)),
+            seconds=time.perf_counter() - start, settings=self.config.to_dict(), weights=self.weights,
+        )
+
+    # --- stages (also used by training's hard-negative mining and the benchmarks) ---
+
+    def detect(self, frame: WorkingFrame, progress: bool = False) -> DetectorResult:
+        """The detector's verdict on every window of the breast."""
+        bar = self._bar(progress, "detector windows", None)
+        detection = run_detector(self.detector, frame.image, frame.breast, self.config.detector_threshold,
+                                 self.config.batch_size, bar)
+        _close(bar)
+        return detection
+
+    def candidate_region(
+        self,
+        frame: WorkingFrame,
+        detection: DetectorResult | None,
+        roi_px: tuple[int, int, int, int] | None = None,
+    ) -> np.ndarray:
+        """Pixels the segmentator classifies: flagged windows (or the whole breast) within the ROI."""
+        region = frame.breast.copy() if detection is None else detection.region_mask(frame.image.shape) & frame.breast
+        if roi_px is not None:
+            region &= self._roi_mask(frame, roi_px)
+        return region
+
+    def segment(self, frame: WorkingFrame, region: np.ndarray, progress: bool = False) -> np.ndarray:
+        """Segmentator probabilities on ``region`` of the working frame (0 elsewhere)."""
+        views = self.config.segmentator_symmetries
+        bar = self._bar(progress, "segmentator pixels", int(region.sum()) * views)
+        prob = segment(self.segmentator, frame.image, region, self.config.segmentator_path, bar, views)
+        _close(bar)
+        return prob
+
+    # --- helpers ---------------------------------------------------------------
+
+    @staticmethod
+    def _bar(progress: bool, desc: str, total: int | None):
+        return tqdm(total=total, desc=desc, unit="px" if "pixel" in desc else "win", leave=False) if progress else None
+
+    @staticmethod
+    def _roi_mask(frame: WorkingFrame, roi_px: tuple[int, int, int, int]) -> np.ndarray:
+        r0, c0, r1, c1 = roi_px
+        if not (r1 > r0 and c1 > c0):
+            raise ValueError(f"roi_px {roi_px} must be (r0, c0, r1, c1) with r1 > r0 and c1 > c0")
+        sr, sc = frame.scale
+        rows, cols = frame.input_shape
+        cols_in = np.array([c0, c1])
+        if frame.flipped:
+            cols_in = cols - cols_in[::-1]
+        w0, w1 = int(np.floor(r0 / sr)), int(np.ceil(r1 / sr))
+        v0, v1 = int(np.floor(cols_in[0] / sc)), int(np.ceil(cols_in[1] / sc))
+        out = np.zeros(frame.image.shape, dtype=bool)
+        out[max(w0, 0) : max(w1, 0), max(v0, 0) : max(v1, 0)] = True
+        return out
+
+    def _describe(self, frame: WorkingFrame, calcs) -> tuple[list[dict], list[dict]]:
+        cfg = self.config
+        pixel_area_mm2 = frame.spacing_mm[0] * frame.spacing_mm[1]
+        calc_json = []
+        if calcs:
+            cen = np.array([c.centroid_px for c in calcs])
+            rows, cols = frame.to_input_px(cen[:, 0], cen[:, 1])
+        for i, c in enumerate(calcs):
+            calc_json.append({
+                "id": i + 1,
+                "centroid_px": [round(float(rows[i]), 2), round(float(cols[i]), 2)],
+                "area_mm2": round(c.area_px * pixel_area_mm2, 5),
+                "score": round(c.score, 4),
+                "in_mask": c.above_operating,
+            })
+        strong = [i for i, c in enumerate(calcs) if c.above_operating]
+        centroids_mm = np.array([[calcs[i].centroid_px[0] * frame.spacing_mm[0],
+                                  calcs[i].centroid_px[1] * frame.spacing_mm[1]] for i in strong]).reshape(-1, 2)
+        clusters = find_clusters(centroids_mm, np.array([calcs[i].score for i in strong]),
+                                 cfg.cluster_min_calcifications, cfg.cluster_area_mm2)
+        cluster_json = []
+        for k, cl in enumerate(clusters):
+            members = [strong[m] for m in cl.members]
+            boxes = np.array([_box_to_input(frame, calcs[m].bbox_px) for m in members])
+            centre = np.mean([calc_json[m]["centroid_px"] for m in members], axis=0)
+            cluster_json.append({
+                "id": k + 1,
+                "members": [calc_json[m]["id"] for m in members],
+                "centroid_px": [round(float(centre[0]), 2), round(float(centre[1]), 2)],
+                "bbox_px": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
+                            int(boxes[:, 2].max()), int(boxes[:, 3].max())],
+                "score": round(cl.score, 4),
+            })
+        return calc_json, cluster_json
+
+
+def _summary(meta: dict[str, Any]) -> dict[str, Any]:
+    keys = ("path", "role", "trained_on", "trained_with", "created", "working_spacing_mm", "validation",
+            "operating_threshold", "calibration")
+    out = {k: meta[k] for k in keys if k in meta}
+    out["padding"] = meta["network"]["padding"]
+    out["patch_size_px"] = meta["network"]["patch_size_px"]
+    return out
+
+
+def _close(bar) -> None:
+    if bar is not None:
+        bar.close()

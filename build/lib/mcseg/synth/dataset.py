@@ -1,0 +1,246 @@
+"""Write synthetic cases to disk and generate whole data sets.
+
+Each case becomes three files next to each other:
+
+    stem.dcm       the mammogram (MG, MONOCHROME2, uncompressed, spacing tags set)
+    stem.gt.nrrd   the ground-truth mask (uint8, 1 = calcification), same grid
+    stem.gt.json   the calcifications and clusters (see `case_to_json`)
+
+Backgrounds come from `phantom.synthesize_background` or from real
+mammograms (CBIS-DDSM digitised film) via `load_real_background`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple
+
+import nrrd
+import numpy as np
+from skimage import transform
+from tqdm import tqdm
+
+from mcseg.io.dicom_write import write_mammogram_dicom
+from mcseg.io.reader import read_mammogram
+from mcseg.preprocess.breast import breast_mask
+from mcseg.synth.calcifications import CONTRAST_BANDS
+from mcseg.synth.phantom import (
+    SynthCase,
+    SynthConfig,
+    infer_laterality,
+    synthesize_case,
+    synthesize_on_background,
+)
+
+logger = logging.getLogger(__name__)
+
+MODES = ("synthetic", "real-background", "mixed")
+
+
+# --- Writing ---------------------------------------------------------------------
+
+
+def case_to_json(case: SynthCase, stem: str) -> dict[str, Any]:
+    """The ground-truth record of a case (what goes into stem.gt.json)."""
+    return {
+        "image": f"{stem}.dcm",
+        "mask": f"{stem}.gt.nrrd",
+        "shape": [int(n) for n in case.image.shape],
+        "spacing_mm": [float(v) for v in case.spacing_mm],
+        "laterality": case.laterality,
+        "source": case.source,
+        "local_noise_std": float(case.local_noise_std),
+        "contrast_unit": "peak added signal / local_noise_std (robust std of image minus 1 mm Gaussian low-pass in the breast)",
+        "contrast_bands": {name: [lo, hi] for name, (lo, hi, _) in CONTRAST_BANDS.items()},
+        "calcifications": case.calcifications,
+        "clusters": case.clusters,
+    }
+
+
+def write_gt_nrrd(path: str | Path, gt_mask: np.ndarray, spacing_mm: tuple[float, float]) -> Path:
+    """Write a 2-D uint8 mask as NRRD on the image's grid (origin 0, spacing (row_mm, col_mm)).
+
+    The array is written in C order, so NRRD axis 0 (the fastest) is the
+    column axis: its space direction is (col_mm, 0), that of the row axis (0, row_mm).
+    ITK then reads size (cols, rows) and spacing (col_mm, row_mm).
+    """
+    row_mm, col_mm = (float(v) for v in spacing_mm)
+    header = {
+        "space dimension": 2,
+        "space directions": np.array([[col_mm, 0.0], [0.0, row_mm]]),
+        "space origin": np.array([0.0, 0.0]),
+        "kinds": ["domain", "domain"],
+        "encoding": "gzip",
+    }
+    path = Path(path)
+    nrrd.write(str(path), np.ascontiguousarray(gt_mask, dtype=np.uint8), header, index_order="C")
+    return path
+
+
+def write_case(case: SynthCase, out_dir: str | Path, stem: str) -> dict[str, Path]:
+    """Write stem.dcm, stem.gt.nrrd and stem.gt.json into out_dir; return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # 14 bits stored covers synthetic images; digitised film needs the full 16.
+    bits_stored = 14 if int(case.image.max(initial=0)) < 2**14 else 16
+    image_path = write_mammogram_dicom(
+        out_dir / f"{stem}.dcm",
+        case.image,
+        spacing_mm=case.spacing_mm,
+        spacing_tag="both",
+        modality="MG",
+        photometric="MONOCHROME2",
+        laterality=case.laterality,
+        view="CC",
+        bits_stored=bits_stored,
+        patient_id=stem,
+        series_description=f"mcseg synthetic ({case.source})",
+    )
+    mask_path = write_gt_nrrd(out_dir / f"{stem}.gt.nrrd", case.gt_mask, case.spacing_mm)
+    json_path = out_dir / f"{stem}.gt.json"
+    json_path.write_text(json.dumps(case_to_json(case, stem), indent=1))
+    return {"image": image_path, "mask": mask_path, "json": json_path}
+
+
+# --- Real backgrounds ------------------------------------------------------------
+
+
+class RealBackground(NamedTuple):
+    """A real mammogram resampled to the working pixel size."""
+
+    image: np.ndarray  # float32, MONOCHROME2
+    breast_mask: np.ndarray  # bool
+    laterality: str | None  # from the DICOM tags, None when absent
+    name: str
+
+
+def read_background(
+    dicom_path: str | Path,
+    assumed_spacing_mm: float = 0.05,
+    target_spacing_mm: float = 0.07,
+) -> RealBackground:
+    """Read a mammogram, bring it to target_spacing_mm and find its breast.
+
+    The pixel size comes from ImagerPixelSpacing / PixelSpacing when present,
+    else `assumed_spacing_mm` (CBIS-DDSM carries none). MONOCHROME1 is inverted
+    so that calcifications are bright.
+    """
+    dicom_path = Path(dicom_path)
+    mammo = read_mammogram(dicom_path, fallback_spacing_mm=assumed_spacing_mm)
+    pixels = mammo.pixels
+    row_mm, col_mm = mammo.spacing_mm
+    scale = (row_mm / target_spacing_mm, col_mm / target_spacing_mm)
+    if not np.allclose(scale, 1.0):
+        pixels = transform.rescale(
+            pixels, scale, order=1, anti_aliasing=min(scale) < 1, preserve_range=True
+        ).astype(np.float32)
+    # The project's own breast mask: the same one the pipeline uses.
+    mask = breast_mask(pixels, target_spacing_mm)
+    laterality = mammo.laterality
+    return RealBackground(pixels, mask, laterality if laterality in ("L", "R") else None, dicom_path.name)
+
+
+def random_breast_crop(
+    image: np.ndarray,
+    breast_mask: np.ndarray,
+    crop_shape_px: tuple[int, int] | None,
+    rng: np.random.Generator,
+    min_breast_fraction: float = 0.6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random crop_shape_px window with at least min_breast_fraction breast pixels.
+
+    A dimension larger than the image is clipped to it; None keeps the whole
+    image. When no window is breast enough, the most breast one is taken.
+    """
+    if crop_shape_px is None:
+        return image.copy(), breast_mask.copy()
+    rows, cols = image.shape
+    crop_rows, crop_cols = min(crop_shape_px[0], rows), min(crop_shape_px[1], cols)
+    if (crop_rows, crop_cols) != tuple(crop_shape_px):
+        logger.warning("crop %s larger than the image %s: cropping %s", crop_shape_px, image.shape, (crop_rows, crop_cols))
+    # Summed-area table: breast pixel count of every window, on a grid of top-left corners.
+    table = np.zeros((rows + 1, cols + 1), np.int64)
+    table[1:, 1:] = breast_mask.cumsum(0).cumsum(1)
+    step = 8
+    top = np.arange(0, rows - crop_rows + 1, step)
+    left = np.arange(0, cols - crop_cols + 1, step)
+    counts = (
+        table[top[:, None] + crop_rows, left[None, :] + crop_cols]
+        - table[top[:, None], left[None, :] + crop_cols]
+        - table[top[:, None] + crop_rows, left[None, :]]
+        + table[top[:, None], left[None, :]]
+    )
+    fraction = counts / float(crop_rows * crop_cols)
+    valid = np.flatnonzero(fraction.ravel() >= min_breast_fraction)
+    if valid.size:
+        choice = rng.choice(valid)
+    else:
+        choice = int(np.argmax(fraction))
+        logger.warning("no crop is %.0f%% breast; taking one with %.0f%%",
+                       100 * min_breast_fraction, 100 * fraction.ravel()[choice])
+    i, j = np.unravel_index(choice, fraction.shape)
+    window = (slice(top[i], top[i] + crop_rows), slice(left[j], left[j] + crop_cols))
+    return image[window].copy(), breast_mask[window].copy()
+
+
+def load_real_background(
+    dicom_path: str | Path,
+    assumed_spacing_mm: float = 0.05,
+    target_spacing_mm: float = 0.07,
+    crop_shape_px: tuple[int, int] | None = (1400, 1000),
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A real mammogram at target_spacing_mm, cropped to a mostly-breast window: (float32 image, breast mask)."""
+    rng = np.random.default_rng() if rng is None else rng
+    background = read_background(dicom_path, assumed_spacing_mm, target_spacing_mm)
+    return random_breast_crop(background.image, background.breast_mask, crop_shape_px, rng)
+
+
+# --- Data sets ---------------------------------------------------------------------
+
+
+def generate_dataset(
+    out_dir: str | Path,
+    n_images: int,
+    seed: int,
+    mode: str = "synthetic",
+    backgrounds: Iterable[str | Path] = (),
+    config: SynthConfig = SynthConfig(),
+    progress: bool = True,
+    assumed_spacing_mm: float = 0.05,
+    prefix: str = "synth",
+) -> list[dict[str, Path]]:
+    """Write n_images cases as {prefix}_0000.* ... into out_dir; return their paths.
+
+    Image i uses np.random.default_rng([seed, i]), so any one image can be
+    regenerated alone. mode "real-background" inserts the calcifications into a
+    random crop (config.shape_px, at config.spacing_mm) of one of `backgrounds`;
+    "mixed" makes each image real-background with probability 1/2.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    backgrounds = [Path(p) for p in backgrounds]
+    if mode != "synthetic" and not backgrounds:
+        raise ValueError(f"mode {mode!r} needs at least one background DICOM")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Decoding and resampling a film takes seconds: keep each one read.
+    cache: dict[Path, RealBackground] = {}
+    written: list[dict[str, Path]] = []
+    for index in tqdm(range(n_images), desc="synthetic mammograms", disable=not progress, unit="image"):
+        rng = np.random.default_rng([seed, index])
+        use_real = mode == "real-background" or (mode == "mixed" and rng.uniform() < 0.5)
+        if use_real:
+            path = backgrounds[int(rng.integers(len(backgrounds)))]
+            if path not in cache:
+                cache[path] = read_background(path, assumed_spacing_mm, config.spacing_mm)
+            background = cache[path]
+            image, mask = random_breast_crop(background.image, background.breast_mask, config.shape_px, rng)
+            laterality = background.laterality or infer_laterality(background.breast_mask)
+            case = synthesize_on_background(rng, image, mask, config, laterality=laterality, source=path.name)
+        else:
+            case = synthesize_case(rng, config)
+        written.append(write_case(case, out_dir, f"{prefix}_{index:04d}"))
+    return written

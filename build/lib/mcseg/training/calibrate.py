@@ -1,0 +1,60 @@
+"""Choose the operating threshold on validation images, and store it with the weights.
+
+A network trained on balanced patches scores as if calcifications were as common
+as background, so 0.5 is not a useful operating point on a whole mammogram. We
+run the pipeline on held-out images and take the lowest segmentator score at
+which the false positives stay within ``target_fppi`` per image; the threshold
+travels in the segmentator checkpoint so every user of the weights gets it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mcseg.defaults import CALIBRATION_TARGET_FPPI
+from mcseg.evaluation import froc, match_listed
+from mcseg.io.atomic import atomic_path
+from mcseg.io.labels import read_label
+from mcseg.io.reader import read_mammogram
+from mcseg.pipeline import Pipeline
+from mcseg.training.data import LabelledCase
+
+
+def calibrate_operating_threshold(
+    pipeline: Pipeline,
+    cases: list[LabelledCase],
+    target_fppi: float = CALIBRATION_TARGET_FPPI,
+    spacing_mm: float | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Threshold reaching at most ``target_fppi`` false positives per image on ``cases``."""
+    if not cases:
+        raise ValueError("calibration needs at least one image with a label")
+    matches = []
+    for case in tqdm(cases, desc="calibrating", unit="image", disable=not progress):
+        mammo = read_mammogram(case.image_path, spacing_mm=spacing_mm)
+        matches.append(match_listed(pipeline.run(mammo).calcifications, read_label(case.label_path),
+                                    mammo.spacing_mm))
+    curve = froc(matches)
+    ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
+    best = ok[-1]  # the lowest threshold still within the budget
+    floor = pipeline.config.candidate_threshold
+    threshold = float(min(max(curve.thresholds[best], floor), 0.999)) if best > 0 else 0.999
+    return {"operating_threshold": round(threshold, 4), "target_fppi": target_fppi,
+            "sensitivity": round(float(curve.sensitivity[best]), 3), "fppi": round(float(curve.fppi[best]), 3),
+            "images": len(cases), "calcifications": curve.n_truth}
+
+
+def store_calibration(checkpoint_path: str | Path, calibration: dict[str, Any]) -> None:
+    """Write the calibrated threshold into a segmentator checkpoint (atomically)."""
+    path = Path(checkpoint_path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt["operating_threshold"] = calibration["operating_threshold"]
+    ckpt["calibration"] = calibration
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)

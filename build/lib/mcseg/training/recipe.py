@@ -1,0 +1,179 @@
+"""The training recipe: from labelled cases to published weights.
+
+Two entry points share one patch store layout (``patches-<N>px.sqlite`` in the
+training folder) and one train/validation split (:func:`assign_splits`):
+
+* :func:`train_from_scratch` (``mcseg train``): both networks from random
+  weights, then rounds of hard-negative mining, each followed by fine-tuning,
+  then calibration of the operating threshold on the validation images.
+* :func:`retrain_from_labels` (the MONAI Label app's trainer): one network
+  fine-tuned from the weights in use on the images annotators have labelled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mcseg.defaults import (CALIBRATION_TARGET_FPPI, DETECTOR_PADDING, FINETUNE_LR_FACTOR, MINING_ROUNDS,
+                            PATCH_SIZE_PX, RETRAIN_DICE_IMAGES, SEGMENTATOR_PADDING, WORKING_SPACING_MM,
+                            NetworkConfig, PipelineConfig, TrainConfig)
+from mcseg.io.atomic import atomic_write_text
+from mcseg.io.errors import InputError
+from mcseg.patches import PatchStore
+from mcseg.pipeline import Pipeline, load_network
+from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
+from mcseg.training.data import (DEFAULT_LABEL_SUFFIX, LabelledCase, find_cases, patch_store_path,
+                                 store_mismatch, workspace_store)
+from mcseg.training.finetune import finetune_network, image_dice, refresh_store
+from mcseg.training.mining import mine_hard_negatives
+from mcseg.training.trainer import train_network
+
+log = logging.getLogger(__name__)
+
+ROLES = ("detector", "segmentator")
+
+
+class TrainingDataError(InputError):
+    """The training data cannot be used as given (no labelled image, a patch store of other images)."""
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Everything `mcseg train` decides before it starts; the CLI fills it from its arguments."""
+
+    data: Path
+    out: Path
+    label_suffix: str = DEFAULT_LABEL_SUFFIX
+    roles: tuple[str, ...] = ROLES
+    patch_size_px: int = PATCH_SIZE_PX
+    padding: dict[str, str] = field(default_factory=lambda: {"detector": DETECTOR_PADDING,
+                                                             "segmentator": SEGMENTATOR_PADDING})
+    train: TrainConfig = TrainConfig()
+    finetune_steps: int | None = None      # per mining round; None: train.max_steps
+    mining_rounds: int = MINING_ROUNDS
+    calibrate_fppi: float = CALIBRATION_TARGET_FPPI  # 0: keep the default operating threshold
+    working_spacing_mm: float = WORKING_SPACING_MM
+    spacing_mm: float | None = None        # overrides the images' own pixel size
+    start_round: int = 0                   # continue from OUT's checkpoints at this mining round
+    rebuild_store: bool = False
+    resume: bool = True
+    command: str = "mcseg train"           # recorded in the checkpoints
+
+    @property
+    def both_networks(self) -> bool:
+        return set(self.roles) == set(ROLES)
+
+
+def train_from_scratch(plan: TrainingPlan, progress: bool = True,
+                       on_message: Callable[[str], None] = log.info) -> dict[str, Any]:
+    """Train, mine, fine-tune and calibrate; writes OUT/<role>.pt and OUT/training.json, returns the report."""
+    cases = find_cases(plan.data, plan.label_suffix)
+    if not cases:
+        raise TrainingDataError(f"{plan.data} holds no image with a label '*{plan.label_suffix}'")
+    plan.out.mkdir(parents=True, exist_ok=True)
+    store_path = patch_store_path(plan.out, plan.patch_size_px)
+    if plan.rebuild_store and store_path.exists():
+        store_path.unlink()
+    store = PatchStore(store_path, plan.patch_size_px)
+    mismatch = store_mismatch(store, cases)
+    if mismatch:
+        raise TrainingDataError(f"{mismatch}: pass --rebuild-store to rebuild it from the data folder, "
+                                "or give another --out")
+    refresh = refresh_store(store, cases, plan.working_spacing_mm, plan.spacing_mm, plan.train.seed, progress)
+    if refresh.skipped:
+        raise TrainingDataError(f"cannot read {len(refresh.skipped)} labelled image(s): {refresh.skipped}")
+    counts = {"train": store.counts("train"), "val": store.counts("val")}
+    on_message(f"patch store {store_path}: {json.dumps(counts)}")
+    metadata = {"working_spacing_mm": plan.working_spacing_mm,
+                "trained_on": f"{len(cases)} images from {plan.data.name}", "trained_with": plan.command}
+    report: dict[str, Any] = {"data": str(plan.data), "images": len(cases), "patches": counts,
+                              "validation_images": store.image_ids("val"), "networks": {}}
+    rounds = plan.mining_rounds if plan.both_networks else 0
+    if plan.start_round <= 1:
+        for role in ROLES:
+            store.delete_kind(f"mined-{role}")  # earlier runs' hard negatives
+    for round_ in range(plan.start_round, rounds + 1):
+        if round_:
+            mined = mine_hard_negatives(store, cases, _single_view_pipeline(plan), plan.spacing_mm,
+                                        progress=progress)
+            on_message(f"mining round {round_}: {json.dumps(mined)} hard negatives")
+            report.setdefault("mined", []).append(mined)
+        # Round 0 trains from scratch; each mining round fine-tunes at a lower learning rate.
+        config = plan.train if not round_ else dataclasses.replace(
+            plan.train, max_steps=plan.finetune_steps or plan.train.max_steps,
+            learning_rate=plan.train.learning_rate * FINETUNE_LR_FACTOR)
+        for role in plan.roles:
+            checkpoint = plan.out / f"{role}.pt"
+            network = NetworkConfig(patch_size_px=plan.patch_size_px, padding=plan.padding[role])
+            result = train_network(role, store, checkpoint, network, config, metadata, progress=progress,
+                                   resume=plan.resume, init_from=checkpoint if round_ else None)
+            report["networks"][f"{role} round {round_}"] = {
+                "checkpoint": str(result.checkpoint), "steps": result.steps, "best_step": result.best_step,
+                "seconds": round(result.seconds, 1), "validation": result.validation, "history": result.history}
+            on_message(f"{role} round {round_}: best step {result.best_step}/{result.steps}, validation "
+                       f"accuracy {result.validation['accuracy']}%, error per class "
+                       f"{result.validation['error_rate_pct']}")
+    if plan.both_networks and plan.calibrate_fppi > 0:
+        report["calibration"] = _calibrate(plan, store, cases, progress)
+        c = report["calibration"]
+        on_message(f"operating threshold {c['operating_threshold']}: sensitivity {c['sensitivity']} at "
+                   f"{c['fppi']} false positives per {c['calibrated_on']} image")
+    atomic_write_text(plan.out / "training.json", json.dumps(report, indent=1))
+    return report
+
+
+def _single_view_pipeline(plan: TrainingPlan) -> Pipeline:
+    # One view: a hard negative is a pixel a single view gets wrong, at 1/8 the cost.
+    return Pipeline(load_network(plan.out / "detector.pt", "detector")[0],
+                    load_network(plan.out / "segmentator.pt", "segmentator")[0],
+                    PipelineConfig(working_spacing_mm=plan.working_spacing_mm, segmentator_symmetries=1))
+
+
+def _calibrate(plan: TrainingPlan, store: PatchStore, cases: list[LabelledCase], progress: bool) -> dict[str, Any]:
+    held_out = [c for c in cases if store.split_of(c.image_id) == "val"]
+    # A single labelled image has no held-out partner: calibrate on it, and say so.
+    calibrated_on = "validation" if held_out else "training"
+    pipeline = Pipeline.from_weights(plan.out / "detector.pt", plan.out / "segmentator.pt",
+                                     PipelineConfig(working_spacing_mm=plan.working_spacing_mm))
+    calibration = calibrate_operating_threshold(pipeline, held_out or cases, plan.calibrate_fppi, plan.spacing_mm,
+                                                progress=progress)
+    calibration["calibrated_on"] = calibrated_on
+    store_calibration(plan.out / "segmentator.pt", calibration)
+    return calibration
+
+
+def retrain_from_labels(
+    role: str,
+    cases: list[LabelledCase],
+    start_from: str | Path,
+    publish_to: str | Path,
+    workspace: str | Path,
+    config: TrainConfig,
+    load_pipeline: Callable[[], Pipeline],
+    spacing_mm: float | None = None,
+    dice_images: int = RETRAIN_DICE_IMAGES,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fine-tune ``role`` from ``start_from`` on ``cases``, publish it at ``publish_to``, and report.
+
+    ``load_pipeline`` returns the pipeline with the weights in use after publishing;
+    its masks give the whole-image Dice. The stats also go to ``workspace/<role>.stats.json``.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    if not cases:
+        raise TrainingDataError("no image has a final label yet: save a label before training")
+    store, working_spacing_mm = workspace_store(workspace, start_from)
+    refresh = refresh_store(store, cases, working_spacing_mm, spacing_mm, progress=progress)
+    stats = finetune_network(role, store, start_from, publish_to, config, progress=progress)
+    stats["labelled_images"] = len(cases)
+    stats["store"] = refresh.to_json()
+    stats["image_validation"] = image_dice(load_pipeline(), cases, spacing_mm, max_images=dice_images,
+                                           progress=progress)
+    atomic_write_text(Path(workspace) / f"{role}.stats.json", json.dumps(stats, indent=1))
+    return stats
