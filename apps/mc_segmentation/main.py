@@ -14,6 +14,9 @@ Settings (``--conf``):
                mcseg.defaults.TRAIN_AFTER_LABELS = 3; 0 = never)
   auto_train_models    which networks that training run fits (default segmentator,detector)
   auto_train_steps     steps of that run (default mcseg.defaults.RETRAIN_STEPS = 300)
+  infer_workers        inference / next-sample requests computed at once, in worker threads, so
+               the server keeps answering meanwhile (default 1)
+  infer_queue          such requests that may wait; more get 503 with Retry-After (default 8)
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ from fastapi import HTTPException
 
 from lib.configs import CONFIGS
 from lib.activelearning import UncertainC2C3, UncertainC2C3Scoring
-from lib.activelearning.uncertain_c2c3 import refresh_scores
+from lib.activelearning.background import BackgroundScorer
 from lib.auto_train import AutoTrainer
 from lib.datastore import EXTENSIONS, MammogramDatastore
 from lib.models import ModelFiles
 from lib.errors import client_errors
 from lib import request_checks
+from lib.offload import Workload
 from monailabel.config import settings
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.interfaces.config import TaskConfig
@@ -66,6 +70,9 @@ class MCSegmentationApp(MONAILabelApp):
         Path(self.model_dir).mkdir(parents=True, exist_ok=True)
         spacing = float(conf.get("spacing_mm", 0) or 0)
         self.spacing_mm = spacing if spacing > 0 else None
+        # Requests that compute run in this many worker threads, with at most infer_queue waiting
+        # (then 503 + Retry-After); on 2 CPU cores a second worker only splits the same cores.
+        self.workload = Workload(int(conf.get("infer_workers", 1)), int(conf.get("infer_queue", 8)))
 
         available = CONFIGS
         wanted = [m.strip() for m in conf.get("models", "all").split(",") if m.strip()]
@@ -100,11 +107,17 @@ class MCSegmentationApp(MONAILabelApp):
         self._auto_update_scoring = strtobool(conf.get("auto_update_scoring", "false"))
         # In the server process (not in training or scoring subprocesses), answer client
         # mistakes on MONAI Label's routes with 4xx before they reach any work.
+        # Both only in the server process, not in training or scoring subprocesses.
         server = sys.modules.get("monailabel.app")
+        self.scorer: BackgroundScorer | None = None
         if server is not None:
             request_checks.install(server.app, {"models": list(self._infers), "trainers": list(self._trainers),
                                                 "strategies": list(self._strategies),
-                                                "scoring": list(self._scoring_methods)})
+                                                "scoring": list(self._scoring_methods)}, self.workload)
+            self.scorer = BackgroundScorer(self.model_files, self.datastore, self.workload, self.spacing_mm)
+            datastore = self.datastore()
+            if isinstance(datastore, MammogramDatastore):
+                datastore.on_change = self.scorer.wake
 
     def init_datastore(self) -> Datastore:
         # MONAI Label's default list has no .dcm: use ours unless the user set one.
@@ -135,20 +148,24 @@ class MCSegmentationApp(MONAILabelApp):
     def init_scoring_methods(self):
         return {"uncertain_c2c3": UncertainC2C3Scoring(self.model_files, self.spacing_mm)}
 
+    def on_init_complete(self):
+        super().on_init_complete()
+        if self.scorer is not None:
+            self.scorer.start()
+
+    def info(self):
+        meta = super().info()
+        meta["workload"] = self.workload.status()
+        if self.scorer is not None:
+            meta["uncertain_c2c3_scoring"] = self.scorer.progress()
+        return meta
+
     def on_save_label(self, image_id: str, label_id: str):
         datastore = self.datastore()
         if not isinstance(datastore, MammogramDatastore) or datastore.last_saved_tag != "final":
             return {}
         with client_errors():
             return self.auto_trainer.on_final_label(image_id, datastore)
-
-    def train(self, request):
-        result = super().train(request)
-        # The weights changed: refresh the active-learning scores with them (this
-        # runs in the training subprocess, so the server keeps answering).
-        result = result if isinstance(result, dict) else {"result": result}
-        result["scores"] = refresh_scores(self.model_files, self.datastore(), self.spacing_mm)
-        return result
 
     def init_batch_infer(self):
         return SingleDeviceBatchInfer()

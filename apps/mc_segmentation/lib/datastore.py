@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import HTTPException
 from filelock import FileLock
@@ -41,6 +41,8 @@ class MammogramDatastore(LocalDatastore):
         #: The tag of the last label saved: MONAI Label's on_save_label hook gets only the
         #: image and label ids, and the app starts training only for "final" labels.
         self.last_saved_tag: str | None = None
+        #: Called after an upload or a saved label (the app's background scorer wakes up).
+        self.on_change: Callable[[], None] | None = None
 
     def _reload(self) -> None:
         """Re-read the datastore file before changing it: training and scoring run in
@@ -67,7 +69,10 @@ class MammogramDatastore(LocalDatastore):
         info.update({"rows": mammo.shape[0], "cols": mammo.shape[1], "spacing_mm": list(mammo.spacing_mm),
                      "spacing_source": mammo.spacing_source})
         self._reload()
-        return super().add_image(image_id, image_filename, info)
+        added = super().add_image(image_id, image_filename, info)
+        if self.on_change:
+            self.on_change()
+        return added
 
     def save_label(self, image_id: str, label_filename: str, label_tag: str, label_info: dict[str, Any]) -> str:
         """Check the label, then store it so that a crash mid-save leaves the previous one intact."""
@@ -83,6 +88,8 @@ class MammogramDatastore(LocalDatastore):
         self._reload()
         label_id = self._store_label(image_id, label_filename, label_tag, info)
         self.last_saved_tag = label_tag
+        if self.on_change:
+            self.on_change()
         return label_id
 
     def _store_label(self, image_id: str, label_filename: str, label_tag: str, info: dict[str, Any]) -> str:

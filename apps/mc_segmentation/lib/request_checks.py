@@ -1,4 +1,5 @@
-"""Client errors as 4xx on every MONAI Label route that reaches the app, before any work starts.
+"""Client errors as 4xx on every MONAI Label route that reaches the app, before any work starts;
+the routes that compute go to worker threads (lib.offload).
 
 MONAI Label's routes answer 500 for several client mistakes: a model, strategy or
 scoring method that does not exist, training options of the wrong type (the
@@ -25,6 +26,7 @@ from monailabel.config import settings
 from monailabel.interfaces.exception import (ImageNotFoundException, LabelNotFoundException, MONAILabelError,
                                              MONAILabelException)
 
+from lib.offload import OffloadHeavyRoutes, Workload
 from lib.trainers.patch_cnn_trainer import train_options
 
 log = logging.getLogger(__name__)
@@ -33,11 +35,16 @@ log = logging.getLogger(__name__)
 MAX_CHECKED_BODY_BYTES = 1 << 20
 
 
-def install(fastapi_app: FastAPI, names: dict[str, list[str]]) -> None:
-    """Add the checks to a running MONAI Label server (``names``: models, trainers, strategies, scoring)."""
+def install(fastapi_app: FastAPI, names: dict[str, list[str]], workload: Workload) -> None:
+    """Add the checks and the worker threads to a running MONAI Label server.
+
+    ``names``: models, trainers, strategies, scoring; ``workload`` bounds the requests that
+    compute (see lib.offload)."""
     # The app is created inside MONAI Label's lifespan, after Starlette built its middleware
-    # stack; clearing it makes the next request build it again, with these additions.
+    # stack; clearing it makes the next request build it again, with these additions. The
+    # last added runs first: refuse what cannot be served, then queue what computes.
     fastapi_app.middleware_stack = None
+    fastapi_app.add_middleware(OffloadHeavyRoutes, workload=workload, prefix=settings.MONAI_LABEL_API_STR)
     fastapi_app.add_middleware(RequestChecks, names=names, prefix=settings.MONAI_LABEL_API_STR)
     fastapi_app.add_exception_handler(json.JSONDecodeError, _bad_json)
     fastapi_app.add_exception_handler(MONAILabelException, _monailabel_error)

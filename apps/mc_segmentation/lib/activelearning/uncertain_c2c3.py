@@ -2,8 +2,8 @@
 
 Each unlabelled image's score (and its most uncertain C2/C3 patches) goes into
 the datastore's image info under ``uncertain_c2c3``, stamped with the weights
-it was computed with; a score computed with older weights is recomputed before
-it is used, so "Next Sample" always ranks by the models in use.
+it was computed with. lib.activelearning.background keeps them current in the
+server; the strategy answers at once from the scores there are.
 """
 
 from __future__ import annotations
@@ -31,29 +31,38 @@ def model_stamp(models: ModelFiles) -> str:
     return "|".join(f"{models.path(r)}@{models.path(r).stat().st_mtime_ns}" for r in ("detector", "segmentator"))
 
 
+def score_one(models: ModelFiles, datastore: Datastore, image_id: str, spacing_mm: float | None = None,
+              top_k: int = TOP_K) -> str | None:
+    """Score one image with the weights in use and store it in its image info; the reason if it cannot be."""
+    stamp = model_stamp(models)
+    try:
+        mammo = read_mammogram(datastore.get_image_uri(image_id), spacing_mm=spacing_mm)
+    except InputError as exc:
+        return str(exc)
+    started = time.perf_counter()
+    result = score_image(models.pipeline(), mammo, top_k)
+    entry = result.to_json(top_k) | {"model": stamp, "seconds": round(time.perf_counter() - started, 2),
+                                     "ts": int(time.time())}
+    datastore.update_image_info(image_id, {KEY: entry})
+    log.info("%s: %s = %.4f (%.1f s)", image_id, KEY, result.score, entry["seconds"])
+    return None
+
+
 def refresh_scores(models: ModelFiles, datastore: Datastore, spacing_mm: float | None = None,
                    top_k: int = TOP_K, force: bool = False) -> dict[str, Any]:
     """Score every unlabelled image whose score is missing or was made with other weights."""
     stamp = model_stamp(models)
-    pipeline = models.pipeline()
     done, kept, failed = [], [], {}
     for image_id in datastore.get_unlabeled_images(DefaultLabelTag.FINAL.value):
         info = datastore.get_image_info(image_id).get(KEY, {})
         if not force and info.get("model") == stamp:
             kept.append(image_id)
             continue
-        try:
-            mammo = read_mammogram(datastore.get_image_uri(image_id), spacing_mm=spacing_mm)
-        except InputError as exc:
-            failed[image_id] = str(exc)
-            continue
-        started = time.perf_counter()
-        result = score_image(pipeline, mammo, top_k)
-        entry = result.to_json(top_k) | {"model": stamp, "seconds": round(time.perf_counter() - started, 2),
-                                         "ts": int(time.time())}
-        datastore.update_image_info(image_id, {KEY: entry})
-        done.append(image_id)
-        log.info("%s: %s = %.4f (%.1f s)", image_id, KEY, result.score, entry["seconds"])
+        error = score_one(models, datastore, image_id, spacing_mm, top_k)
+        if error:
+            failed[image_id] = error
+        else:
+            done.append(image_id)
     return {"scored": done, "unchanged": kept, "failed": failed, "model": stamp}
 
 
@@ -69,7 +78,12 @@ class UncertainC2C3Scoring(ScoringMethod):
 
 
 class UncertainC2C3(Strategy):
-    """The unlabelled image the models are least sure about, with where to look."""
+    """The unlabelled image the models are least sure about, with where to look.
+
+    It answers at once from the scores the background scorer has stored: the
+    highest among those made with the weights in use, else among older ones,
+    else (nothing scored yet) the first unlabelled image. It never scores inside
+    the request."""
 
     def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
         super().__init__("Unlabelled image with the most uncertain C2 (calcification border) and C3 "
@@ -77,13 +91,18 @@ class UncertainC2C3(Strategy):
         self.models, self.spacing_mm = models, spacing_mm
 
     def __call__(self, request, datastore: Datastore):
-        refresh_scores(self.models, datastore, self.spacing_mm)  # only what is missing or stale
-        best, best_score = None, -1.0
-        for image_id in datastore.get_unlabeled_images(DefaultLabelTag.FINAL.value):
-            info = datastore.get_image_info(image_id).get(KEY)
-            if info and info["score"] > best_score:
-                best, best_score = image_id, info["score"]
-        if best is None:
+        stamp = model_stamp(self.models)
+        unlabelled = datastore.get_unlabeled_images(DefaultLabelTag.FINAL.value)
+        if not unlabelled:
             return {}
-        info = datastore.get_image_info(best)[KEY]
-        return {"id": best, "score": info["score"], "patches": info["patches"], "strategy": KEY}
+        scores = {i: datastore.get_image_info(i).get(KEY) for i in unlabelled}
+        current = {i: s for i, s in scores.items() if s and s.get("model") == stamp}
+        older = {i: s for i, s in scores.items() if s and i not in current}
+        counts = {"scored": len(current), "stale": len(older), "unscored": len(unlabelled) - len(current) - len(older)}
+        pool = current or older
+        if not pool:
+            return {"id": sorted(unlabelled)[0], "strategy": KEY, "score": None, "patches": [], **counts,
+                    "note": "no image scored yet: the first unlabelled image; scores are being computed"}
+        best = max(pool, key=lambda i: pool[i]["score"])
+        return {"id": best, "score": pool[best]["score"], "patches": pool[best]["patches"], "strategy": KEY,
+                "score_is_current": best in current, **counts}

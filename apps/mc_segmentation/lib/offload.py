@@ -1,0 +1,99 @@
+"""Run the routes that compute (inference, next sample, batch inference) in worker threads.
+
+MONAI Label's route handlers are ``async`` and call the app synchronously, so
+one inference blocks the event loop and every other request waits for it,
+``/info/`` included. This ASGI middleware runs each such request, whole, in a
+worker thread with its own event loop, its messages passed back to the
+server's loop, so the HTTP layer keeps answering. At most ``workers`` run at
+once and at most ``queue`` wait; beyond that the answer is 503 with a
+Retry-After estimated from recent durations, so load cannot pile up in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import statistics
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+log = logging.getLogger(__name__)
+
+
+class Workload:
+    """How many requests compute or wait, shared by the middleware and the background scorer
+    (which steps aside while a request computes)."""
+
+    def __init__(self, workers: int = 1, queue: int = 8):
+        if workers < 1 or queue < 0:
+            raise ValueError(f"infer_workers must be >= 1 and infer_queue >= 0, not {workers} and {queue}")
+        self.workers, self.queue = workers, queue
+        self.admitted = 0          # running + waiting
+        self.running = 0
+        self.recent_s: deque[float] = deque(maxlen=20)
+
+    @property
+    def busy(self) -> bool:
+        return self.admitted > 0
+
+    def status(self) -> dict:
+        return {"workers": self.workers, "queue": self.queue, "running": self.running,
+                "waiting": self.admitted - self.running,
+                "median_seconds": round(statistics.median(self.recent_s), 2) if self.recent_s else None}
+
+
+class OffloadHeavyRoutes:
+    """ASGI middleware; ``app`` is the rest of the server's stack."""
+
+    def __init__(self, app, workload: Workload, prefix: str = ""):
+        self.app, self.load = app, workload
+        self.pattern = re.compile(rf"^{re.escape(prefix)}/(infer|activelearning|batch)/")
+        self.executor = ThreadPoolExecutor(max_workers=workload.workers, thread_name_prefix="mcseg-worker")
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.pattern.match(scope["path"]):
+            return await self.app(scope, receive, send)
+        load = self.load
+        if load.admitted >= load.workers + load.queue:
+            return await self._busy(send)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(load.workers)
+        load.admitted += 1
+        try:
+            async with self._slots:
+                load.running += 1
+                started = time.perf_counter()
+                try:
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(self.executor, self._serve_in_thread, loop, scope, receive, send)
+                finally:
+                    load.running -= 1
+                    load.recent_s.append(time.perf_counter() - started)
+        finally:
+            load.admitted -= 1
+
+    def _serve_in_thread(self, server_loop, scope, receive, send) -> None:
+        async def thread_receive():
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(receive(), server_loop))
+
+        async def thread_send(message):
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(send(message), server_loop))
+
+        asyncio.run(self.app(scope, thread_receive, thread_send))
+
+    async def _busy(self, send) -> None:
+        load = self.load
+        typical = statistics.median(load.recent_s) if load.recent_s else 10.0
+        retry_s = max(1, round(typical * (load.admitted - load.workers + 1) / load.workers))
+        detail = (f"the server is busy: {load.running} request(s) computing and {load.admitted - load.running} "
+                  f"waiting (infer_workers {load.workers}, infer_queue {load.queue}); retry in about {retry_s} s")
+        log.warning(detail)
+        payload = json.dumps({"detail": detail}).encode()
+        await send({"type": "http.response.start", "status": 503,
+                    "headers": [(b"content-type", b"application/json"), (b"retry-after", str(retry_s).encode()),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
