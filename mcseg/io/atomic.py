@@ -26,7 +26,8 @@ def atomic_path(path: str | Path, keep_suffix: bool = True) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = ("".join(path.suffixes) or ".tmp") if keep_suffix else ".tmp"
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=suffix, dir=path.parent)
+    # The name is cut so that a long target name cannot push the temporary past 255 bytes.
+    fd, name = tempfile.mkstemp(prefix=f".{path.name[:64]}-", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
