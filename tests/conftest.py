@@ -61,7 +61,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path, studies: Path, conf: dict[str, str] | None = None):
+def running_server(root: Path, studies: Path, conf: dict[str, str] | None = None, ready_path: str = "/info/"):
     """The real MONAI Label server with apps/mc_segmentation on 127.0.0.1, and a client for it.
 
     Stopped afterwards; every process it started must be gone."""
@@ -84,8 +84,11 @@ def running_server(root: Path, studies: Path, conf: dict[str, str] | None = None
     deadline = time.time() + 120
     while True:
         try:
-            client.info()
-            break
+            import requests
+
+            if requests.get(f"http://127.0.0.1:{port}{ready_path}", timeout=10).status_code == 200:
+                break
+            raise RuntimeError("not ready")
         except Exception:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()

@@ -17,6 +17,9 @@ Settings (``--conf``):
   infer_workers        inference / next-sample requests computed at once, in worker threads, so
                the server keeps answering meanwhile (default 1)
   infer_queue          such requests that may wait; more get 503 with Retry-After (default 8)
+  auth_users_file      lines "username:password" (or a bcrypt hash): every route but /health needs a
+               login (MONAI Label's /auth/token protocol, which Slicer and MONAILabelClient speak)
+  auth_token_hours     how long a login token lasts (default 12)
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from lib.datastore import EXTENSIONS, MammogramDatastore
 from lib.models import ModelFiles
 from lib.errors import client_errors
 from lib import request_checks
+from lib.auth import read_users
 from lib.offload import Workload
 from monailabel.config import settings
 from monailabel.interfaces.app import MONAILabelApp
@@ -111,9 +115,15 @@ class MCSegmentationApp(MONAILabelApp):
         server = sys.modules.get("monailabel.app")
         self.scorer: BackgroundScorer | None = None
         if server is not None:
+            users = None
+            if conf.get("auth_users_file"):
+                if settings.MONAI_LABEL_AUTH_ENABLE:
+                    raise ValueError("auth_users_file and MONAI_LABEL_AUTH_ENABLE (Keycloak) exclude each other")
+                users = read_users(conf["auth_users_file"])
             request_checks.install(server.app, {"models": list(self._infers), "trainers": list(self._trainers),
                                                 "strategies": list(self._strategies),
-                                                "scoring": list(self._scoring_methods)}, self.workload)
+                                                "scoring": list(self._scoring_methods)}, self.workload,
+                                   users, float(conf.get("auth_token_hours", 12)))
             self.scorer = BackgroundScorer(self.model_files, self.datastore, self.workload, self.spacing_mm)
             datastore = self.datastore()
             if isinstance(datastore, MammogramDatastore):

@@ -26,6 +26,7 @@ from monailabel.config import settings
 from monailabel.interfaces.exception import (ImageNotFoundException, LabelNotFoundException, MONAILabelError,
                                              MONAILabelException)
 
+from lib.auth import TokenGate
 from lib.offload import OffloadHeavyRoutes, Workload
 from lib.trainers.patch_cnn_trainer import train_options
 
@@ -35,17 +36,21 @@ log = logging.getLogger(__name__)
 MAX_CHECKED_BODY_BYTES = 1 << 20
 
 
-def install(fastapi_app: FastAPI, names: dict[str, list[str]], workload: Workload) -> None:
+def install(fastapi_app: FastAPI, names: dict[str, list[str]], workload: Workload,
+            users: dict[str, str] | None = None, token_hours: float = 12.0) -> None:
     """Add the checks and the worker threads to a running MONAI Label server.
 
     ``names``: models, trainers, strategies, scoring; ``workload`` bounds the requests that
-    compute (see lib.offload)."""
+    compute (see lib.offload); ``users``, when given, puts every route behind a login (lib.auth)."""
     # The app is created inside MONAI Label's lifespan, after Starlette built its middleware
     # stack; clearing it makes the next request build it again, with these additions. The
     # last added runs first: refuse what cannot be served, then queue what computes.
     fastapi_app.middleware_stack = None
     fastapi_app.add_middleware(OffloadHeavyRoutes, workload=workload, prefix=settings.MONAI_LABEL_API_STR)
     fastapi_app.add_middleware(RequestChecks, names=names, prefix=settings.MONAI_LABEL_API_STR)
+    if users:  # outermost: an anonymous request learns nothing, not even which models exist
+        fastapi_app.add_middleware(TokenGate, users=users, token_hours=token_hours,
+                                   prefix=settings.MONAI_LABEL_API_STR)
     fastapi_app.add_exception_handler(json.JSONDecodeError, _bad_json)
     fastapi_app.add_exception_handler(MONAILabelException, _monailabel_error)
     log.info("request checks installed for %s", {k: len(v) for k, v in names.items()})
