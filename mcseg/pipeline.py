@@ -23,7 +23,7 @@ from mcseg.detector import DetectorResult, run_detector
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
 from mcseg.preprocess import WorkingFrame, to_working_frame
-from mcseg.segmentator import segment
+from mcseg.segmentator import segment_with_spread
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_DETECTOR_WEIGHTS = WEIGHTS_DIR / "detector.pt"
@@ -190,7 +190,7 @@ class Pipeline:
             timings["detector"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            prob = self.segment(frame, region, progress)
+            prob, spread = self.segment(frame, region, progress, with_spread=True)
             timings["segmentator"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -198,7 +198,7 @@ class Pipeline:
                                     round(cfg.fragment_gap_mm / cfg.working_spacing_mm),
                                     round(cfg.candidate_rim_mm / cfg.working_spacing_mm))
         mask = (frame.map_to_input(prob) >= cfg.operating_threshold).astype(np.uint8)
-        calc_json, cluster_json = self._describe(frame, calcs)
+        calc_json, cluster_json = self._describe(frame, calcs, prob, spread)
         timings["postprocess"] = time.perf_counter() - t
         seconds = time.perf_counter() - start
         return SegmentationResult(
@@ -244,13 +244,15 @@ class Pipeline:
             region &= self._roi_mask(frame, roi_px)
         return region
 
-    def segment(self, frame: WorkingFrame, region: np.ndarray, progress: bool = False) -> np.ndarray:
-        """Segmentator probabilities on ``region`` of the working frame (0 elsewhere)."""
+    def segment(self, frame: WorkingFrame, region: np.ndarray, progress: bool = False, with_spread: bool = False):
+        """Segmentator probabilities on ``region`` of the working frame (0 elsewhere); with
+        ``with_spread`` also their standard deviation over the symmetry views."""
         views = self.config.segmentator_symmetries
         bar = self._bar(progress, "segmentator pixels", int(region.sum()) * views)
-        prob = segment(self.segmentator, frame.image, region, self.config.segmentator_path, bar, views)
+        prob, spread = segment_with_spread(self.segmentator, frame.image, region, self.config.segmentator_path,
+                                           bar, views)
         _close(bar)
-        return prob
+        return (prob, spread) if with_spread else prob
 
     # --- helpers ---------------------------------------------------------------
 
@@ -274,8 +276,10 @@ class Pipeline:
         out[max(w0, 0) : max(w1, 0), max(v0, 0) : max(v1, 0)] = True
         return out
 
-    def _describe(self, frame: WorkingFrame, calcs) -> tuple[list[dict], list[dict]]:
+    def _describe(self, frame: WorkingFrame, calcs, prob: np.ndarray,
+                  spread: np.ndarray) -> tuple[list[dict], list[dict]]:
         cfg = self.config
+        views = cfg.segmentator_symmetries
         pixel_area_mm2 = frame.spacing_mm[0] * frame.spacing_mm[1]
         calc_json = []
         if calcs:
@@ -288,6 +292,9 @@ class Pipeline:
                 "area_mm2": round(c.area_px * pixel_area_mm2, 5),
                 "score": round(c.score, 4),
                 "in_mask": c.above_operating,
+                # Spread of the probability at the calcification's peak over the symmetry views:
+                # 0 when every view agrees, up to 0.5 when they split; None with one view.
+                "uncertainty": _peak_spread(prob, spread, c.bbox_px) if views > 1 else None,
             })
         strong = [i for i, c in enumerate(calcs) if c.above_operating]
         centroids_mm = np.array([[calcs[i].centroid_px[0] * frame.spacing_mm[0],
@@ -308,6 +315,13 @@ class Pipeline:
                 "score": round(cl.score, 4),
             })
         return calc_json, cluster_json
+
+
+def _peak_spread(prob: np.ndarray, spread: np.ndarray, bbox_px: tuple[int, int, int, int]) -> float:
+    r0, c0, r1, c1 = bbox_px
+    crop = prob[r0:r1, c0:c1]
+    peak = np.unravel_index(int(np.argmax(crop)), crop.shape)
+    return round(float(spread[r0:r1, c0:c1][peak]), 4)
 
 
 def _summary(meta: dict[str, Any]) -> dict[str, Any]:

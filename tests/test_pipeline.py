@@ -78,6 +78,15 @@ def test_output_contract(tmp_path, demo_result):
         assert arr[max(r - 2, 0) : r + 3, max(col - 2, 0) : col + 3].any()
 
 
+def test_every_calcification_says_how_much_the_views_disagree(demo_result):
+    calcs = demo_result.calcifications
+    u = np.array([c["uncertainty"] for c in calcs])
+    score = np.array([c["score"] for c in calcs])
+    assert ((0 <= u) & (u <= 0.5)).all()
+    # Measured on this image: median 0.001 for scores above 0.95, 0.095 for scores of 0.2-0.6.
+    assert np.median(u[score > 0.95]) < 0.02 < np.median(u[(score > 0.2) & (score < 0.6)])
+
+
 def test_weights_fill_unset_settings_and_explicit_ones_win():
     bundled = Pipeline.from_weights()
     calibrated = bundled.weights["segmentator"]["operating_threshold"]

@@ -7,6 +7,7 @@ network; a "same" network has no exact dense form and always uses the reference.
 averaged over the eight symmetries of the square (:mod:`mcseg.patches.symmetry`).
 """
 
-from mcseg.segmentator.inference import segment, segment_dense, segment_reference, segment_views
+from mcseg.segmentator.inference import (segment, segment_dense, segment_reference, segment_views,
+                                        segment_with_spread)
 
-__all__ = ["segment", "segment_dense", "segment_reference", "segment_views"]
+__all__ = ["segment", "segment_dense", "segment_reference", "segment_views", "segment_with_spread"]
