@@ -11,8 +11,11 @@ trap 'rm -rf "$WORK"' EXIT
 "$PYTHON" -m venv "$WORK/venv"
 PIP=("$WORK/venv/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install -c requirements/constraints.txt torch==2.13.0
-"${PIP[@]}" wheel --no-deps --no-build-isolation -w "$WORK/dist" . >/dev/null 2>&1 || \
-  "${PIP[@]}" wheel --no-deps -w "$WORK/dist" .
+# Build from a copy, so the build leaves nothing (build/, *.egg-info) in the checkout.
+mkdir "$WORK/src"
+tar -C "$ROOT" --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./runs --exclude='*.egg-info' \
+  -cf - . | tar -C "$WORK/src" -xf -
+"${PIP[@]}" wheel --no-deps -w "$WORK/dist" "$WORK/src"
 "${PIP[@]}" install -c requirements/constraints.txt -c requirements.txt "$WORK"/dist/mcseg-*.whl
 cd "$WORK"
 "$WORK/venv/bin/mcseg" demo -o "$WORK/demo-out" --no-progress

@@ -1,5 +1,0 @@
-import sys
-
-from mcseg.cli import main
-
-sys.exit(main())

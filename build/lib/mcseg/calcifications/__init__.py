@@ -1,6 +1,0 @@
-"""Stage 4: calcifications (connected components) and clusters (in mm)."""
-
-from mcseg.calcifications.clusters import Cluster, cluster_radius_mm, find_clusters
-from mcseg.calcifications.components import Calcification, find_calcifications
-
-__all__ = ["Calcification", "Cluster", "cluster_radius_mm", "find_calcifications", "find_clusters"]
