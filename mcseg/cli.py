@@ -27,6 +27,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--detector-threshold", type=float,
                    help=f"detector probability that sends a window to the segmentator "
                         f"(default {defaults.DETECTOR_THRESHOLD})")
+    g.add_argument("--max-flagged-share", type=float,
+                   help="window budget: at most this share of the windows goes to the segmentator, the "
+                        "highest-scoring ones; the JSON says how many were left out (default "
+                        f"{defaults.MAX_FLAGGED_SHARE:g}: no budget)")
     g.add_argument("--operating-threshold", type=float,
                    help=f"segmentator probability that puts a pixel in the mask (default: the threshold "
                         f"calibrated into the segmentator weights, else {defaults.OPERATING_THRESHOLD})")
@@ -153,6 +157,7 @@ def _pipeline_from_args(args):
     # trained pixel size) apply; a value given on the command line always wins.
     config = defaults.PipelineConfig().with_(
         detector_threshold=getattr(args, "detector_threshold", None),
+        max_flagged_share=getattr(args, "max_flagged_share", None),
         operating_threshold=getattr(args, "operating_threshold", None),
         candidate_threshold=getattr(args, "candidate_threshold", None),
         segmentator_path=getattr(args, "segmentator_path", None),

@@ -74,8 +74,11 @@ class SegmentationResult:
 
     def to_json(self) -> dict[str, Any]:
         """The output contract (see README, "Output")."""
-        return _document(self, {"calcifications": self.calcifications, "clusters": self.clusters,
-                                "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}})
+        findings = {"calcifications": self.calcifications, "clusters": self.clusters,
+                    "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}}
+        if self.detector is not None:
+            findings["detector_windows"] = self.detector.summary()
+        return _document(self, findings)
 
 
 @dataclass
@@ -87,12 +90,14 @@ class CandidateResult:
     mask: np.ndarray                       # uint8 (rows, cols): 1 = inside a flagged window
     boxes: list[dict[str, Any]]            # {"bbox_px": [r0, c0, r1, c1], "score"}
     windows: int                           # windows classified
+    detector_windows: dict[str, int]       # classified / above threshold / segmented / over budget
     seconds: float
     settings: dict[str, Any]
     weights: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return _document(self, {"candidates": self.boxes, "windows": self.windows})
+        return _document(self, {"candidates": self.boxes, "windows": self.windows,
+                                "detector_windows": self.detector_windows})
 
 
 def _document(result: SegmentationResult | CandidateResult, findings: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +190,7 @@ class Pipeline:
             timings["preprocess"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            detection = self.detect(frame, progress) if use_detector else None
+            detection = self.detect(frame, progress).within_budget(cfg.max_flagged_share) if use_detector else None
             region = self.candidate_region(frame, detection, roi_px)
             timings["detector"] = time.perf_counter() - t
 
@@ -213,12 +218,13 @@ class Pipeline:
         start = time.perf_counter()
         with torch.inference_mode():
             frame = self.prepare(mammo)
-            detection = self.detect(frame, progress)
+            detection = self.detect(frame, progress).within_budget(self.config.max_flagged_share)
         region = self.candidate_region(frame, detection)
         mask = (frame.map_to_input(region.astype(np.float32), order=0) > 0.5).astype(np.uint8)
         boxes = _candidate_boxes(frame, detection)
         return CandidateResult(
             mammogram=mammo, frame=frame, mask=mask, boxes=boxes, windows=int(len(detection.scores)),
+            detector_windows=detection.summary(),
             seconds=time.perf_counter() - start, settings=self.config.to_dict(), weights=self.weights,
         )
 

@@ -93,3 +93,15 @@ def test_checkpoint_round_trip(tmp_path):
     loaded = PatchCNN.from_checkpoint(torch.load(tmp_path / "s.pt", weights_only=True))
     x = torch.randn(4, 1, 49, 49)
     assert torch.allclose(model(x), loaded(x))
+
+
+def test_window_budget_keeps_the_highest_scoring_windows():
+    from mcseg.detector import DetectorResult
+
+    scores = np.array([0.9, 0.2, 0.8, 0.95, 0.5, 0.1, 0.7, 0.35], np.float32)
+    det = DetectorResult(np.zeros((8, 2), int), scores, 49, threshold=0.3)
+    assert det.within_budget(1.0) is det and det.within_budget(0.75) is det  # 6 above, cap 6
+    kept = det.within_budget(0.25)  # cap 2 of 8
+    assert np.flatnonzero(kept.flagged).tolist() == [0, 3]
+    assert kept.summary() == {"windows": 8, "above_threshold": 6, "segmented": 2, "skipped_over_budget": 4}
+    assert det.summary()["skipped_over_budget"] == 0

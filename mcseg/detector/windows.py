@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -18,10 +18,35 @@ class DetectorResult:
     scores: np.ndarray          # float32 (n,): probability of a calcification in the window
     patch_size_px: int
     threshold: float
+    #: Windows above the threshold that the window budget left out (see :meth:`within_budget`).
+    over_budget: np.ndarray | None = None
 
     @property
     def flagged(self) -> np.ndarray:
-        return self.scores >= self.threshold
+        """Windows that go to the segmentator: above the threshold and within the budget."""
+        above = self.scores >= self.threshold
+        return above if self.over_budget is None else above & ~self.over_budget
+
+    def within_budget(self, max_share: float) -> "DetectorResult":
+        """At most ``max_share`` of all windows flagged: the highest-scoring ones, when more pass.
+
+        A detector that flags a large share of the breast is answering texture or noise
+        (noisy digitised film), not calcifications; the segmentator's time grows with the
+        flagged windows, so without a budget the worst case has no bound."""
+        above = self.scores >= self.threshold
+        cap = int(np.ceil(max_share * len(self.scores)))
+        if above.sum() <= cap:
+            return self
+        keep = np.zeros(len(self.scores), bool)
+        keep[np.argsort(-self.scores, kind="stable")[:cap]] = True
+        return replace(self, over_budget=above & ~keep)
+
+    def summary(self) -> dict[str, int]:
+        """Window counts for the output: how many were classified, flagged, segmented, left out."""
+        above = int((self.scores >= self.threshold).sum())
+        skipped = 0 if self.over_budget is None else int(self.over_budget.sum())
+        return {"windows": int(len(self.scores)), "above_threshold": above, "segmented": above - skipped,
+                "skipped_over_budget": skipped}
 
     def region_mask(self, shape: tuple[int, int], flagged_only: bool = True) -> np.ndarray:
         """Pixels covered by the (flagged) windows."""
