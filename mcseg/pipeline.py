@@ -89,14 +89,13 @@ class CandidateResult:
     frame: WorkingFrame
     mask: np.ndarray                       # uint8 (rows, cols): 1 = inside a flagged window
     boxes: list[dict[str, Any]]            # {"bbox_px": [r0, c0, r1, c1], "score"}
-    windows: int                           # windows classified
     detector_windows: dict[str, int]       # classified / above threshold / segmented / over budget
     seconds: float
     settings: dict[str, Any]
     weights: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return _document(self, {"candidates": self.boxes, "windows": self.windows,
+        return _document(self, {"candidates": self.boxes, "windows": self.detector_windows["windows"],
                                 "detector_windows": self.detector_windows})
 
 
@@ -223,8 +222,7 @@ class Pipeline:
         mask = (frame.map_to_input(region.astype(np.float32), order=0) > 0.5).astype(np.uint8)
         boxes = _candidate_boxes(frame, detection)
         return CandidateResult(
-            mammogram=mammo, frame=frame, mask=mask, boxes=boxes, windows=int(len(detection.scores)),
-            detector_windows=detection.summary(),
+            mammogram=mammo, frame=frame, mask=mask, boxes=boxes, detector_windows=detection.summary(),
             seconds=time.perf_counter() - start, settings=self.config.to_dict(), weights=self.weights,
         )
 
@@ -252,11 +250,11 @@ class Pipeline:
 
     def segment(self, frame: WorkingFrame, region: np.ndarray, progress: bool = False, with_spread: bool = False):
         """Segmentator probabilities on ``region`` of the working frame (0 elsewhere); with
-        ``with_spread`` also their standard deviation over the symmetry views."""
+        ``with_spread`` also their standard deviation over the symmetry views (None with one view)."""
         views = self.config.segmentator_symmetries
         bar = self._bar(progress, "segmentator pixels", int(region.sum()) * views)
         prob, spread = segment_with_spread(self.segmentator, frame.image, region, self.config.segmentator_path,
-                                           bar, views)
+                                           bar, views, with_spread)
         _close(bar)
         return (prob, spread) if with_spread else prob
 
@@ -283,9 +281,8 @@ class Pipeline:
         return out
 
     def _describe(self, frame: WorkingFrame, calcs, prob: np.ndarray,
-                  spread: np.ndarray) -> tuple[list[dict], list[dict]]:
+                  spread: np.ndarray | None) -> tuple[list[dict], list[dict]]:
         cfg = self.config
-        views = cfg.segmentator_symmetries
         pixel_area_mm2 = frame.spacing_mm[0] * frame.spacing_mm[1]
         calc_json = []
         if calcs:
@@ -300,7 +297,7 @@ class Pipeline:
                 "in_mask": c.above_operating,
                 # Spread of the probability at the calcification's peak over the symmetry views:
                 # 0 when every view agrees, up to 0.5 when they split; None with one view.
-                "uncertainty": _peak_spread(prob, spread, c.bbox_px) if views > 1 else None,
+                "uncertainty": None if spread is None else _peak_spread(prob, spread, c.bbox_px),
             })
         strong = [i for i, c in enumerate(calcs) if c.above_operating]
         centroids_mm = np.array([[calcs[i].centroid_px[0] * frame.spacing_mm[0],

@@ -22,9 +22,13 @@ class DetectorResult:
     over_budget: np.ndarray | None = None
 
     @property
+    def above_threshold(self) -> np.ndarray:
+        return self.scores >= self.threshold
+
+    @property
     def flagged(self) -> np.ndarray:
         """Windows that go to the segmentator: above the threshold and within the budget."""
-        above = self.scores >= self.threshold
+        above = self.above_threshold
         return above if self.over_budget is None else above & ~self.over_budget
 
     def within_budget(self, max_share: float) -> "DetectorResult":
@@ -33,7 +37,7 @@ class DetectorResult:
         A detector that flags a large share of the breast is answering texture or noise
         (noisy digitised film), not calcifications; the segmentator's time grows with the
         flagged windows, so without a budget the worst case has no bound."""
-        above = self.scores >= self.threshold
+        above = self.above_threshold
         cap = int(np.ceil(max_share * len(self.scores)))
         if above.sum() <= cap:
             return self
@@ -43,7 +47,7 @@ class DetectorResult:
 
     def summary(self) -> dict[str, int]:
         """Window counts for the output: how many were classified, flagged, segmented, left out."""
-        above = int((self.scores >= self.threshold).sum())
+        above = int(self.above_threshold.sum())
         skipped = 0 if self.over_budget is None else int(self.over_budget.sum())
         return {"windows": int(len(self.scores)), "above_threshold": above, "segmented": above - skipped,
                 "skipped_over_budget": skipped}

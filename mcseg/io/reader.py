@@ -245,7 +245,8 @@ def _decode(ds: Any) -> np.ndarray:
     from pydicom.pixel_data_handlers import pylibjpeg_handler
 
     syntax = ds.file_meta.TransferSyntaxUID
-    if syntax not in NATIVE_SYNTAXES and pylibjpeg_handler.is_available() and pylibjpeg_handler.supports_transfer_syntax(syntax):
+    if (syntax not in NATIVE_SYNTAXES and pylibjpeg_handler.is_available()
+            and pylibjpeg_handler.supports_transfer_syntax(syntax)):
         ds.convert_pixel_data(handler_name="pylibjpeg")
     return ds.pixel_array
 

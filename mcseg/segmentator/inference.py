@@ -96,21 +96,26 @@ def segment(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = 
     here rather than with ``monai.data.TestTimeAugmentation``, which draws
     random transforms per sample; we want the fixed group, averaged in place.
     """
-    return segment_with_spread(model, image, region, path, progress, symmetries)[0]
+    return segment_with_spread(model, image, region, path, progress, symmetries, with_spread=False)[0]
 
 
 def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = "dense",
-                        progress=None, symmetries: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                        progress=None, symmetries: int = 1,
+                        with_spread: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """(mean, standard deviation) of the probabilities over the symmetry views: the spread says where
-    the views disagree, at the cost of one more map (zero with one view)."""
+    the views disagree, at the cost of one more map; None when not asked for or with one view."""
     if not 1 <= symmetries <= len(D4):
         raise ValueError(f"symmetries must be 1..{len(D4)}, not {symmetries}")
+    with_spread = with_spread and symmetries > 1
     total = squares = None
     for p in segment_views(model, image, region, D4[:symmetries], path, progress):
         total = p.copy() if total is None else total + p
-        squares = p * p if squares is None else squares + p * p
+        if with_spread:
+            squares = p * p if squares is None else squares + p * p
     n = np.float32(symmetries)
     mean = total / n
+    if not with_spread:
+        return mean, None
     return mean, np.sqrt(np.maximum(squares / n - mean * mean, 0)).astype(np.float32)
 
 

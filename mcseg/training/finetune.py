@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 
 from mcseg.defaults import RETRAIN_DICE_IMAGES, NetworkConfig, TrainConfig
 from mcseg.evaluation import Overlap
-from mcseg.io.atomic import atomic_copy
 from mcseg.io.errors import InputError
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
@@ -134,8 +133,9 @@ def finetune_network(
     work = publish_to.with_name(publish_to.stem + ".training.pt")
     result = train_network(role, store, work, network, config, metadata, progress=progress, resume=False,
                            init_from=start_from, val_split=val_split)
-    atomic_copy(work, publish_to)  # inference loads either the old or the new file
-    work.unlink(missing_ok=True)
+    # The trainer wrote the work file atomically and fsynced it; a rename in the same folder
+    # publishes it whole, so inference loads either the old or the new file.
+    work.replace(publish_to)
     return {
         "role": role,
         "published": str(publish_to),

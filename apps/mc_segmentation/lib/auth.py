@@ -18,12 +18,13 @@ instead and this gate is not installed.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import secrets
 import time
 from pathlib import Path
 from urllib.parse import parse_qs
+
+from lib.asgi import send_json
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +80,19 @@ class TokenGate:
         path = scope["path"][len(self.prefix):] if scope["path"].startswith(self.prefix) else scope["path"]
         method = scope["method"]
         if path == "/health" and method in ("GET", "HEAD"):
-            return await _json(send, 200, {"status": "ok"})
+            return await send_json(send, 200, {"status": "ok"})
         if path in ("/auth", "/auth/") and method == "GET":
-            return await _json(send, 200, {"enabled": True, "client_id": "mc_segmentation", "realm": None})
+            return await send_json(send, 200, {"enabled": True, "client_id": "mc_segmentation", "realm": None})
         if path == "/auth/token" and method == "POST":
             return await self._login(receive, send)
         user = self._user(scope)
         if user is None:
-            return await _json(send, 401, {"detail": "authentication required: log in with POST /auth/token "
+            return await send_json(send, 401, {"detail": "authentication required: log in with POST /auth/token "
                                                      "(username, password) and send the token as "
                                                      "'Authorization: Bearer <token>'"},
                                [(b"www-authenticate", b"Bearer")])
         if path == "/auth/token/valid":
-            return await _json(send, 200, {"username": user})
+            return await send_json(send, 200, {"username": user})
         return await self.app(scope, receive, send)
 
     def _user(self, scope) -> str | None:
@@ -116,18 +117,11 @@ class TokenGate:
         secret = self.users.get(name)
         if secret is None or not _password_ok(secret, password):
             log.warning("failed login for %r", name)
-            return await _json(send, 401, {"detail": "wrong username or password"}, [(b"www-authenticate", b"Bearer")])
+            return await send_json(send, 401, {"detail": "wrong username or password"},
+                                   [(b"www-authenticate", b"Bearer")])
         token = secrets.token_urlsafe(32)
         now = time.time()
         self.tokens = {t: e for t, e in self.tokens.items() if e[1] > now}  # drop expired ones
         self.tokens[token] = (name, now + self.ttl_s)
         log.info("login: %s", name)
-        return await _json(send, 200, {"access_token": token, "token_type": "bearer"})
-
-
-async def _json(send, status: int, document: dict, headers: list | None = None) -> None:
-    payload = json.dumps(document).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                            *(headers or [])]})
-    await send({"type": "http.response.body", "body": payload})
+        return await send_json(send, 200, {"access_token": token, "token_type": "bearer"})

@@ -12,13 +12,14 @@ Retry-After estimated from recent durations, so load cannot pile up in memory.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import statistics
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+
+from lib.asgi import send_json
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,4 @@ class OffloadHeavyRoutes:
         detail = (f"the server is busy: {load.running} request(s) computing and {load.admitted - load.running} "
                   f"waiting (infer_workers {load.workers}, infer_queue {load.queue}); retry in about {retry_s} s")
         log.warning(detail)
-        payload = json.dumps({"detail": detail}).encode()
-        await send({"type": "http.response.start", "status": 503,
-                    "headers": [(b"content-type", b"application/json"), (b"retry-after", str(retry_s).encode()),
-                                (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, 503, {"detail": detail}, [(b"retry-after", str(retry_s).encode())])

@@ -26,6 +26,7 @@ from monailabel.config import settings
 from monailabel.interfaces.exception import (ImageNotFoundException, LabelNotFoundException, MONAILabelError,
                                              MONAILabelException)
 
+from lib.asgi import send_json
 from lib.auth import TokenGate
 from lib.offload import OffloadHeavyRoutes, Workload
 from lib.trainers.patch_cnn_trainer import train_options
@@ -157,7 +158,4 @@ async def _buffer(receive):
 
 async def _reply(send, status: int, detail: str) -> None:
     log.warning("refused request: %s %s", status, detail)
-    payload = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
-    await send({"type": "http.response.body", "body": payload})
+    await send_json(send, status, {"detail": detail})
