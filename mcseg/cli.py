@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--spacing-mm", type=float,
                      help="pixel size in mm, overriding the file's (needed for PNG/TIFF and files without "
                           f"a spacing tag; otherwise {defaults.FALLBACK_SPACING_MM} mm is assumed and recorded)")
+    seg.add_argument("--preview", action="store_true",
+                     help="also write S.preview.png: the image with calcifications outlined, candidates marked, "
+                          "clusters boxed and the densest cluster zoomed")
     seg.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_pipeline_options(seg)
 
@@ -110,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--finetune-steps", type=int, default=None,
                        help="maximum steps per network per mining round (default: --steps; early stopping "
                             "usually ends a round sooner)")
+    train.add_argument("--init-from", type=Path, metavar="DIR",
+                       help="start both networks from DIR/detector.pt and DIR/segmentator.pt (for instance "
+                            "mcseg/weights) at the fine-tuning learning rate, instead of from random weights")
     train.add_argument("--rebuild-store", action="store_true", help="rebuild the patch store even if present")
     train.add_argument("--no-resume", action="store_true", help="start afresh even if a stopped run is found")
     train.add_argument("--no-progress", action="store_true")
@@ -126,8 +132,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder of real mammogram DICOMs for --mode real-background/mixed")
     synth.add_argument("--shape", type=int, nargs=2, metavar=("ROWS", "COLS"), help="image size in pixels")
     synth.add_argument("--spacing-mm", type=float, default=defaults.WORKING_SPACING_MM)
+    synth.add_argument("--real-share", type=float, default=0.5,
+                       help="--mode mixed: share of images on a real background (default 0.5)")
+    synth.add_argument("--pixel-sizes-mm", type=float, nargs="+", metavar="MM",
+                       help="draw each image's pixel size from these (the field of view of --shape at "
+                            "--spacing-mm is kept): real inputs arrive at 0.05-0.2 mm")
+    synth.add_argument("--ffdm-share", type=float, default=0.0,
+                       help="share of synthetic images given an FFDM-like look (vendor processing)")
+    synth.add_argument("--eight-bit-share", type=float, default=0.0,
+                       help="share of images stored as 8-bit values in 16 bits")
+    synth.add_argument("--assumed-spacing-mm", type=float, default=0.05,
+                       help="pixel size of backgrounds that carry none (default 0.05, CBIS-DDSM film)")
     synth.add_argument("--prefix", default="synth", help="file name prefix (default synth)")
     synth.add_argument("--no-progress", action="store_true")
+    neg = sub.add_parser("negatives", help="real mammograms without calcifications as training cases",
+                         description="Write each input as S.dcm (MG DICOM with its pixel size) with an empty "
+                                     "label S.gt.nrrd, so that `mcseg train` learns real anatomy as background and "
+                                     "mines its false positives there.")
+    neg.add_argument("out", type=Path, help="output folder (may be the training data folder)")
+    neg.add_argument("inputs", nargs="+", type=Path, help="image files or folders, free of calcifications")
+    neg.add_argument("--spacing-mm", type=float, help="pixel size of inputs that carry none (mini-MIAS: 0.2)")
+    neg.add_argument("--prefix", default="neg_", help="file name prefix (default neg_)")
+    neg.add_argument("--no-progress", action="store_true")
     ev = sub.add_parser("evaluate", help="FROC, Dice/IoU and the per-class error table of a set of predictions",
                         description="Compare the predictions in PREDICTIONS (S.json and S.mask.nrrd, as written by "
                                     "`mcseg segment`) with ground truth: S.gt.json or a mask S.gt.nrrd/S.nrrd/"
@@ -185,11 +211,11 @@ def _collect_inputs(paths: list[Path]) -> list[Path]:
 
 def cmd_segment(args) -> int:
     return _segment_files(_pipeline_from_args(args), _collect_inputs(args.inputs), args.out, args.spacing_mm,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, preview=args.preview)
 
 
 def _segment_files(pipeline, files: list[Path], out: Path, spacing_mm: float | None, progress: bool,
-                   compare_truth: bool = False) -> int:
+                   compare_truth: bool = False, preview: bool = False) -> int:
     from mcseg.io import InputError, read_mammogram
     from mcseg.io.writer import image_stem, write_result
 
@@ -211,9 +237,13 @@ def _segment_files(pipeline, files: list[Path], out: Path, spacing_mm: float | N
         else:
             stems[stem] = 0
         written = write_result(result, out, stem)
+        if preview:
+            from mcseg.io.preview import write_preview
+
+            written["preview"] = write_preview(result, out / f"{stem}.preview.png")
         n_mask = sum(c["in_mask"] for c in result.calcifications)
         print(f"{path}: {n_mask} calcifications, {len(result.clusters)} clusters, "
-              f"{result.seconds:.1f} s -> {written['mask']}")
+              f"{result.seconds:.1f} s -> {written['mask']}" + (f", {written['preview']}" if preview else ""))
         truth_path = path.with_name(f"{stem}.gt.nrrd")
         if compare_truth and truth_path.is_file():
             print(f"  vs ground truth: {_compare_with_truth(result, truth_path)}")
@@ -240,9 +270,9 @@ def cmd_demo(args) -> int:
         print(f"error: demo folder {DEMO_DIR} is missing", file=sys.stderr)
         return 1
     code = _segment_files(_pipeline_from_args(args), _collect_inputs([DEMO_DIR]), args.out, None,
-                          progress=not args.no_progress, compare_truth=True)
-    print(f"\nResults in {args.out.resolve()}: open S.json for the calcification and cluster lists; "
-          "S.mask.nrrd overlays the image in 3D Slicer.")
+                          progress=not args.no_progress, compare_truth=True, preview=True)
+    print(f"\nResults in {args.out.resolve()}: look at S.preview.png; S.json lists the calcifications and "
+          "clusters; S.mask.nrrd overlays the image in 3D Slicer.")
     return code
 
 
@@ -259,7 +289,7 @@ def cmd_train(args) -> int:
         train=config, finetune_steps=args.finetune_steps, mining_rounds=args.mining_rounds,
         calibrate_fppi=args.calibrate_fppi, working_spacing_mm=args.working_spacing_mm,
         spacing_mm=args.spacing_mm, start_round=args.start_round, rebuild_store=args.rebuild_store,
-        resume=not args.no_resume, command=args.command_line)
+        resume=not args.no_resume, command=args.command_line, init_from=args.init_from)
     train_from_scratch(plan, progress=not args.no_progress, on_message=print)
     return 0
 
@@ -277,8 +307,24 @@ def cmd_synth(args) -> int:
             return 2
         backgrounds = sorted(args.backgrounds.rglob("*.dcm"))
     written = generate_dataset(args.out, args.count, args.seed, mode=args.mode, backgrounds=backgrounds,
-                               config=config, progress=not args.no_progress, prefix=args.prefix)
+                               config=config, progress=not args.no_progress, prefix=args.prefix,
+                               assumed_spacing_mm=args.assumed_spacing_mm, real_share=args.real_share,
+                               spacings_mm=args.pixel_sizes_mm or (), ffdm_share=args.ffdm_share,
+                               eight_bit_share=args.eight_bit_share)
     print(f"wrote {len(written)} images to {args.out}")
+    return 0
+
+
+def cmd_negatives(args) -> int:
+    from tqdm import tqdm
+
+    from mcseg.synth.dataset import write_negative
+
+    sources = [p for src in args.inputs for p in (sorted(q for q in src.rglob("*") if q.is_file()) if src.is_dir()
+                                                  else [src])]
+    for source in tqdm(sources, desc="real negatives", unit="image", disable=args.no_progress):
+        write_negative(source, args.out, f"{args.prefix}{source.name.split('.')[0]}", spacing_mm=args.spacing_mm)
+    print(f"wrote {len(sources)} negative cases to {args.out}")
     return 0
 
 
@@ -299,6 +345,7 @@ def cmd_evaluate(args) -> int:
 
 
 COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth,
+            "negatives": cmd_negatives,
             "evaluate": cmd_evaluate}
 
 

@@ -1,22 +1,53 @@
 #!/usr/bin/env bash
-# Reproduce the bundled default weights (mcseg/weights/*.pt).
+# Reproduce the bundled default weights (mcseg/weights/*.pt): wave 2, real anatomy and real pixel sizes.
 #
-# 300 training images of 1400 x 1000 px at 0.07 mm: about half fully synthetic,
-# half synthetic calcifications inserted into real CBIS-DDSM film backgrounds
-# of patient P_00173 only, so that patient P_00820 (whose films the tests, the
-# demo and the benchmarks use) stays unseen. Then both networks are trained,
-# each round (from scratch, then two of hard-negative mining) up to 4000 steps,
-# early stopping deciding: capped at 1500, the segmentator's fine-tuning rounds
-# were still improving when cut off.
-# About 55 minutes on 2 CPU cores; the patch store takes 3.9 GB of disk.
+# The networks start from the wave-1 weights (300 synthetic / CBIS P_00173 images at 0.07 mm, the
+# command of commit 7c76f96) and are fine-tuned on a training folder that looks more like what users
+# have (issue 15):
+#   synth-*   100 phantoms at pixel sizes drawn from 0.05-0.2 mm, 60% with the FFDM-like vendor
+#             processing (mcseg/synth/ffdm.py), 30% stored as 8-bit values in 16 bits
+#   plain-*   40 phantoms as wave 1 made them (0.07 mm), so the synthetic figures hold
+#   cbis-*    40 with calcifications inserted into the CBIS-DDSM films of patient P_00173, at
+#             0.05-0.14 mm, 30% 8-bit
+#   mias-*    40 with calcifications inserted into real mini-MIAS normal films (0.2 mm, 8-bit)
+#   mias_normal_*  the 103 mini-MIAS normal images of patients 1-80 (mdb001-mdb160) as they are,
+#             with empty labels: real anatomy to learn as background and to mine false positives on
+# Held out from all of it, for the evaluation: CBIS patient P_00820, mini-MIAS patients 81-161
+# (mdb161-mdb322) and every calcification image of mini-MIAS, and the three vendor FFDMs.
+#
+# Then one round of fine-tuning (up to 1500 steps per network at the fine-tuning rate), one round of
+# hard-negative mining and fine-tuning, and calibration to 1 false positive per validation image.
+# COUNT_SCALE=0.05 makes a smoke run of the same steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-OUT=${OUT:-runs/default-weights}
-BACKGROUNDS=${BACKGROUNDS:-../shared/data/cbis-ddsm-sample/cases/sfm-benign-0}
+OUT=${OUT:-runs/default-weights-2}
+SHARED=${SHARED:-../shared/data}
+SCALE=${COUNT_SCALE:-1}
+STEPS=${STEPS:-1500}
 MCSEG=.venv/bin/mcseg
-[ -f "$OUT/data/synth_0299.dcm" ] || $MCSEG synth "$OUT/data" -n 300 --seed 2026 --mode mixed --backgrounds "$BACKGROUNDS"
-$MCSEG train "$OUT/data" -o "$OUT" --steps 4000 --validate-every 100 --mining-rounds 2 --finetune-steps 4000 --seed 0 "$@"
-cp "$OUT/detector.pt" "$OUT/segmentator.pt" mcseg/weights/
-cp "$OUT/training.json" mcseg/weights/training.json
-echo "default weights updated in mcseg/weights/"
+DATA="$OUT/data"
+n() { python3 -c "import sys; print(max(1, round($1 * $SCALE)))"; }
+PIXELS="0.05 0.07 0.085 0.1 0.12 0.14 0.17 0.2"
+
+if [ ! -f "$OUT/data.done" ]; then
+  mkdir -p "$DATA" "$OUT/mias-normals"
+  # mini-MIAS normals of patients 1-80 (images mdb001-mdb160); Info.txt rows "mdbNNN G NORM"
+  mapfile -t NORMALS < <(awk '$3=="NORM" && substr($1,4)+0 <= 160 {print $1}' "$SHARED/mini-mias/Info.txt" \
+                         | sort -u | head -n "$(n 103)" | awk -v d="$SHARED/mini-mias/png" '{print d "/" $1 ".png"}')
+  $MCSEG negatives "$OUT/mias-normals" "${NORMALS[@]}" --spacing-mm 0.2 \
+      --prefix mias_normal_ --no-progress
+  $MCSEG synth "$DATA" -n "$(n 100)" --seed 2027 --pixel-sizes-mm $PIXELS --ffdm-share 0.6 \
+      --eight-bit-share 0.3 --prefix synth --no-progress
+  $MCSEG synth "$DATA" -n "$(n 40)" --seed 2030 --prefix plain --no-progress
+  $MCSEG synth "$DATA" -n "$(n 40)" --seed 2028 --mode real-background \
+      --backgrounds "$SHARED/cbis-ddsm-sample/cases/sfm-benign-0" --pixel-sizes-mm 0.05 0.07 0.1 0.14 \
+      --eight-bit-share 0.3 --prefix cbis --no-progress
+  $MCSEG synth "$DATA" -n "$(n 40)" --seed 2029 --mode real-background --backgrounds "$OUT/mias-normals" \
+      --pixel-sizes-mm 0.2 --prefix mias --no-progress
+  cp "$OUT"/mias-normals/* "$DATA"/
+  touch "$OUT/data.done"
+fi
+$MCSEG train "$DATA" -o "$OUT" --init-from mcseg/weights --steps "$STEPS" --finetune-steps "$STEPS" \
+    --validate-every 100 --mining-rounds 1 --seed 0 --no-progress "$@"
+echo "trained into $OUT; the choice rule (README, 'The default weights') decides whether they are copied to mcseg/weights/"

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from dataclasses import replace
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import nrrd
 import numpy as np
@@ -211,36 +212,101 @@ def generate_dataset(
     progress: bool = True,
     assumed_spacing_mm: float = 0.05,
     prefix: str = "synth",
+    *,
+    real_share: float = 0.5,
+    spacings_mm: Sequence[float] = (),
+    ffdm_share: float = 0.0,
+    eight_bit_share: float = 0.0,
 ) -> list[dict[str, Path]]:
     """Write n_images cases as {prefix}_0000.* ... into out_dir; return their paths.
 
     Image i uses np.random.default_rng([seed, i]), so any one image can be
     regenerated alone. mode "real-background" inserts the calcifications into a
     random crop (config.shape_px, at config.spacing_mm) of one of `backgrounds`;
-    "mixed" makes each image real-background with probability 1/2.
+    "mixed" makes each image real-background with probability `real_share`.
+
+    The options that widen the set to what users have (each drawn per image, only when given,
+    so sets made without them are unchanged):
+    `spacings_mm`: the image's pixel size is one of these (the field of view of config.shape_px
+    at config.spacing_mm is kept; a real background is never made finer than its own pixel);
+    `ffdm_share`: a synthetic image is FFDM-like (`SynthConfig.style` "ffdm") with this probability;
+    `eight_bit_share`: the image is stored as 8-bit values in 16 bits with this probability.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     backgrounds = [Path(p) for p in backgrounds]
     if mode != "synthetic" and not backgrounds:
         raise ValueError(f"mode {mode!r} needs at least one background DICOM")
+    if any(not 0.0 <= v <= 1.0 for v in (real_share, ffdm_share, eight_bit_share)):
+        raise ValueError("real_share, ffdm_share and eight_bit_share are probabilities in [0, 1]")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Decoding and resampling a film takes seconds: keep each one read.
-    cache: dict[Path, RealBackground] = {}
+    field_mm = (config.shape_px[0] * config.spacing_mm, config.shape_px[1] * config.spacing_mm)
+    # Decoding and resampling a film takes seconds: keep each one read, per pixel size.
+    cache: dict[tuple[Path, float], RealBackground] = {}
+    native_mm: dict[Path, float] = {}
     written: list[dict[str, Path]] = []
     for index in tqdm(range(n_images), desc="synthetic mammograms", disable=not progress, unit="image"):
         rng = np.random.default_rng([seed, index])
-        use_real = mode == "real-background" or (mode == "mixed" and rng.uniform() < 0.5)
+        use_real = mode == "real-background" or (mode == "mixed" and rng.uniform() < real_share)
+        image_config = config
+        if spacings_mm:
+            spacing = float(spacings_mm[int(rng.integers(len(spacings_mm)))])
+            image_config = replace(image_config, spacing_mm=spacing,
+                                   shape_px=(int(round(field_mm[0] / spacing)), int(round(field_mm[1] / spacing))))
+        if eight_bit_share:
+            image_config = replace(image_config, eight_bit=bool(rng.uniform() < eight_bit_share))
         if use_real:
             path = backgrounds[int(rng.integers(len(backgrounds)))]
-            if path not in cache:
-                cache[path] = read_background(path, assumed_spacing_mm, config.spacing_mm)
-            background = cache[path]
-            image, mask = random_breast_crop(background.image, background.breast_mask, config.shape_px, rng)
+            if spacings_mm:
+                if path not in native_mm:
+                    native_mm[path] = min(read_mammogram(path, fallback_spacing_mm=assumed_spacing_mm).spacing_mm)
+                if image_config.spacing_mm < native_mm[path]:
+                    spacing = float(native_mm[path])
+                    image_config = replace(image_config, spacing_mm=spacing, shape_px=(
+                        int(round(field_mm[0] / spacing)), int(round(field_mm[1] / spacing))))
+            key = (path, float(image_config.spacing_mm))
+            if key not in cache:
+                cache[key] = read_background(path, assumed_spacing_mm, image_config.spacing_mm)
+            background = cache[key]
+            image, mask = random_breast_crop(background.image, background.breast_mask, image_config.shape_px, rng)
             laterality = background.laterality or infer_laterality(background.breast_mask)
-            case = synthesize_on_background(rng, image, mask, config, laterality=laterality, source=path.name)
+            case = synthesize_on_background(rng, image, mask, image_config, laterality=laterality, source=path.name)
         else:
-            case = synthesize_case(rng, config)
+            if ffdm_share:
+                image_config = replace(image_config, style="ffdm" if rng.uniform() < ffdm_share else "phantom")
+            case = synthesize_case(rng, image_config)
         written.append(write_case(case, out_dir, f"{prefix}_{index:04d}"))
     return written
+
+
+# --- Real negatives ------------------------------------------------------------------
+
+
+def write_negative(source: str | Path, out_dir: str | Path, stem: str,
+                   spacing_mm: float | None = None, eight_bit_in_16: bool = True) -> dict[str, Path]:
+    """A real mammogram without calcifications as a training case: stem.dcm, an empty stem.gt.nrrd, stem.gt.json.
+
+    The image is stored as MG DICOM with its pixel size (``spacing_mm`` for files that carry none,
+    such as mini-MIAS PNGs at 0.2 mm); 8-bit sources are stored x 257 in 16 bits, as anonymised
+    copies often come.
+    """
+    mammo = read_mammogram(source, spacing_mm=spacing_mm)
+    pixels = np.clip(np.rint(mammo.pixels), 0, 65535).astype(np.uint16)
+    if eight_bit_in_16 and int(pixels.max(initial=0)) <= 255:
+        pixels = pixels * np.uint16(257)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    laterality = mammo.laterality if mammo.laterality in ("L", "R") else None
+    image_path = write_mammogram_dicom(
+        out_dir / f"{stem}.dcm", pixels, spacing_mm=mammo.spacing_mm, spacing_tag="both", modality="MG",
+        photometric="MONOCHROME2", laterality=laterality, view="MLO",
+        bits_stored=16 if int(pixels.max(initial=0)) >= 2**14 else 14, patient_id=stem,
+        series_description=f"mcseg real negative ({Path(source).name})")
+    mask_path = write_gt_nrrd(out_dir / f"{stem}.gt.nrrd", np.zeros(pixels.shape, np.uint8), mammo.spacing_mm)
+    json_path = out_dir / f"{stem}.gt.json"
+    json_path.write_text(json.dumps({
+        "image": f"{stem}.dcm", "mask": f"{stem}.gt.nrrd", "shape": [int(n) for n in pixels.shape],
+        "spacing_mm": [float(v) for v in mammo.spacing_mm], "laterality": laterality,
+        "source": f"real negative: {Path(source).name}", "calcifications": [], "clusters": []}, indent=1))
+    return {"image": image_path, "mask": mask_path, "json": json_path}

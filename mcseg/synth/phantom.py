@@ -26,6 +26,7 @@ from scipy import fft, ndimage
 from scipy.special import expit
 
 from mcseg.preprocess.frame import chest_wall_on_right
+from mcseg.synth.ffdm import to_eight_bit, vendor_processing
 from mcseg.synth.calcifications import (
     CalcificationSpec,
     render_calcification,
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 TEXTURE_CORNER_PER_MM = 1.0 / 40.0
 #: Scale of the low-pass whose residual defines the local fine-scale noise.
 LOCAL_NOISE_SIGMA_MM = 1.0
+STYLES = ("phantom", "ffdm")
 
 
 @dataclass
@@ -77,10 +79,17 @@ class SynthConfig:
     skin_thickness_range_mm: tuple[float, float] = (0.5, 1.0)
     skin_margin_mm: float = 3.0
     bits_stored: int = 14
+    #: "phantom": the linear phantom; "ffdm": the phantom through `ffdm.vendor_processing`
+    #: (signal-dependent quantum noise, log, equalisation, multi-scale enhancement, 12 bits).
+    style: str = "phantom"
+    #: Store 8-bit values in 16 bits (x 257), as anonymised copies often come.
+    eight_bit: bool = False
 
     def __post_init__(self) -> None:
         if self.laterality not in ("L", "R", "random"):
             raise ValueError(f"laterality must be 'L', 'R' or 'random', not {self.laterality!r}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, not {self.style!r}")
 
 
 @dataclass
@@ -530,6 +539,8 @@ def _make_case(
         background, breast_mask, spacing, rng, specs, noise_std=noise_std
     )
     pixels = np.clip(np.rint(image), 0, max_value).astype(np.uint16)
+    if config.eight_bit:
+        pixels = to_eight_bit(pixels, float(pixels.max(initial=1)))
     clusters = describe_clusters(calcifications, gt_mask, spacing)
     return SynthCase(
         image=pixels,
@@ -551,6 +562,16 @@ def synthesize_case(rng: np.random.Generator, config: SynthConfig = SynthConfig(
     if laterality == "random":
         laterality = "L" if rng.uniform() < 0.5 else "R"
     config = replace(config, laterality=laterality)
+    if config.style == "ffdm":
+        # The quantum noise comes from the photon counts of the processing, not the phantom's white noise.
+        # Vendor processing boosts fine detail, so the phantom's texture starts fainter (matched to the
+        # vendor samples' fine-scale noise, see ffdm.py).
+        low, high = config.texture_std_range
+        background, breast_mask = synthesize_background(rng, replace(
+            config, quantum_noise_fraction_range=(0.0, 0.05), texture_std_range=(0.5 * low, 0.5 * high)))
+        background = vendor_processing(background, breast_mask, float(config.spacing_mm), rng)
+        return _make_case(rng, background, breast_mask, config, laterality=laterality, source="synthetic-ffdm",
+                          max_value=4095)
     background, breast_mask = synthesize_background(rng, config)
     return _make_case(
         rng, background, breast_mask, config,

@@ -63,6 +63,7 @@ class TrainingPlan:
     rebuild_store: bool = False
     resume: bool = True
     command: str = "mcseg train"           # recorded in the checkpoints
+    init_from: Path | None = None          # round 0 starts from <init_from>/<role>.pt at the fine-tuning rate
 
     @property
     def both_networks(self) -> bool:
@@ -91,6 +92,11 @@ def train_from_scratch(plan: TrainingPlan, progress: bool = True,
     on_message(f"patch store {store_path}: {json.dumps(counts)}")
     metadata = {"working_spacing_mm": plan.working_spacing_mm,
                 "trained_on": f"{len(cases)} images from {plan.data.name}", "trained_with": plan.command}
+    if plan.init_from:
+        for role in plan.roles:
+            if not (plan.init_from / f"{role}.pt").is_file():
+                raise TrainingDataError(f"--init-from {plan.init_from}: no {role}.pt there")
+        metadata["initialised_from"] = str(plan.init_from)
     report: dict[str, Any] = {"data": str(plan.data), "images": len(cases), "patches": counts,
                               "validation_images": store.image_ids("val"), "networks": {}}
     rounds = plan.mining_rounds if plan.both_networks else 0
@@ -103,15 +109,17 @@ def train_from_scratch(plan: TrainingPlan, progress: bool = True,
                                         progress=progress)
             on_message(f"mining round {round_}: {json.dumps(mined)} hard negatives")
             report.setdefault("mined", []).append(mined)
-        # Round 0 trains from scratch; each mining round fine-tunes at a lower learning rate.
-        config = plan.train if not round_ else dataclasses.replace(
-            plan.train, max_steps=plan.finetune_steps or plan.train.max_steps,
+        # Round 0 trains from scratch (or from --init-from's weights at the fine-tuning rate);
+        # each mining round fine-tunes at the lower learning rate.
+        config = plan.train if not (round_ or plan.init_from) else dataclasses.replace(
+            plan.train, max_steps=(plan.finetune_steps or plan.train.max_steps) if round_ else plan.train.max_steps,
             learning_rate=plan.train.learning_rate * FINETUNE_LR_FACTOR)
         for role in plan.roles:
             checkpoint = plan.out / f"{role}.pt"
             network = NetworkConfig(patch_size_px=plan.patch_size_px, padding=plan.padding[role])
+            init = checkpoint if round_ else (plan.init_from / f"{role}.pt" if plan.init_from else None)
             result = train_network(role, store, checkpoint, network, config, metadata, progress=progress,
-                                   resume=plan.resume, init_from=checkpoint if round_ else None)
+                                   resume=plan.resume, init_from=init)
             report["networks"][f"{role} round {round_}"] = {
                 "checkpoint": str(result.checkpoint), "steps": result.steps, "best_step": result.best_step,
                 "seconds": round(result.seconds, 1), "validation": result.validation, "history": result.history}

@@ -1,0 +1,50 @@
+"""Apply the rule that chooses the default weights (written before any evaluation image was run).
+
+    .venv/bin/python benchmarks/choose_weights.py runs/default-weights-2 [--adopt]
+
+Rule: the candidate weights (DIR/detector.pt, DIR/segmentator.pt, from
+scripts/train_default_weights.sh) replace the bundled ones if their calcification sensitivity at
+1 false positive per image is higher than the bundled weights' on the same images: the training
+run's own validation images (the hash split's held-out 20% of its folder, real mini-MIAS negatives
+among them), no image of any evaluation set. Both with the 8-view average. With --adopt the
+candidate is copied to mcseg/weights/ when it wins. Writes DIR/choice.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from mcseg.pipeline import Pipeline
+from mcseg.training import find_cases
+from mcseg.training.calibrate import calibrate_operating_threshold
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("candidate", type=Path)
+    parser.add_argument("--adopt", action="store_true")
+    args = parser.parse_args()
+    report = json.loads((args.candidate / "training.json").read_text())
+    held_out = set(report["validation_images"])
+    cases = [c for c in find_cases(report["data"]) if c.image_id in held_out]
+    result = {"validation_images": len(cases),
+              "negatives": sum(1 for c in cases if c.image_id.startswith("mias_normal_"))}
+    for name, folder in (("bundled", ROOT / "mcseg" / "weights"), ("candidate", args.candidate)):
+        pipeline = Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt")
+        result[name] = calibrate_operating_threshold(pipeline, cases, 1.0, progress=True)
+    result["candidate_wins"] = result["candidate"]["sensitivity"] > result["bundled"]["sensitivity"]
+    (args.candidate / "choice.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    if args.adopt and result["candidate_wins"]:
+        for name in ("detector.pt", "segmentator.pt", "training.json"):
+            shutil.copy2(args.candidate / name, ROOT / "mcseg" / "weights" / name)
+        print("candidate adopted into mcseg/weights/")
+
+
+if __name__ == "__main__":
+    main()
