@@ -6,8 +6,15 @@ Sets (none of their images was used to train the default weights):
   synthetic        20 fresh synthetic mammograms (seed 9000), calcification and cluster level
   real-background  10 synthetic calcification sets inserted into the real CBIS-DDSM films of
                    patient P_00820 (sfm-malign-0; the weights saw backgrounds of P_00173 only)
+  ffdm-like        21 images that stand in for real FFDM: synthetic calcifications (contrast 2-20 times
+                   the local noise, so every contrast-to-noise band is populated) inserted into the real
+                   GE and Siemens vendor FFDMs (tests/data/ffdm-vendor) at their own pixel size and
+                   downsampled to 0.14 mm as 8-bit copies, and into FFDM-like phantoms (mcseg/synth/
+                   ffdm.py) at 0.07, 0.1 and 0.14 mm; no vendor file was used in training
   mini-mias        the real mini-MIAS images at cluster level: the 25 images with CALC rows (27
-                   located clusters) plus the normal images (false positives); 0.2 mm pixels
+                   located clusters) plus the normal images of patients 81-161 (mdb161-mdb322;
+                   patients 1-80 are training negatives of the wave-2 weights); 0.2 mm pixels;
+                   also the calcification-level false positives per normal image
   cbis-negatives   false positives on the 8 CBIS-DDSM films (mass cases, no calcification
                    annotated), at the documented 0.05 mm fallback pixel size
 
@@ -39,6 +46,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 CBIS = SHARED / "cbis-ddsm-sample" / "cases"
 MIAS = SHARED / "mini-mias"
+VENDOR = ROOT / "tests" / "data" / "ffdm-vendor"
+#: mini-MIAS patients 1-80 (mdb001-mdb160) are training negatives of the wave-2 weights.
+MIAS_FIRST_HELD_OUT = 161
+#: Contrast-to-noise bands of the real-FFDM issue (peak over the local noise).
+CNR_BANDS = ((0, 3), (3, 5), (5, 8), (8, 12), (12, float("inf")))
 
 
 def segment_all(pipeline: Pipeline, images: list[Path], out: Path, spacing_mm: float | None, desc: str) -> None:
@@ -51,8 +63,10 @@ def segment_all(pipeline: Pipeline, images: list[Path], out: Path, spacing_mm: f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "evaluation")
-    parser.add_argument("--sets", nargs="+", default=["synthetic", "real-background", "mini-mias", "cbis-negatives"])
-    parser.add_argument("--mias-normals", type=int, default=208, help="how many normal mini-MIAS images (all: 208)")
+    parser.add_argument("--sets", nargs="+",
+                        default=["synthetic", "real-background", "ffdm-like", "mini-mias", "cbis-negatives"])
+    parser.add_argument("--mias-normals", type=int, default=208,
+                        help="at most this many held-out normal mini-MIAS images (default: all 104)")
     parser.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args()
     pipeline = Pipeline.from_weights()
@@ -76,12 +90,19 @@ def main() -> None:
                                      progress=False, prefix="realbg")
             images = [case.image_path for case in find_cases(data)]
             truth_dir = images_dir = data
+        elif name == "ffdm-like":
+            data = work / "data"
+            if not data.is_dir():
+                make_ffdm_like(data)
+            images = [case.image_path for case in find_cases(data)]
+            truth_dir = images_dir = data
         elif name == "mini-mias":
             # all 25 images with CALC rows, and the first --mias-normals normal images
             info = MIAS / "Info.txt"
             rows = [line.split() for line in info.read_text().splitlines() if line.startswith("mdb")]
             calc = sorted({r[0] for r in rows if r[2] == "CALC"})
-            normal = sorted({r[0] for r in rows if r[2] == "NORM"})[: args.mias_normals]
+            normal = sorted({r[0] for r in rows if r[2] == "NORM" and int(r[0][3:]) >= MIAS_FIRST_HELD_OUT})
+            normal = normal[: args.mias_normals]
             images = [MIAS / "png" / f"{ref}.png" for ref in calc + normal]
             mias_info, spacing = info, 0.2
         elif name == "cbis-negatives":
@@ -94,6 +115,8 @@ def main() -> None:
                                           pipeline if images_dir else None, spacing, args.bootstrap)
         if truth_dir is not None and "calcification" in curves:
             summary["missed_by"] = miss_breakdown(pred, truth_dir, curves["calcification"])
+        if name == "mini-mias":
+            summary["normals_calcification_fp"] = normal_false_positives(pred, normal)
         summary["wall_seconds"] = round(time.perf_counter() - started, 1)
         write_report(summary, curves, work, f"Default weights on {name}")
         results[name] = {k: v for k, v in summary.items() if k != "per_image"}
@@ -106,6 +129,38 @@ def main() -> None:
     text = table(merged) + breakdown_table(merged)
     (args.out / "summary.md").write_text(text)
     print(text)
+
+
+def make_ffdm_like(data: Path) -> None:
+    """Write the ffdm-like set (see the module docstring); each group has its own seed and prefix."""
+    config = SynthConfig(contrast_range=(2.0, 20.0))
+    groups = [  # prefix, background, pixel sizes, 8-bit, seed
+        ("ge-native", VENDOR / "GH133.dcm", (0.0941,), 0.0, 9201),
+        ("ge-014-8bit", VENDOR / "GH133.dcm", (0.14,), 1.0, 9202),
+        ("siemens-native", VENDOR / "OutOfBoundsOverlay.dcm", (0.085,), 0.0, 9203),
+        ("siemens-014-8bit", VENDOR / "OutOfBoundsOverlay.dcm", (0.14,), 1.0, 9204),
+    ]
+    for prefix, background, spacings, eight_bit, seed in groups:
+        generate_dataset(data, 3, seed, mode="real-background", backgrounds=[background], config=config,
+                         progress=False, prefix=prefix, spacings_mm=spacings, eight_bit_share=eight_bit)
+    for spacing, seed in ((0.07, 9211), (0.1, 9212), (0.14, 9213)):
+        generate_dataset(data, 3, seed, config=config, progress=False, prefix=f"phantom-{spacing:g}",
+                         spacings_mm=(spacing,), ffdm_share=1.0, eight_bit_share=0.5)
+
+
+def normal_false_positives(pred_dir: Path, normals: list[str]) -> dict:
+    """Calcifications in the mask per real normal image (every one is a false positive)."""
+    counts = [sum(c["in_mask"] for c in json.loads((pred_dir / f"{ref}.json").read_text())["calcifications"])
+              for ref in normals if (pred_dir / f"{ref}.json").is_file()]
+    if not counts:
+        return {}
+    return {"images": len(counts), "mean": round(float(np.mean(counts)), 3), "median": float(np.median(counts)),
+            "max": int(max(counts)), "share_at_most_1": round(float(np.mean(np.array(counts) <= 1)), 3)}
+
+
+def cnr_band(contrast: float) -> str:
+    lo, hi = next((lo, hi) for lo, hi in CNR_BANDS if contrast < hi)
+    return f"CNR {lo:g}-{hi:g}" if hi != float("inf") else f"CNR >= {lo:g}"
 
 
 def band(contrast: float) -> str:
@@ -124,7 +179,8 @@ def miss_breakdown(pred_dir: Path, truth_dir: Path, curve, fppi: float = 1.0) ->
     not applied here, so these shares can run slightly above its sensitivity).
     """
     threshold = curve.threshold_at(fppi)
-    groups: dict[str, dict[str, list[bool]]] = {"contrast": {}, "diameter": {}, "shape": {}, "contrast x diameter": {}}
+    groups: dict[str, dict[str, list[bool]]] = {"contrast": {}, "diameter": {}, "shape": {}, "contrast x diameter": {},
+                                                "cnr": {}, "pixel size": {}}
     for doc_path in sorted(pred_dir.glob("*.json")):
         doc = json.loads(doc_path.read_text())
         gt_path = truth_dir / f"{doc_path.name[:-5]}.gt.json"
@@ -136,7 +192,8 @@ def miss_breakdown(pred_dir: Path, truth_dir: Path, curve, fppi: float = 1.0) ->
         for calc in gt["calcifications"]:
             d_mm = np.hypot(*((strong - np.array(calc["centroid_px"])) * spacing).T) if len(strong) else np.zeros(0)
             found = bool((d_mm <= HIT_RADIUS_MM).any())
-            keys = {"contrast": band(calc["contrast"]), "diameter": size(calc["diameter_mm"]), "shape": calc["shape"]}
+            keys = {"contrast": band(calc["contrast"]), "diameter": size(calc["diameter_mm"]), "shape": calc["shape"],
+                    "cnr": cnr_band(calc["contrast"]), "pixel size": f"{spacing[0]:.3g} mm"}
             keys["contrast x diameter"] = f"{keys['contrast']}, {keys['diameter']}"
             for group, key in keys.items():
                 groups[group].setdefault(key, []).append(found)
@@ -161,6 +218,13 @@ def breakdown_table(results: dict) -> str:
                          + " |")
         cells = [miss["diameter"].get(d) for d in sizes]
         lines.append("| all | " + " | ".join(f"{c['found']:.2f} ({c['n']})" if c else "-" for c in cells) + " | |")
+        for group in ("cnr", "pixel size"):
+            by = miss.get(group) or {}
+            keys = sorted(by, key=lambda k: float(k.split()[-1].split("-")[0]) if group == "cnr"
+                          else float(k.split()[0]))
+            if keys:
+                lines += ["", f"| {group} | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys),
+                          "| found | " + " | ".join(f"{by[k]['found']:.2f} ({by[k]['n']})" for k in keys) + " |"]
     return "\n".join(lines) + "\n"
 
 

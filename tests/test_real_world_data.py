@@ -1,0 +1,124 @@
+"""What widens the training data towards real inputs (issue 15): the FFDM-like look, pixel-size and
+8-bit variation, real negatives, starting training from given weights, and the preview picture."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+import SimpleITK as sitk
+import torch
+from skimage import io as skio
+
+from mcseg.cli import main
+from mcseg.io import read_label, read_mammogram
+from mcseg.synth import SynthConfig, generate_dataset, local_noise_std, synthesize_case
+from mcseg.synth.ffdm import to_eight_bit, vendor_processing
+from mcseg.synth.phantom import synthesize_background
+
+from conftest import DATA, VENDOR
+
+SMALL = SynthConfig(shape_px=(400, 300), contrast_range=(6.0, 15.0))
+
+
+def test_ffdm_look_has_signal_dependent_noise_and_a_vendor_like_range():
+    rng = np.random.default_rng(3)
+    config = SynthConfig(shape_px=(600, 450), quantum_noise_fraction_range=(0.0, 0.0))
+    background, mask = synthesize_background(rng, config)
+    processed = vendor_processing(background, mask, 0.07, rng)
+    assert processed.shape == background.shape and processed.dtype == np.float32
+    assert 0 <= processed.min() and processed.max() <= 4095
+    assert processed[mask].mean() > 3 * processed[~mask].mean()  # breast bright on dark air
+    median = float(np.median(processed[mask]))
+    # The three vendor samples' fine-scale noise is 0.095-0.12 of the breast median: the look stays near it.
+    assert 0.03 < local_noise_std(processed, mask, 0.07) / median < 0.3
+    # Quantum noise after the log is strongest where few photons arrive (dense tissue, bright here):
+    # a breast-wide ramp from fat to dense tissue is noisier at its dense end.
+    ramp_mask = np.zeros((300, 400), bool)
+    ramp_mask[20:280, 20:380] = True
+    ramp = np.where(ramp_mask, np.linspace(1000, 4000, 400, dtype=np.float32)[None, :], 300.0).astype(np.float32)
+    out = vendor_processing(ramp, ramp_mask, 0.07, np.random.default_rng(4))
+    high_pass = out - ndimage.uniform_filter(out, 9)
+    fatty, dense = high_pass[40:260, 40:120], high_pass[40:260, 280:360]
+    assert dense.std() > 1.3 * fatty.std()
+
+
+def test_eight_bit_copies_are_multiples_of_257():
+    pixels = to_eight_bit(np.array([[0, 1000, 4095]]), 4095)
+    assert pixels.dtype == np.uint16 and (pixels % 257 == 0).all() and pixels.max() == 65535
+    case = synthesize_case(np.random.default_rng(1), SynthConfig(shape_px=(300, 250), eight_bit=True, style="ffdm"))
+    assert (case.image % 257 == 0).all() and case.calcifications
+
+
+def test_pixel_sizes_keep_the_field_of_view_and_are_recorded(tmp_path):
+    generate_dataset(tmp_path, 4, seed=2, config=SMALL, progress=False, spacings_mm=(0.07, 0.14),
+                     ffdm_share=0.5, eight_bit_share=0.5)
+    seen = set()
+    for gt in sorted(tmp_path.glob("*.gt.json")):
+        doc = json.loads(gt.read_text())
+        spacing = doc["spacing_mm"][0]
+        seen.add(spacing)
+        assert doc["shape"] == [round(400 * 0.07 / spacing), round(300 * 0.07 / spacing)]
+        mammo = read_mammogram(tmp_path / doc["image"])
+        assert mammo.spacing_mm == pytest.approx((spacing, spacing))
+        assert read_label(tmp_path / doc["mask"]).shape == mammo.shape
+    assert seen == {0.07, 0.14}
+    # Without the new options the same call makes the same images as before (seeded sets stay reproducible).
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate_dataset(a, 1, seed=2, config=SMALL, progress=False)
+    generate_dataset(b, 1, seed=2, config=SMALL, progress=False, ffdm_share=0.0, eight_bit_share=0.0)
+    assert np.array_equal(read_mammogram(a / "synth_0000.dcm").pixels, read_mammogram(b / "synth_0000.dcm").pixels)
+
+
+def test_a_real_background_is_never_made_finer_than_its_own_pixel(tmp_path):
+    generate_dataset(tmp_path, 1, seed=3, mode="real-background", backgrounds=[VENDOR / "OutOfBoundsOverlay.dcm"],
+                     config=SMALL, progress=False, spacings_mm=(0.05,))
+    doc = json.loads((tmp_path / "synth_0000.gt.json").read_text())
+    assert doc["spacing_mm"][0] == pytest.approx(0.085)  # the Siemens file's own ImagerPixelSpacing
+
+
+def test_negatives_command_writes_real_images_with_empty_labels(tmp_path, capsys):
+    source = DATA / "demo" / "demo_synthetic_0000.dcm"
+    assert main(["negatives", str(tmp_path), str(source), "--prefix", "neg_", "--no-progress"]) == 0
+    image, label = tmp_path / "neg_demo_synthetic_0000.dcm", tmp_path / "neg_demo_synthetic_0000.gt.nrrd"
+    mammo, original = read_mammogram(image), read_mammogram(source)
+    assert np.array_equal(mammo.pixels, original.pixels) and mammo.spacing_mm == original.spacing_mm
+    mask = sitk.ReadImage(str(label))
+    assert sitk.GetArrayFromImage(mask).shape == mammo.shape and not sitk.GetArrayFromImage(mask).any()
+
+
+def test_train_init_from_starts_from_the_given_weights(tmp_path, capsys):
+    data = tmp_path / "data"
+    generate_dataset(data, 2, seed=5, config=SynthConfig(shape_px=(320, 280), contrast_range=(6.0, 15.0)),
+                     progress=False)
+    weights = DATA.parent / "weights"
+    code = main(["train", str(data), "-o", str(tmp_path / "run"), "--init-from", str(weights), "--steps", "1",
+                 "--validate-every", "1", "--batch-size", "8", "--mining-rounds", "0", "--calibrate-fppi", "0",
+                 "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    start = torch.load(weights / "segmentator.pt", weights_only=True)["state_dict"]
+    after = torch.load(tmp_path / "run" / "segmentator.pt", weights_only=True)
+    assert after["initialised_from"] == str(weights)
+    # One Adam step at the fine-tuning rate moves each learned weight by about the rate (5e-4) from the
+    # given ones; from random weights they would differ by far more (batch-norm statistics left aside).
+    differences = [float((after["state_dict"][k] - v).abs().max()) for k, v in start.items()
+                   if v.is_floating_point() and "running" not in k]
+    assert 0 < max(differences) < 0.01
+    assert main(["train", str(data), "-o", str(tmp_path / "run2"), "--init-from", str(tmp_path), "--steps", "1",
+                 "--no-progress"]) == 2
+    assert "no detector.pt" in capsys.readouterr().err
+
+
+def test_segment_preview_draws_the_found_calcifications(tmp_path, capsys):
+    image = DATA / "demo" / "demo_synthetic_0000.dcm"
+    assert main(["segment", str(image), "-o", str(tmp_path), "--preview", "--no-progress"]) == 0
+    doc = json.loads((tmp_path / "demo_synthetic_0000.json").read_text())
+    found = [c for c in doc["calcifications"] if c["in_mask"]]
+    assert found and doc["clusters"]
+    picture = skio.imread(tmp_path / "demo_synthetic_0000.preview.png")[..., :3].astype(int)
+    assert picture.shape[0] >= 800 and picture.shape[1] > picture.shape[0]  # overview and inset side by side
+    red = (picture[..., 0] > 200) & (picture[..., 1] < 60) & (picture[..., 2] < 60)
+    cyan = (picture[..., 0] < 60) & (picture[..., 1] > 200) & (picture[..., 2] > 200)
+    assert red.sum() > 50 and cyan.sum() > 20  # rings and outlines; the cluster's box
