@@ -43,6 +43,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--symmetries", type=int, choices=range(1, 9), metavar="{1..8}",
                    help="average the segmentator over this many of the 8 rotations/mirrorings of the image "
                         f"(test-time augmentation; 1 = off, default {defaults.SEGMENTATOR_SYMMETRIES})")
+    g.add_argument("--symmetry-refine-above", type=float, metavar="P",
+                   help="run the further symmetry views only where the first view's probability reaches P "
+                        f"(0 = everywhere; default {defaults.SYMMETRY_REFINE_ABOVE}): much cheaper on real tissue")
     g.add_argument("--working-spacing-mm", type=float,
                    help=f"pixel size the networks work at; must match the weights (default "
                         f"{defaults.WORKING_SPACING_MM})")
@@ -188,6 +191,7 @@ def _pipeline_from_args(args):
         candidate_threshold=getattr(args, "candidate_threshold", None),
         segmentator_path=getattr(args, "segmentator_path", None),
         segmentator_symmetries=getattr(args, "symmetries", None),
+        symmetry_refine_above=getattr(args, "symmetry_refine_above", None),
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
     )
     return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None), config)

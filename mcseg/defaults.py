@@ -157,6 +157,10 @@ CANDIDATE_RIM_MM = 0.28
 #: 8x the segmentator stage's time, which is the cheap stage (the detector
 #: decides where it runs).
 SEGMENTATOR_SYMMETRIES = 8
+#: The 7 further views run only where the first view's probability reaches this (0 = everywhere in
+#: the flagged region). Ours (issue 16): on real tissue the flagged region is large and nearly all of
+#: it scores ~0 in every view. At or below CANDIDATE_THRESHOLD it cannot drop a listed calcification.
+SYMMETRY_REFINE_ABOVE = 0.0
 
 #: Clusters: "more than 5 distinct MCs on cm^2" (Valvano 2019 sec. 3.1, after
 #: Park et al. 2000). Implemented as DBSCAN cores: at least this many
@@ -211,6 +215,7 @@ class PipelineConfig:
     cluster_area_mm2: float = CLUSTER_AREA_MM2
     segmentator_path: str = "dense"   # "dense" (fast) or "reference" (one patch per pixel)
     segmentator_symmetries: int = SEGMENTATOR_SYMMETRIES
+    symmetry_refine_above: float = SYMMETRY_REFINE_ABOVE
     batch_size: int = 512
     normalise_laterality: bool = True
 

@@ -254,7 +254,7 @@ class Pipeline:
         views = self.config.segmentator_symmetries
         bar = self._bar(progress, "segmentator pixels", int(region.sum()) * views)
         prob, spread = segment_with_spread(self.segmentator, frame.image, region, self.config.segmentator_path,
-                                           bar, views, with_spread)
+                                           bar, views, with_spread, self.config.symmetry_refine_above)
         _close(bar)
         return (prob, spread) if with_spread else prob
 

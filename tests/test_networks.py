@@ -81,6 +81,27 @@ def test_averaging_over_all_symmetries_makes_the_segmentator_invariant():
         segment(model, image, region, symmetries=9)
 
 
+def test_refining_only_above_a_probability_keeps_the_full_average_there():
+    """Selective test-time augmentation: all 8 views where the first reaches the bar, the first elsewhere."""
+    from mcseg.segmentator.inference import segment_with_spread
+
+    model = randomise_batch_norm(PatchCNN(NetworkConfig(padding="valid")))
+    rng = np.random.default_rng(2)
+    image = rng.normal(size=(90, 76)).astype(np.float32)
+    region = np.zeros(image.shape, bool)
+    region[20:70, 15:60] = True
+    first, _ = segment_with_spread(model, image, region, symmetries=1)
+    full, full_spread = segment_with_spread(model, image, region, symmetries=8)
+    bar = float(np.median(first[region]))
+    part, part_spread = segment_with_spread(model, image, region, symmetries=8, refine_above=bar)
+    refined = region & (first >= bar)
+    assert 0 < refined.sum() < region.sum()
+    assert np.abs(part[refined] - full[refined]).max() < 1e-5
+    assert np.abs(part_spread[refined] - full_spread[refined]).max() < 1e-5
+    assert np.array_equal(part[region & ~refined], first[region & ~refined])
+    assert (part_spread[region & ~refined] == 0).all() and (part[~region] == 0).all()
+
+
 def test_dense_refuses_a_same_network():
     model = PatchCNN(NetworkConfig(padding="same")).eval()
     with pytest.raises(ValueError, match="valid"):

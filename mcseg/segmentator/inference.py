@@ -100,23 +100,39 @@ def segment(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = 
 
 
 def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = "dense",
-                        progress=None, symmetries: int = 1,
-                        with_spread: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                        progress=None, symmetries: int = 1, with_spread: bool = True,
+                        refine_above: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
     """(mean, standard deviation) of the probabilities over the symmetry views: the spread says where
-    the views disagree, at the cost of one more map; None when not asked for or with one view."""
+    the views disagree, at the cost of one more map; None when not asked for or with one view.
+
+    With ``refine_above`` > 0 the first view runs on the whole region and the other views only on
+    the pixels where it reached ``refine_above``; elsewhere the first view's probability stands (and
+    the spread is 0). Exact per pixel (each pixel's probability depends only on its own patch); with
+    ``refine_above`` at or below the candidate threshold every listed calcification gets all views.
+    """
     if not 1 <= symmetries <= len(D4):
         raise ValueError(f"symmetries must be 1..{len(D4)}, not {symmetries}")
     with_spread = with_spread and symmetries > 1
-    total = squares = None
-    for p in segment_views(model, image, region, D4[:symmetries], path, progress):
-        total = p.copy() if total is None else total + p
+    views = D4[:symmetries]
+    first = next(segment_views(model, image, region, views[:1], path, progress))
+    if symmetries == 1:
+        return first, None
+    refine = region & (first >= refine_above) if refine_above > 0 else region
+    if progress is not None and refine is not region:
+        progress.total = int(region.sum()) + int(refine.sum()) * (symmetries - 1)
+        progress.refresh()
+    total = first.copy()
+    squares = first * first if with_spread else None
+    for p in segment_views(model, image, refine, views[1:], path, progress):
+        total += p
         if with_spread:
-            squares = p * p if squares is None else squares + p * p
+            squares += p * p
     n = np.float32(symmetries)
-    mean = total / n
+    mean = total / n if refine is region else np.where(refine, total / n, first)
     if not with_spread:
         return mean, None
-    return mean, np.sqrt(np.maximum(squares / n - mean * mean, 0)).astype(np.float32)
+    spread = np.sqrt(np.maximum(squares / n - (total / n) ** 2, 0)).astype(np.float32)
+    return mean, spread if refine is region else np.where(refine, spread, np.float32(0))
 
 
 def _path_fn(model: PatchCNN, path: str):
