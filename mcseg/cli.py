@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--preview", action="store_true",
                      help="also write S.preview.png: the image with calcifications outlined, candidates marked, "
                           "clusters boxed and the densest cluster zoomed")
+    seg.add_argument("--workers", type=int, default=1,
+                     help="segment with this many processes, the CPU cores shared out among them (default 1)")
+    seg.add_argument("--overwrite", action="store_true",
+                     help="segment images whose S.json is already in the output folder (default: skip them, "
+                          "so an interrupted folder resumes)")
     seg.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_pipeline_options(seg)
 
@@ -214,57 +219,50 @@ def _collect_inputs(paths: list[Path]) -> list[Path]:
 
 
 def cmd_segment(args) -> int:
-    return _segment_files(_pipeline_from_args(args), _collect_inputs(args.inputs), args.out, args.spacing_mm,
-                          progress=not args.no_progress, preview=args.preview)
+    return _segment_files(args, _collect_inputs(args.inputs), args.out, args.spacing_mm,
+                          progress=not args.no_progress, preview=args.preview, workers=args.workers,
+                          overwrite=args.overwrite)
 
 
-def _segment_files(pipeline, files: list[Path], out: Path, spacing_mm: float | None, progress: bool,
-                   compare_truth: bool = False, preview: bool = False) -> int:
-    from mcseg.io import InputError, read_mammogram
-    from mcseg.io.writer import image_stem, write_result
+def _segment_files(args, files: list[Path], out: Path, spacing_mm: float | None, progress: bool,
+                   compare_truth: bool = False, preview: bool = False, workers: int = 1,
+                   overwrite: bool = True) -> int:
+    from mcseg.batch import BatchJob, segment_batch
 
-    failures = 0
-    stems: dict[str, int] = {}
-    for path in files:
-        try:
-            mammo = read_mammogram(path, spacing_mm=spacing_mm,
-                                   fallback_spacing_mm=pipeline.config.fallback_spacing_mm)
-            result = pipeline.run(mammo, progress=progress)
-        except InputError as exc:
-            failures += 1
-            print(f"error: {exc}", file=sys.stderr)
-            continue
-        stem = image_stem(path)
-        if stem in stems:  # two inputs named alike (e.g. in different folders) must not overwrite
-            stems[stem] += 1
-            stem = f"{stem}-{stems[stem]}"
-        else:
-            stems[stem] = 0
-        written = write_result(result, out, stem)
-        if preview:
-            from mcseg.io.preview import write_preview
-
-            written["preview"] = write_preview(result, out / f"{stem}.preview.png")
-        n_mask = sum(c["in_mask"] for c in result.calcifications)
-        print(f"{path}: {n_mask} calcifications, {len(result.clusters)} clusters, "
-              f"{result.seconds:.1f} s -> {written['mask']}" + (f", {written['preview']}" if preview else ""))
-        truth_path = path.with_name(f"{stem}.gt.nrrd")
-        if compare_truth and truth_path.is_file():
-            print(f"  vs ground truth: {_compare_with_truth(result, truth_path)}")
-        for note in mammo.assumptions:
-            print(f"  note: {note}")
     if not files:
         print("error: no input images", file=sys.stderr)
         return 2
-    return 2 if failures else 0
+    pipeline = _pipeline_from_args(args)  # built here too, so that bad weights or options fail before any work
+    job = BatchJob(out=out, config=pipeline.config, detector=getattr(args, "detector", None),
+                   segmentator=getattr(args, "segmentator", None), spacing_mm=spacing_mm, preview=preview)
+
+    def report(outcome) -> None:
+        if outcome.error:
+            print(f"error: {outcome.error}", file=sys.stderr)
+            return
+        extra = f", {outcome.written['preview']}" if "preview" in outcome.written else ""
+        print(f"{outcome.path}: {outcome.calcifications} calcifications, {outcome.clusters} clusters, "
+              f"{outcome.seconds:.1f} s -> {outcome.written['mask']}{extra}")
+        truth_path = outcome.path.with_name(f"{outcome.stem}.gt.nrrd")
+        if compare_truth and truth_path.is_file():
+            print(f"  vs ground truth: {_compare_with_truth(Path(outcome.written['json']), truth_path)}")
+        for note in outcome.notes:
+            print(f"  note: {note}")
+
+    summary = segment_batch(files, job, workers=workers, overwrite=overwrite, progress=progress, on_outcome=report)
+    if summary.skipped:
+        print(f"skipped {len(summary.skipped)} image(s) already segmented in {out} (--overwrite redoes them)")
+    return 2 if summary.failed else 0
 
 
-def _compare_with_truth(result, truth_path: Path) -> str:
+def _compare_with_truth(result_json: Path, truth_path: Path) -> str:
+    import json
+
     from mcseg.evaluation import match_listed
     from mcseg.io import read_label
 
-    match = match_listed(result.calcifications, read_label(truth_path), result.mammogram.spacing_mm,
-                         in_mask_only=True)
+    doc = json.loads(result_json.read_text())
+    match = match_listed(doc["calcifications"], read_label(truth_path), tuple(doc["spacing_mm"]), in_mask_only=True)
     return (f"found {int(match.hits.sum())} of {match.n_truth} inserted calcifications, "
             f"{int((~match.hits).sum())} false positives")
 
@@ -273,7 +271,7 @@ def cmd_demo(args) -> int:
     if not DEMO_DIR.is_dir():
         print(f"error: demo folder {DEMO_DIR} is missing", file=sys.stderr)
         return 1
-    code = _segment_files(_pipeline_from_args(args), _collect_inputs([DEMO_DIR]), args.out, None,
+    code = _segment_files(args, _collect_inputs([DEMO_DIR]), args.out, None,
                           progress=not args.no_progress, compare_truth=True, preview=True)
     print(f"\nResults in {args.out.resolve()}: look at S.preview.png; S.json lists the calcifications and "
           "clusters; S.mask.nrrd overlays the image in 3D Slicer.")

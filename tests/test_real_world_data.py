@@ -122,3 +122,32 @@ def test_segment_preview_draws_the_found_calcifications(tmp_path, capsys):
     red = (picture[..., 0] > 200) & (picture[..., 1] < 60) & (picture[..., 2] < 60)
     cyan = (picture[..., 0] < 60) & (picture[..., 1] > 200) & (picture[..., 2] > 200)
     assert red.sum() > 50 and cyan.sum() > 20  # rings and outlines; the cluster's box
+
+
+def _without_timings(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k not in ("seconds", "timings_s")}
+
+
+def test_two_workers_write_what_one_writes_and_a_rerun_resumes(tmp_path, capsys):
+    data = tmp_path / "data"
+    generate_dataset(data, 3, seed=8, config=SynthConfig(shape_px=(360, 300), contrast_range=(6.0, 15.0)),
+                     progress=False)
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["segment", str(data), "-o", str(one), "--no-progress"]) == 0
+    assert main(["segment", str(data), "-o", str(two), "--workers", "2", "--no-progress"]) == 0
+    stems = sorted(p.name[: -len(".json")] for p in one.glob("*.json"))
+    assert len(stems) == 3 and stems == sorted(p.name[: -len(".json")] for p in two.glob("*.json"))
+    for stem in stems:
+        a, b = (json.loads((d / f"{stem}.json").read_text()) for d in (one, two))
+        assert _without_timings(a) == _without_timings(b)
+        assert (one / f"{stem}.mask.nrrd").read_bytes() == (two / f"{stem}.mask.nrrd").read_bytes()
+    capsys.readouterr()
+    # A second run into the same folder skips what is done, unless told to overwrite.
+    (two / f"{stems[0]}.json").unlink()
+    before = (two / f"{stems[1]}.json").stat().st_mtime_ns
+    assert main(["segment", str(data), "-o", str(two), "--workers", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped 2 image(s)" in out and stems[0] in out
+    assert (two / f"{stems[0]}.json").is_file() and (two / f"{stems[1]}.json").stat().st_mtime_ns == before
+    assert main(["segment", str(data), "-o", str(two), "--overwrite", "--no-progress"]) == 0
+    assert (two / f"{stems[1]}.json").stat().st_mtime_ns != before
