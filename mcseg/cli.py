@@ -46,6 +46,8 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--symmetry-refine-above", type=float, metavar="P",
                    help="run the further symmetry views only where the first view's probability reaches P "
                         f"(0 = everywhere; default {defaults.SYMMETRY_REFINE_ABOVE}): much cheaper on real tissue")
+    g.add_argument("--device", help="where the networks run: auto (CUDA when present, else CPU; the default), "
+                                    "cpu, cuda, cuda:1 ...")
     g.add_argument("--working-spacing-mm", type=float,
                    help=f"pixel size the networks work at; must match the weights (default "
                         f"{defaults.WORKING_SPACING_MM})")
@@ -197,6 +199,7 @@ def _pipeline_from_args(args):
         segmentator_path=getattr(args, "segmentator_path", None),
         segmentator_symmetries=getattr(args, "symmetries", None),
         symmetry_refine_above=getattr(args, "symmetry_refine_above", None),
+        device=getattr(args, "device", None),
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
     )
     return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None), config)
@@ -357,12 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from mcseg.io.errors import InputError
-    from mcseg.pipeline import WeightsError
+    from mcseg.pipeline import DeviceError, WeightsError
 
     started = time.perf_counter()
     try:
         code = COMMANDS[args.command](args)
-    except (WeightsError, FileNotFoundError, InputError) as exc:
+    except (WeightsError, DeviceError, FileNotFoundError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -161,6 +161,9 @@ SEGMENTATOR_SYMMETRIES = 8
 #: the flagged region). Ours (issue 16): on real tissue the flagged region is large and nearly all of
 #: it scores ~0 in every view. At or below CANDIDATE_THRESHOLD it cannot drop a listed calcification.
 SYMMETRY_REFINE_ABOVE = 0.0
+#: Where the networks run at inference: "auto" = the first CUDA device when there is one, else the
+#: CPU; or any torch device name ("cpu", "cuda:1").
+INFERENCE_DEVICE = "auto"
 
 #: Clusters: "more than 5 distinct MCs on cm^2" (Valvano 2019 sec. 3.1, after
 #: Park et al. 2000). Implemented as DBSCAN cores: at least this many
@@ -216,6 +219,7 @@ class PipelineConfig:
     segmentator_path: str = "dense"   # "dense" (fast) or "reference" (one patch per pixel)
     segmentator_symmetries: int = SEGMENTATOR_SYMMETRIES
     symmetry_refine_above: float = SYMMETRY_REFINE_ABOVE
+    device: str = INFERENCE_DEVICE
     batch_size: int = 512
     normalise_laterality: bool = True
 

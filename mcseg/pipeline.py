@@ -130,6 +130,25 @@ def _box_to_input(frame: WorkingFrame, box: tuple[int, int, int, int]) -> list[i
             int(np.ceil(rows.max())) + 1, int(np.ceil(cols.max())) + 1]
 
 
+class DeviceError(ValueError):
+    """The device asked for does not exist here."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto": the first CUDA device when PyTorch sees one, else the CPU; otherwise as given."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise DeviceError(f"{device!r} is not a device name (auto, cpu, cuda, cuda:1 ...)") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {device!r} asked for, but PyTorch sees no CUDA device here")
+    if resolved.type not in ("cpu", "cuda"):
+        raise DeviceError(f"device {device!r}: only the CPU and CUDA are supported")
+    return resolved
+
+
 class Pipeline:
     """Detector and segmentator networks plus the settings that tie them together."""
 
@@ -140,9 +159,10 @@ class Pipeline:
         config: PipelineConfig = PipelineConfig(),
         weights: dict[str, Any] | None = None,
     ):
-        self.detector = detector.eval()
-        self.segmentator = segmentator.eval()
         self.config = config.resolved()
+        self.device = resolve_device(self.config.device)
+        self.detector = detector.eval().to(self.device)
+        self.segmentator = segmentator.eval().to(self.device)
         self.weights = weights or {}
 
     @classmethod

@@ -155,3 +155,30 @@ def test_real_film_runs_with_fallback_spacing(pipeline):
     assert any("assumed 0.05 mm" in a for a in doc["input"]["assumptions"])
     assert doc["working_frame"]["flipped_left_right"] is True
     assert result.mask.shape == (4688, 2592)
+
+
+def test_device_is_chosen_and_a_missing_one_is_a_clear_error(capsys):
+    import torch
+
+    from mcseg.cli import main
+    from mcseg.pipeline import DeviceError, resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(DeviceError, match="not a device name"):
+        resolve_device("gpu please")
+    if not torch.cuda.is_available():
+        assert main(["segment", str(DEMO), "--device", "cuda", "-o", "/tmp/never", "--no-progress"]) == 2
+        assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device here")
+def test_cuda_path_gives_the_cpu_decisions():
+    from mcseg.io import read_mammogram
+    from mcseg.pipeline import Pipeline
+
+    mammo = read_mammogram(DEMO)
+    cpu = Pipeline.from_weights(config=PipelineConfig(device="cpu")).run(mammo)
+    gpu = Pipeline.from_weights(config=PipelineConfig(device="cuda")).run(mammo)
+    assert (cpu.mask != gpu.mask).mean() < 1e-5
+    assert len([c for c in cpu.calcifications if c["in_mask"]]) == len([c for c in gpu.calcifications if c["in_mask"]])

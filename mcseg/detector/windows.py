@@ -104,10 +104,11 @@ def cut_windows(image: np.ndarray, top_left: np.ndarray, patch_size_px: int) -> 
 def classify_patches(model: PatchCNN, patches: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Probability of the positive class for (n, 1, N, N) patches."""
     model.eval()
+    device = next(model.parameters()).device  # the network's device: CUDA when the pipeline put it there
     out = np.empty(len(patches), dtype=np.float32)
     for start in range(0, len(patches), batch_size):
-        logits = model(torch.from_numpy(patches[start : start + batch_size]))
-        out[start : start + batch_size] = torch.softmax(logits, 1)[:, 1].numpy()
+        logits = model(torch.from_numpy(patches[start : start + batch_size]).to(device))
+        out[start : start + batch_size] = torch.softmax(logits, 1)[:, 1].cpu().numpy()
     return out
 
 

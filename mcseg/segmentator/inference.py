@@ -45,12 +45,13 @@ def segment_dense(model: PatchCNN, image: np.ndarray, region: np.ndarray, progre
     half = n // 2
     ctx = model.dense_context_px
     padded = _padded(image, half, n)
+    device = next(model.parameters()).device
     prob = np.zeros(image.shape, dtype=np.float32)
     for r0, r1, c0, c1 in _blocks(region, DENSE_BLOCK_PX):
         # In padded coordinates the patch centred on pixel (r, c) starts at (r, c).
         tile = padded[r0 : r1 + ctx - 1, c0 : c1 + ctx - 1]
-        logits = model.forward_dense(torch.from_numpy(np.ascontiguousarray(tile))[None, None])[0]
-        p = torch.softmax(logits, 0)[1].numpy()[: r1 - r0, : c1 - c0]
+        logits = model.forward_dense(torch.from_numpy(np.ascontiguousarray(tile))[None, None].to(device))[0]
+        p = torch.softmax(logits, 0)[1].cpu().numpy()[: r1 - r0, : c1 - c0]
         prob[r0:r1, c0:c1] = np.where(region[r0:r1, c0:c1], p, prob[r0:r1, c0:c1])
         if progress is not None:
             progress.update(int(region[r0:r1, c0:c1].sum()))
