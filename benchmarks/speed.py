@@ -4,10 +4,16 @@
 
 Cases, each in a fresh process so its peak resident memory is its own:
   * ffdm:  a synthetic 3328 x 4084 mammogram at 0.07 mm (FFDM size), fast (dense) path;
+  * ge:    the real GE vendor FFDM (tests/data/ffdm-vendor/GH133.dcm) resampled to 3328 x 4084 at
+           0.07 mm (real anatomy at that size) and to 2048 x 1668 at 0.14 mm (a downsampled copy, as
+           anonymised images often come);
   * film:  the bundled CBIS-DDSM DICOM (4688 x 2592, 0.05 mm assumed), fast path;
   * paths: the segmentator's fast (dense) path over the ffdm image's whole flagged
            region against the reference path (one patch per pixel) timed on a random
            sample of 20,000 of the same pixels: seconds per pixel, speed-up, agreement.
+Every image case runs with the default settings and, with --refine-above P, again with the
+selective symmetry averaging (--symmetry-refine-above P). On a machine with CUDA the image cases
+also run on the GPU.
 """
 
 from __future__ import annotations
@@ -27,6 +33,20 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CBIS = ROOT / "mcseg" / "data" / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
+GE = ROOT / "tests" / "data" / "ffdm-vendor" / "GH133.dcm"
+
+
+def _ge_dicom(folder: Path, shape: tuple[int, int], spacing_mm: float) -> Path:
+    """The GE sample (after its VOI LUT, as the reader gives it) resampled to ``shape`` at ``spacing_mm``."""
+    from skimage.transform import resize
+
+    from mcseg.io import read_mammogram
+    from mcseg.io.dicom_write import write_mammogram_dicom
+
+    mammo = read_mammogram(GE)
+    pixels = resize(mammo.pixels.astype(np.float32), shape, order=1, anti_aliasing=True, preserve_range=True)
+    return write_mammogram_dicom(folder / f"ge_{shape[1]}x{shape[0]}.dcm", np.clip(pixels, 0, 4095).astype(np.uint16),
+                                 spacing_mm=(spacing_mm, spacing_mm), laterality=mammo.laterality, bits_stored=12)
 
 
 def _ffdm_dicom(folder: Path) -> Path:
@@ -41,13 +61,14 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def case_segment(path: str) -> dict:
+def case_segment(path: str, config: dict | None = None) -> dict:
     import torch
 
+    from mcseg.defaults import PipelineConfig
     from mcseg.io import read_mammogram
     from mcseg.pipeline import Pipeline
 
-    pipeline = Pipeline.from_weights()
+    pipeline = Pipeline.from_weights(config=PipelineConfig(**(config or {})))
     t0 = time.perf_counter()
     mammo = read_mammogram(path)
     read_s = time.perf_counter() - t0
@@ -58,7 +79,9 @@ def case_segment(path: str) -> dict:
             "stages_s": {k: round(v, 2) for k, v in result.timings_s.items()},
             "windows": int(len(result.detector.scores)), "flagged_windows": int(result.detector.flagged.sum()),
             "calcifications_in_mask": sum(c["in_mask"] for c in result.calcifications),
-            "peak_rss_mb": round(_peak_rss_mb(), 0), "torch_threads": torch.get_num_threads()}
+            "peak_rss_mb": round(_peak_rss_mb(), 0), "torch_threads": torch.get_num_threads(),
+            "device": str(pipeline.device) + (f" ({torch.cuda.get_device_name()})" if pipeline.device.type == "cuda"
+                                               else ""), "config": config or {}}
 
 
 def case_paths(path: str, sample_pixels: int = 20000) -> dict:
@@ -95,30 +118,44 @@ def case_paths(path: str, sample_pixels: int = 20000) -> dict:
             "max_abs_probability_difference": float(np.abs(fast - slow)[sample].max())}
 
 
-def _run_case(name: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--case", name, str(path)], check=True,
-                         capture_output=True, text=True)
+def _run_case(name: str, path: Path, config: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--case", name, str(path), json.dumps(config or {})],
+                         check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "speed.json")
-    parser.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--refine-above", type=float, help="also run every image with this --symmetry-refine-above")
+    parser.add_argument("--skip-paths", action="store_true", help="leave out the dense-vs-reference case")
+    parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        fn = {"segment": case_segment, "paths": case_paths}[args.case[0]]
-        print(json.dumps(fn(args.case[1])))
+        name, path, config = args.case
+        result = case_segment(path, json.loads(config)) if name == "segment" else case_paths(path)
+        print(json.dumps(result))
         return
+    import torch
+
+    configs = {"": {}}
+    if args.refine_above is not None:
+        configs[f" refine>={args.refine_above:g}"] = {"symmetry_refine_above": args.refine_above}
+    if torch.cuda.is_available():
+        configs.update({f"{k} cuda": {**v, "device": "cuda"} for k, v in list(configs.items())})
     with tempfile.TemporaryDirectory() as tmp:
-        ffdm = _ffdm_dicom(Path(tmp))
-        results = {
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
-                       f"{platform.platform()}",
-            "ffdm_3328x4084_0.07mm": _run_case("segment", ffdm),
-            "cbis_ddsm_film": _run_case("segment", CBIS),
-            "fast_vs_reference": _run_case("paths", ffdm),
-        }
+        images = {"ffdm_3328x4084_0.07mm": _ffdm_dicom(Path(tmp)),
+                  "ge_real_3328x4084_0.07mm": _ge_dicom(Path(tmp), (4084, 3328), 0.07),
+                  "ge_real_2048x1668_0.14mm": _ge_dicom(Path(tmp), (2048, 1668), 0.14),
+                  "cbis_ddsm_film": CBIS}
+        results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
+                              f"{platform.platform()}"}
+        for label, config in configs.items():
+            for name, path in images.items():
+                results[name + label] = _run_case("segment", path, config)
+                print(name + label, results[name + label]["total_s"], "s", file=sys.stderr)
+        if not args.skip_paths:
+            results["fast_vs_reference"] = _run_case("paths", images["ffdm_3328x4084_0.07mm"])
     args.out.write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
 
