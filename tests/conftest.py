@@ -111,3 +111,51 @@ def running_server(root: Path, studies: Path, conf: dict[str, str] | None = None
         _, alive = psutil.wait_procs([psutil.Process(p.pid) for p in family[1:] if psutil.pid_exists(p.pid)],
                                      timeout=10)
         assert not alive, f"processes left behind: {alive}"
+
+
+ORTHANC = "/usr/sbin/Orthanc"
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+
+
+@contextmanager
+def running_orthanc(root: Path):
+    """A real Orthanc PACS (Debian's orthanc + orthanc-dicomweb) on free local ports, with a throw-away
+    configuration and storage folder; yields its base URL (REST at /, DICOMweb at /dicom-web)."""
+    import json
+
+    import requests
+
+    if not (os.path.exists(ORTHANC) and os.path.exists(DICOMWEB_PLUGIN)):
+        pytest.skip("Orthanc with its DICOMweb plugin is not installed (apt-get install orthanc orthanc-dicomweb; "
+                    ".ci/run installs them)")
+    folder = root / "orthanc"
+    (folder / "storage").mkdir(parents=True)
+    http_port, dicom_port = free_port(), free_port()
+    (folder / "orthanc.json").write_text(json.dumps({
+        "Name": "mcseg-test", "StorageDirectory": str(folder / "storage"), "IndexDirectory": str(folder / "storage"),
+        "HttpPort": http_port, "DicomPort": dicom_port, "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
+        "Plugins": [DICOMWEB_PLUGIN], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}))
+    log = (folder / "orthanc.log").open("w")
+    proc = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{http_port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/system", timeout=2).ok:
+                break
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"Orthanc did not start:\n{(folder / 'orthanc.log').read_text()[-2000:]}")
+        time.sleep(0.3)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

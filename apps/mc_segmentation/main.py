@@ -20,6 +20,11 @@ Settings (``--conf``):
   auth_users_file      lines "username:password" (or a bcrypt hash): every route but /health needs a
                login (MONAI Label's /auth/token protocol, which Slicer and MONAILabelClient speak)
   auth_token_hours     how long a login token lasts (default 12)
+  dicomweb_search_filter  with --studies http(s)://.../dicom-web: the QIDO filter of the series
+               listed, as JSON (default {"Modality": "MG"})
+  dicomweb_cache_images   images fetched from the PACS kept in the cache (default 50)
+  dicomweb_results     true (default) to send each pipeline/segmentator result back to the PACS as
+               a DICOM SEG and a TID 1500 structured report
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from lib.activelearning import UncertainC2C3, UncertainC2C3Scoring
 from lib.activelearning.background import BackgroundScorer
 from lib.auto_train import AutoTrainer
 from lib.datastore import EXTENSIONS, MammogramDatastore
+from lib.dicomweb import (DEFAULT_CACHE_IMAGES, MammographyDICOMwebDatastore, PacsError,
+                          search_filter_from_conf)
 from lib.models import ModelFiles
 from lib.errors import client_errors
 from lib import request_checks
@@ -130,6 +137,19 @@ class MCSegmentationApp(MONAILabelApp):
                 datastore.on_change = self.scorer.wake
 
     def init_datastore(self) -> Datastore:
+        if self.studies.startswith(("http://", "https://")):
+            # A DICOMweb PACS: MONAI Label's own path would search CT series, convert to NIfTI and
+            # download dcmqi; ours lists MG series and writes SEG/SR with highdicom.
+            session = None
+            if settings.MONAI_LABEL_DICOMWEB_USERNAME and settings.MONAI_LABEL_DICOMWEB_PASSWORD:
+                from dicomweb_client.session_utils import create_session_from_user_pass
+
+                session = create_session_from_user_pass(settings.MONAI_LABEL_DICOMWEB_USERNAME,
+                                                        settings.MONAI_LABEL_DICOMWEB_PASSWORD)
+            return MammographyDICOMwebDatastore(
+                self.studies.rstrip("/"), search_filter_from_conf(self.conf.get("dicomweb_search_filter")),
+                cache_path=self.conf.get("dicomweb_cache_path") or settings.MONAI_LABEL_DICOMWEB_CACHE_PATH or None,
+                cache_images=int(self.conf.get("dicomweb_cache_images", DEFAULT_CACHE_IMAGES)), session=session)
         # MONAI Label's default list has no .dcm: use ours unless the user set one.
         extensions = settings.MONAI_LABEL_DATASTORE_FILE_EXT
         if extensions == type(settings).model_fields["MONAI_LABEL_DATASTORE_FILE_EXT"].default:
@@ -181,9 +201,23 @@ class MCSegmentationApp(MONAILabelApp):
         return SingleDeviceBatchInfer()
 
     def infer(self, request: dict[str, Any], datastore=None):
+        datastore = datastore or self.datastore()
         with client_errors():
             image = request.get("image")
             if isinstance(image, str) and image and not os.path.exists(image):
-                if not (datastore or self.datastore()).get_image_uri(image):
+                try:
+                    found = datastore.get_image_uri(image)
+                except (PacsError, OSError) as exc:  # requests' connection errors are OSErrors
+                    raise HTTPException(status_code=502, detail=f"the PACS did not deliver {image!r}: {exc}")
+                if not found:
                     raise HTTPException(status_code=404, detail=f"image {image!r} is not in the datastore")
-            return super().infer(request, datastore)
+            result = super().infer(request, datastore)
+        if (isinstance(datastore, MammographyDICOMwebDatastore) and request.get("model") in ("pipeline", "segmentator")
+                and strtobool(self.conf.get("dicomweb_results", "true")) and result.get("file")):
+            try:
+                result["params"] = {**(result.get("params") or {}),
+                                    "pacs": datastore.store_result(image, result["file"], result["params"])}
+            except Exception as exc:  # the result itself is good: say that the PACS copy failed
+                log.exception("storing the result in the PACS failed")
+                result["params"] = {**(result.get("params") or {}), "pacs": {"error": str(exc)}}
+        return result
