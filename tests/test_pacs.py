@@ -118,3 +118,39 @@ def test_an_unreachable_pacs_is_a_clear_error_at_start(tmp_path):
              "MONAI_LABEL_TRACKING_ENABLED": "false"})
     assert proc.returncode != 0
     assert f"the DICOMweb server at http://127.0.0.1:{port}/dicom-web does not answer" in proc.stdout + proc.stderr
+
+
+def test_final_labels_come_back_from_the_pacs_for_training(tmp_path, monkeypatch):
+    """The datastore on its own: a final label saved as a SEG is found and fetched again when the
+    cache lost it (what MONAI Label's training list reads), and the cache keeps to its bound."""
+    monkeypatch.syspath_prepend(str(APP))
+    from lib.dicomweb import MammographyDICOMwebDatastore
+
+    files = _corpus(tmp_path)
+    headers = {name: pydicom.dcmread(path, stop_before_pixels=True) for name, path in files.items()}
+    with running_orthanc(tmp_path) as pacs:
+        for name in ("image", "siemens", "broken"):
+            _upload(pacs, files[name])
+        store = MammographyDICOMwebDatastore(f"{pacs}/dicom-web", cache_path=str(tmp_path / "cache"), cache_images=2)
+        image = str(headers["image"].SeriesInstanceUID)
+        assert sorted(store.list_images()) == sorted(str(headers[n].SeriesInstanceUID)
+                                                     for n in ("image", "siemens", "broken"))
+        path = store.get_image_uri(image)
+        assert pydicom.dcmread(path).SOPInstanceUID == headers["image"].SOPInstanceUID
+        label = tmp_path / "label.nii.gz"
+        sitk.WriteImage(sitk.JoinSeries(sitk.ReadImage(str(TRUTH))), str(label))
+        store.save_label(image, str(label), "final", {})
+        # The cache forgets the label (another server, a wiped cache): the PACS still has it.
+        local = Path(store.get_label_uri(image, "final"))
+        local.unlink()
+        store._datastore.objects[image].labels.pop("final")
+        assert store.get_labeled_images() == [image]
+        pairs = store.datalist()
+        fetched = sitk.GetArrayFromImage(sitk.ReadImage(pairs[0]["label"]))
+        truth = sitk.GetArrayFromImage(sitk.ReadImage(str(TRUTH)))
+        assert np.array_equal(fetched.reshape(truth.shape), truth)
+        # Bounded cache: fetching two more images drops the oldest unlabelled one, never the labelled.
+        for name in ("siemens", "broken"):
+            store.get_image_uri(str(headers[name].SeriesInstanceUID))
+        cached = set(store._datastore.objects)
+        assert image in cached and len(cached) <= 2

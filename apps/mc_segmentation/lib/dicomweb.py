@@ -103,14 +103,19 @@ class MammographyDICOMwebDatastore(DICOMWebDatastore):
         return LocalDatastore.get_image_uri(self, image_id)
 
     def _evict(self, keep: str) -> None:
-        """Drop the least recently used cached images beyond ``cache_images`` (not labelled ones)."""
+        """Drop the least recently used images while the cache holds more than ``cache_images``;
+        the one just fetched and labelled ones (their label may exist only here) stay."""
         labelled = set(LocalDatastore.get_labeled_images(self))
-        cached = [(os.path.getmtime(uri), image_id) for image_id in list(self._datastore.objects)
-                  if image_id != keep and image_id not in labelled
-                  and os.path.isfile(uri := LocalDatastore.get_image_uri(self, image_id))]
-        for _, image_id in sorted(cached)[: max(0, len(cached) + 1 - self.cache_images)]:
+        candidates = [(os.path.getmtime(uri), image_id) for image_id in list(self._datastore.objects)
+                      if image_id != keep and image_id not in labelled
+                      and os.path.isfile(uri := LocalDatastore.get_image_uri(self, image_id))]
+        excess = len(self._datastore.objects) - self.cache_images
+        dropped = sorted(candidates)[: max(0, excess)]
+        for _, image_id in dropped:
             LocalDatastore.remove_image(self, image_id)
             log.info("cache: dropped %s (over %d images)", image_id, self.cache_images)
+        if dropped:
+            LocalDatastore.refresh(self)  # forget them now, not when the file watcher next looks
 
     def _source(self, image_id: str) -> tuple[Path, pydicom.Dataset]:
         path = self.get_image_uri(image_id)
@@ -160,8 +165,6 @@ class MammographyDICOMwebDatastore(DICOMWebDatastore):
 
     def _fetch_final_label(self, seg_series: str, image_id: str) -> str | None:
         """A final label from the PACS (its SEG series) as a label file with the image's geometry."""
-        import highdicom as hd
-
         path, source = self._source(image_id)
         found = self._client.search_for_series(search_filters={"SeriesInstanceUID": seg_series})
         if not found:
@@ -170,7 +173,9 @@ class MammographyDICOMwebDatastore(DICOMWebDatastore):
         instances = self._client.retrieve_series(study, seg_series)
         if not instances:
             return None
-        seg = hd.seg.Segmentation.from_dataset(instances[0])
+        # Read with pydicom: highdicom 0.22 cannot re-read its own 2D SEGs whose source states a
+        # PixelSpacing (it wants a SliceThickness there, which a projection image has not).
+        seg = instances[0]
         mask = np.zeros((int(source.Rows), int(source.Columns)), np.uint8)
         frames = seg.pixel_array.reshape(-1, mask.shape[0], mask.shape[1])
         for frame, item in zip(frames, seg.PerFrameFunctionalGroupsSequence):
