@@ -161,6 +161,11 @@ SEGMENTATOR_SYMMETRIES = 8
 #: the flagged region). Ours (issue 16): on real tissue the flagged region is large and nearly all of
 #: it scores ~0 in every view. At or below CANDIDATE_THRESHOLD it cannot drop a listed calcification.
 SYMMETRY_REFINE_ABOVE = 0.0
+#: A listed calcification whose probability spreads at least this much over the symmetry views
+#: (standard deviation at its peak; 0 = all views agree, 0.5 = they split) is "uncertain": its
+#: sub-threshold pixels form the optional "uncertain" segment of a label. Ours: on a demo image the
+#: spread is 0.001 (median) for scores above 0.95 and 0.095 for scores of 0.2-0.6.
+UNCERTAIN_SPREAD = 0.1
 #: Where the networks run at inference: "auto" = the first CUDA device when there is one, else the
 #: CPU; or any torch device name ("cpu", "cuda:1").
 INFERENCE_DEVICE = "auto"

@@ -18,8 +18,9 @@ from tqdm.auto import tqdm
 
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters
-from mcseg.defaults import PipelineConfig
+from mcseg.defaults import UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
+from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
 from mcseg.preprocess import WorkingFrame, to_working_frame
@@ -67,6 +68,15 @@ class SegmentationResult:
     settings: dict[str, Any]
     weights: dict[str, Any]
     probability: np.ndarray | None = field(default=None, repr=False)  # working frame
+    #: Pixels (input frame) of sub-threshold candidates whose views disagree (uncertainty >=
+    #: UNCERTAIN_SPREAD); empty with one view. Not part of the mask.
+    uncertain: np.ndarray | None = field(default=None, repr=False)
+
+    def label_map(self, with_uncertain: bool = False) -> np.ndarray:
+        """uint8: 1 calcification; with ``with_uncertain`` also 2 where the models disagree below the threshold."""
+        if not with_uncertain or self.uncertain is None:
+            return self.mask
+        return np.where(self.mask > 0, self.mask, self.uncertain.astype(np.uint8) * UNCERTAIN_VALUE).astype(np.uint8)
 
     def candidate_boxes_px(self) -> list[dict[str, Any]]:
         """Flagged detector windows as boxes in the input frame."""
@@ -221,15 +231,24 @@ class Pipeline:
         calcs = find_calcifications(prob, cfg.operating_threshold, cfg.candidate_threshold,
                                     round(cfg.fragment_gap_mm / cfg.working_spacing_mm),
                                     round(cfg.candidate_rim_mm / cfg.working_spacing_mm))
-        mask = (frame.map_to_input(prob) >= cfg.operating_threshold).astype(np.uint8)
+        prob_in = frame.map_to_input(prob)
+        mask = (prob_in >= cfg.operating_threshold).astype(np.uint8)
         calc_json, cluster_json = self._describe(frame, calcs, prob, spread)
+        uncertain = None
+        if spread is not None:
+            uncertain = np.zeros(mask.shape, bool)
+            for calc, doc in zip(calcs, calc_json):
+                if not doc["in_mask"] and (doc["uncertainty"] or 0) >= UNCERTAIN_SPREAD:
+                    r0, c0, r1, c1 = _box_to_input(frame, calc.bbox_px)
+                    uncertain[r0:r1, c0:c1] |= prob_in[r0:r1, c0:c1] >= cfg.candidate_threshold
+            uncertain &= mask == 0
         timings["postprocess"] = time.perf_counter() - t
         seconds = time.perf_counter() - start
         return SegmentationResult(
             mammogram=mammo, frame=frame, mask=mask, calcifications=calc_json, clusters=cluster_json,
             detector=detection, seconds=seconds, timings_s=timings,
             settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None},
-            weights=self.weights, probability=prob if keep_probability else None,
+            weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
         )
 
     def find_candidates(self, mammo: Mammogram, progress: bool = False) -> CandidateResult:

@@ -87,6 +87,33 @@ def test_pipeline_label_lies_on_the_image(server, ext):
     os.unlink(result_file)
 
 
+def test_pipeline_can_mark_where_the_models_disagree(server):
+    """uncertain_segment: value 2 on the sub-threshold candidates whose symmetry views disagree; never
+    accepted back as an annotation."""
+    client = server["client"]
+    plain_file, plain = client.infer("pipeline", IMAGE.stem, {"result_extension": ".seg.nrrd"})
+    result_file, params = client.infer("pipeline", IMAGE.stem, {"result_extension": ".seg.nrrd",
+                                                                "uncertain_segment": True})
+    assert params["label_names"] == {"calcification": 1, "uncertain": 2}
+    label = sitk.ReadImage(result_file)
+    assert label.GetMetaData("Segment1_Name") == "uncertain"
+    values = sitk.GetArrayFromImage(label)
+    assert set(np.unique(values)) <= {0, 1, 2}
+    assert np.array_equal(values == 1, sitk.GetArrayFromImage(sitk.ReadImage(plain_file)) == 1)
+    disagree = [c for c in params["calcifications"] if not c["in_mask"] and c["uncertainty"] >= 0.1]
+    assert bool(disagree) == bool((values == 2).any())
+    # Submitted back with the uncertain segment still in it: refused with the reason.
+    values[..., 5:9, 5:9] = 2
+    marked = sitk.GetImageFromArray(values)
+    marked.CopyInformation(label)
+    sitk.WriteImage(marked, str(server["root"] / "marked.nii.gz"))
+    with pytest.raises(MONAILabelClientException) as err:
+        client.save_label(IMAGE.stem, str(server["root"] / "marked.nii.gz"), tag="final")
+    assert _status(err.value) == 422 and "'uncertain' segment" in err.value.msg
+    os.unlink(result_file)
+    os.unlink(plain_file)
+
+
 def test_detector_and_segmentator_inferers(server):
     client = server["client"]
     det_file, det = client.infer("detector", IMAGE.stem, {"result_extension": ".nrrd"})

@@ -15,6 +15,8 @@ from mcseg.io.errors import LabelError, UnreadableImageError
 
 #: Label values and what they mean: the only label map the app's models use.
 LABEL_VALUES = {0: "background", 1: "calcification"}
+#: The value of the "uncertain" segment the server can send for reading (never an annotation).
+UNCERTAIN_VALUE = 2
 
 
 def read_label_image(path: str | Path, reduce_colour: bool = False):
@@ -63,6 +65,10 @@ def read_label_checked(path: str | Path, shape: tuple[int, int], name: str | Non
                          f"only {_values_text()}")
     values = np.unique(arr)
     unknown = [v for v in values.tolist() if v not in LABEL_VALUES]
+    if unknown == [UNCERTAIN_VALUE]:
+        raise LabelError(f"{name}: holds the 'uncertain' segment ({UNCERTAIN_VALUE}) that the server sends to show "
+                         "where the models disagree; it is not an annotation: delete it, or turn its pixels into "
+                         "calcification or background, before submitting")
     if unknown:
         shown = ", ".join(f"{v:g}" for v in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise LabelError(f"{name}: holds the value(s) {shown}; a label holds only {_values_text()}")

@@ -32,7 +32,7 @@ def label_image(mask: np.ndarray, mammo: Mammogram):
 
 #: Label value -> segment name, as 3D Slicer shows it.
 LABEL_NAMES = {1: "calcification"}
-_SEGMENT_COLOURS = {1: "1 0.85 0.1"}  # yellow: visible on a grey mammogram
+_SEGMENT_COLOURS = {1: "1 0.85 0.1", 2: "0.2 0.6 1"}  # yellow calcifications, blue "uncertain"
 
 
 def write_label(

@@ -201,7 +201,8 @@ class MammographyDICOMwebDatastore(DICOMWebDatastore):
         _, source = self._source(image_id)
         mask = sitk.GetArrayFromImage(sitk.ReadImage(label_path))
         mask = mask.reshape(mask.shape[-2:]) if mask.ndim > 2 else mask
-        seg = calcification_segmentation((mask > 0).astype(np.uint8), source, series_number=9001)
+        # Only the calcifications (1): an "uncertain" segment (2) is a reading aid, not a finding.
+        seg = calcification_segmentation((mask == 1).astype(np.uint8), source, series_number=9001)
         seg.SeriesDescription = RESULT_DESCRIPTION
         sr = calcification_report(result, source, series_number=9002)
         self._client.store_instances([seg, sr])

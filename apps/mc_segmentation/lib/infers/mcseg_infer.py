@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mcseg.io.errors import InputError
+from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram, read_mammogram
 from mcseg.io.writer import LABEL_NAMES, write_label
 from mcseg.pipeline import Pipeline
@@ -60,14 +61,17 @@ class McsegInferTask(InferTask):
         if ext not in RESULT_EXTENSIONS:
             raise RequestError(f"result_extension {ext!r} is not supported; use one of {RESULT_EXTENSIONS}")
         mask, document = self.run(self.models.pipeline(), mammo, request)
+        names = dict(self.label_value_names)
+        if "uncertain" in document.get("label_values", {}):
+            names["uncertain"] = UNCERTAIN_VALUE
         # A private folder: MONAI Label's client saves the result under the same
         # file name in the system temp folder, and the server deletes its copy
         # after sending; on one machine the two must not be the same file.
         results = Path(tempfile.gettempdir()) / f"mcseg-results-{os.getpid()}"
         results.mkdir(exist_ok=True)
         out = tempfile.NamedTemporaryFile(suffix=ext, prefix="mcseg-", dir=results, delete=False).name
-        write_label(mask, mammo, out)
-        document["label_names"] = self.label_value_names
+        write_label(mask, mammo, out, label_names={v: k for k, v in names.items()})
+        document["label_names"] = names
         return out, document
 
     def run(self, pipeline: Pipeline, mammo: Mammogram, request: dict[str, Any]) -> tuple[np.ndarray, dict]:
@@ -79,13 +83,17 @@ class PipelineInfer(McsegInferTask):
 
     def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
         super().__init__(models, "Microcalcifications: detector + segmentator, with clusters (Valvano 2019)",
-                         spacing_mm)
+                         spacing_mm, config={"uncertain_segment": False})
 
     def run(self, pipeline, mammo, request):
         result = pipeline.run(mammo)
         document = result.to_json()
         document["candidates"] = result.candidate_boxes_px()
-        return result.mask, document
+        with_uncertain = _flag(request.get("uncertain_segment"), "uncertain_segment")
+        if with_uncertain:
+            # Value 2 marks sub-threshold candidates whose symmetry views disagree: where to look.
+            document["label_values"] = {"calcification": 1, "uncertain": UNCERTAIN_VALUE}
+        return result.label_map(with_uncertain), document
 
 
 class DetectorInfer(McsegInferTask):
@@ -136,6 +144,14 @@ def _roi_px(request: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int, 
     if r1 <= r0 or c1 <= c0:
         raise RequestError(f"roi {box!r} does not overlap the {shape[0]} x {shape[1]} image")
     return r0, c0, r1, c1
+
+
+def _flag(value: Any, name: str) -> bool:
+    if value in (None, "", False, "false", "False", 0, "0"):
+        return False
+    if value in (True, "true", "True", 1, "1"):
+        return True
+    raise RequestError(f"{name} must be true or false, not {value!r}")
 
 
 def _spacing_from_request(value: Any) -> float | None:
