@@ -109,7 +109,7 @@ def test_pipeline_can_mark_where_the_models_disagree(server):
     sitk.WriteImage(marked, str(server["root"] / "marked.nii.gz"))
     with pytest.raises(MONAILabelClientException) as err:
         client.save_label(IMAGE.stem, str(server["root"] / "marked.nii.gz"), tag="final")
-    assert _status(err.value) == 422 and "'uncertain' segment" in err.value.msg
+    assert _status(err.value) == 422 and "the 'uncertain' segment" in err.value.msg
     os.unlink(result_file)
     os.unlink(plain_file)
 

@@ -66,7 +66,7 @@ def read_label_checked(path: str | Path, shape: tuple[int, int], name: str | Non
     values = np.unique(arr)
     unknown = [v for v in values.tolist() if v not in LABEL_VALUES]
     if unknown == [UNCERTAIN_VALUE]:
-        raise LabelError(f"{name}: holds the 'uncertain' segment ({UNCERTAIN_VALUE}) that the server sends to show "
+        raise LabelError(f"{name}: holds the value {UNCERTAIN_VALUE}, the 'uncertain' segment that the server sends to show "
                          "where the models disagree; it is not an annotation: delete it, or turn its pixels into "
                          "calcification or background, before submitting")
     if unknown:
