@@ -68,8 +68,11 @@ def main() -> None:
     parser.add_argument("--mias-normals", type=int, default=208,
                         help="at most this many held-out normal mini-MIAS images (default: all 104)")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--weights", type=Path, help="folder with detector.pt and segmentator.pt (default: bundled)")
+    parser.add_argument("--no-store", action="store_true", help="do not merge the figures into benchmarks/evaluation.json")
     args = parser.parse_args()
-    pipeline = Pipeline.from_weights()
+    pipeline = Pipeline.from_weights(args.weights / "detector.pt" if args.weights else None,
+                                     args.weights / "segmentator.pt" if args.weights else None)
     results = {}
     for name in args.sets:
         started = time.perf_counter()
@@ -123,9 +126,10 @@ def main() -> None:
         print(json.dumps(results[name], indent=1))
     # Sets run separately accumulate: the file keeps the latest figures of every set.
     store = ROOT / "benchmarks" / "evaluation.json"
-    merged = json.loads(store.read_text()) if store.is_file() else {}
+    merged = json.loads(store.read_text()) if store.is_file() and not args.no_store else {}
     merged.update(results)
-    store.write_text(json.dumps(merged, indent=1))
+    if not args.no_store:
+        store.write_text(json.dumps(merged, indent=1))
     text = table(merged) + breakdown_table(merged)
     (args.out / "summary.md").write_text(text)
     print(text)
