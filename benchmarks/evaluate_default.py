@@ -148,7 +148,7 @@ def make_ffdm_like(data: Path) -> None:
         generate_dataset(data, 3, seed, mode="real-background", backgrounds=[background], config=config,
                          progress=False, prefix=prefix, spacings_mm=spacings, eight_bit_share=eight_bit)
     for spacing, seed in ((0.07, 9211), (0.1, 9212), (0.14, 9213)):
-        generate_dataset(data, 3, seed, config=config, progress=False, prefix=f"phantom-{spacing:g}",
+        generate_dataset(data, 3, seed, config=config, progress=False, prefix=f"phantom-{round(spacing * 1000)}um",
                          spacings_mm=(spacing,), ffdm_share=1.0, eight_bit_share=0.5)
 
 
