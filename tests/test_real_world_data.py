@@ -112,12 +112,12 @@ def test_train_init_from_starts_from_the_given_weights(tmp_path, capsys):
 
 
 def test_segment_preview_draws_the_found_calcifications(tmp_path, capsys):
-    image = DATA / "demo" / "demo_synthetic_0000.dcm"
+    image = DATA / "demo" / "demo_synthetic_0001.dcm"
     assert main(["segment", str(image), "-o", str(tmp_path), "--preview", "--no-progress"]) == 0
-    doc = json.loads((tmp_path / "demo_synthetic_0000.json").read_text())
+    doc = json.loads((tmp_path / "demo_synthetic_0001.json").read_text())
     found = [c for c in doc["calcifications"] if c["in_mask"]]
     assert found and doc["clusters"]
-    picture = skio.imread(tmp_path / "demo_synthetic_0000.preview.png")[..., :3].astype(int)
+    picture = skio.imread(tmp_path / "demo_synthetic_0001.preview.png")[..., :3].astype(int)
     assert picture.shape[0] >= 800 and picture.shape[1] > picture.shape[0]  # overview and inset side by side
     red = (picture[..., 0] > 200) & (picture[..., 1] < 60) & (picture[..., 2] < 60)
     cyan = (picture[..., 0] < 60) & (picture[..., 1] > 200) & (picture[..., 2] > 200)
