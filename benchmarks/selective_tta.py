@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/selective_tta.py [--refine-above 0.05] [--eval runs/evaluation]
 
 On the images of the evaluation sets that `benchmarks/evaluate_default.py` generated or reads
-(synthetic, real-background, ffdm-like, the first 40 mini-MIAS images of its list), each image is
+(synthetic, real-background, ffdm-like, the first 20 mini-MIAS images of its list), each image is
 segmented with every pixel of the flagged region averaged over the 8 views and with the 7 further
 views only where the first view reached --refine-above. Reported: the agreement of the masks (pixels
 in either mask that are in both), of the calcifications in the mask (same count, and matched
@@ -38,7 +38,7 @@ def _images(eval_dir: Path) -> dict[str, list[tuple[Path, float | None]]]:
     rows = [line.split() for line in (MIAS / "Info.txt").read_text().splitlines() if line.startswith("mdb")]
     calc = sorted({r[0] for r in rows if r[2] == "CALC"})
     normal = sorted({r[0] for r in rows if r[2] == "NORM" and int(r[0][3:]) >= 161})
-    sets["mini-mias"] = [(MIAS / "png" / f"{ref}.png", 0.2) for ref in (calc + normal)[:40]]
+    sets["mini-mias"] = [(MIAS / "png" / f"{ref}.png", 0.2) for ref in (calc + normal)[:20]]
     return sets
 
 
