@@ -25,14 +25,19 @@ def _padded(image: np.ndarray, half: int, extra: int) -> np.ndarray:
 
 
 def _blocks(region: np.ndarray, block_px: int):
-    """Bounding boxes of the region's connected parts, cut into blocks."""
+    """Bounding boxes of the region's connected parts, cut into blocks, each shrunk to the region
+    pixels inside it (a chain of windows along a vessel has a large, mostly empty bounding box)."""
     labels, _ = ndi.label(region)
-    for box in ndi.find_objects(labels):
+    for index, box in enumerate(ndi.find_objects(labels), start=1):
         if box is None:
             continue
         for r0 in range(box[0].start, box[0].stop, block_px):
             for c0 in range(box[1].start, box[1].stop, block_px):
-                yield r0, min(r0 + block_px, box[0].stop), c0, min(c0 + block_px, box[1].stop)
+                r1, c1 = min(r0 + block_px, box[0].stop), min(c0 + block_px, box[1].stop)
+                inside = labels[r0:r1, c0:c1] == index
+                rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+                if rows.size:
+                    yield r0 + rows[0], r0 + rows[-1] + 1, c0 + cols[0], c0 + cols[-1] + 1
 
 
 @torch.no_grad()
