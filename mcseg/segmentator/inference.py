@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 #: Side of the blocks the dense path evaluates at once. 512 keeps the halo
 #: overhead under 20% and the feature maps of one block under 100 MB.
 DENSE_BLOCK_PX = 512
+#: Blocks for the views that selective averaging refines: its pixels are scattered, and a smaller
+#: tile shrunk to them computes fewer pixels that are not wanted.
+REFINE_BLOCK_PX = 128
 
 
 def _padded(image: np.ndarray, half: int, extra: int) -> np.ndarray:
@@ -25,8 +28,13 @@ def _padded(image: np.ndarray, half: int, extra: int) -> np.ndarray:
 
 
 def _blocks(region: np.ndarray, block_px: int):
-    """Bounding boxes of the region's connected parts, cut into blocks, each shrunk to the region
-    pixels inside it (a chain of windows along a vessel has a large, mostly empty bounding box)."""
+    """Blocks to evaluate: the bounding box of each connected part of the region, cut into
+    block_px tiles, each tile shrunk to that part's pixels inside it (a chain of flagged windows
+    along a vessel has a large, mostly empty bounding box). Small tiles (the scattered pixels that
+    selective averaging refines) skip the labelling: the image is cut into a grid of them."""
+    if block_px < DENSE_BLOCK_PX:
+        yield from _grid_blocks(region, block_px)
+        return
     labels, _ = ndi.label(region)
     for index, box in enumerate(ndi.find_objects(labels), start=1):
         if box is None:
@@ -40,8 +48,24 @@ def _blocks(region: np.ndarray, block_px: int):
                     yield r0 + rows[0], r0 + rows[-1] + 1, c0 + cols[0], c0 + cols[-1] + 1
 
 
+def _grid_blocks(region: np.ndarray, block_px: int):
+    rows_any = region.any(axis=1)
+    for r0 in range(0, region.shape[0], block_px):
+        if not rows_any[r0 : r0 + block_px].any():
+            continue
+        band = region[r0 : r0 + block_px]
+        cols_any = band.any(axis=0)
+        for c0 in range(0, region.shape[1], block_px):
+            if not cols_any[c0 : c0 + block_px].any():
+                continue
+            tile = band[:, c0 : c0 + block_px]
+            rows, cols = np.flatnonzero(tile.any(axis=1)), np.flatnonzero(tile.any(axis=0))
+            yield r0 + rows[0], r0 + rows[-1] + 1, c0 + cols[0], c0 + cols[-1] + 1
+
+
 @torch.no_grad()
-def segment_dense(model: PatchCNN, image: np.ndarray, region: np.ndarray, progress=None) -> np.ndarray:
+def segment_dense(model: PatchCNN, image: np.ndarray, region: np.ndarray, progress=None,
+                  block_px: int = DENSE_BLOCK_PX) -> np.ndarray:
     """Probabilities for the pixels of ``region`` (0 elsewhere), all patches at once."""
     if model.config.padding != "valid":
         raise ValueError("the dense path is exact only for a 'valid' network; use segment_reference")
@@ -52,7 +76,7 @@ def segment_dense(model: PatchCNN, image: np.ndarray, region: np.ndarray, progre
     padded = _padded(image, half, n)
     device = next(model.parameters()).device
     prob = np.zeros(image.shape, dtype=np.float32)
-    for r0, r1, c0, c1 in _blocks(region, DENSE_BLOCK_PX):
+    for r0, r1, c0, c1 in _blocks(region, block_px):
         # In padded coordinates the patch centred on pixel (r, c) starts at (r, c).
         tile = padded[r0 : r1 + ctx - 1, c0 : c1 + ctx - 1]
         logits = model.forward_dense(torch.from_numpy(np.ascontiguousarray(tile))[None, None].to(device))[0]
@@ -83,12 +107,13 @@ def segment_reference(
 
 
 def segment_views(model: PatchCNN, image: np.ndarray, region: np.ndarray, views, path: str = "dense",
-                  progress=None):
+                  progress=None, block_px: int = DENSE_BLOCK_PX):
     """Yield the probability map under each symmetry in ``views``, mapped back to ``image``'s frame."""
     fn = _path_fn(model, path)
+    extra = {"block_px": block_px} if fn is segment_dense else {}
     for k, mirror in views:
         p = fn(model, np.ascontiguousarray(apply_symmetry(image, k, mirror)),
-               np.ascontiguousarray(apply_symmetry(region, k, mirror)), progress=progress)
+               np.ascontiguousarray(apply_symmetry(region, k, mirror)), progress=progress, **extra)
         yield undo_symmetry(p, k, mirror)
 
 
@@ -129,7 +154,8 @@ def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, 
         progress.refresh()
     total = first.copy()
     squares = first * first if with_spread else None
-    for p in segment_views(model, image, refine, views[1:], path, progress):
+    block = DENSE_BLOCK_PX if refine is region else REFINE_BLOCK_PX
+    for p in segment_views(model, image, refine, views[1:], path, progress, block):
         total += p
         if with_spread:
             squares += p * p
