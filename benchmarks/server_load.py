@@ -44,13 +44,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--queue", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "server_load.json")
+    parser.add_argument("--images", type=Path, nargs="+",
+                        help="DICOMs to serve instead of the demo images (for instance tests/data/ffdm-vendor/"
+                             "GH133.dcm, a full-size FFDM)")
     args = parser.parse_args()
+    images = [p.name[: -len(".dcm")] for p in args.images] if args.images else IMAGES
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         studies = tmp / "studies"
         studies.mkdir()
-        for stem in IMAGES:
-            shutil.copy(DEMO / f"{stem}.dcm", studies)
+        for path in args.images or [DEMO / f"{stem}.dcm" for stem in IMAGES]:
+            shutil.copy(path, studies)
         port = _port()
         env = {**os.environ, "MONAI_LABEL_SESSION_PATH": str(tmp / "sessions"), "MONAI_LABEL_TRACKING_ENABLED": "false"}
         proc = subprocess.Popen([sys.executable, "-m", "monailabel.main", "start_server", "--app",
@@ -75,7 +79,7 @@ def main() -> None:
 
             def infer(i: int) -> None:
                 started = time.perf_counter()
-                r = requests.post(f"{url}/infer/pipeline", params={"image": IMAGES[i % len(IMAGES)], "output": "json"},
+                r = requests.post(f"{url}/infer/pipeline", params={"image": images[i % len(images)], "output": "json"},
                                   data={"params": "{}"}, timeout=3600)
                 results.append({"status": r.status_code, "seconds": round(time.perf_counter() - started, 2),
                                 "retry_after": r.headers.get("Retry-After")})
@@ -105,7 +109,8 @@ def main() -> None:
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=60)
     ok = [r["seconds"] for r in results if r["status"] == 200]
-    out = {"settings": vars(args) | {"out": str(args.out)}, "requests": args.requests,
+    out = {"settings": vars(args) | {"out": str(args.out), "images": [str(p) for p in args.images or []]},
+           "requests": args.requests,
            "succeeded": len(ok), "busy_503": sum(r["status"] == 503 for r in results),
            "other": [r for r in results if r["status"] not in (200, 503)], "wall_s": round(wall, 1),
            "latency_s": {"median": round(statistics.median(ok), 1), "max": round(max(ok), 1)} if ok else None,
