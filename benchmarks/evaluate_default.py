@@ -102,9 +102,7 @@ def main() -> None:
         elif name == "mini-mias":
             # all 25 images with CALC rows, and the first --mias-normals normal images
             info = MIAS / "Info.txt"
-            rows = [line.split() for line in info.read_text().splitlines() if line.startswith("mdb")]
-            calc = sorted({r[0] for r in rows if r[2] == "CALC"})
-            normal = sorted({r[0] for r in rows if r[2] == "NORM" and int(r[0][3:]) >= MIAS_FIRST_HELD_OUT})
+            calc, normal = mias_references()
             normal = normal[: args.mias_normals]
             images = [MIAS / "png" / f"{ref}.png" for ref in calc + normal]
             mias_info, spacing = info, 0.2
@@ -133,6 +131,14 @@ def main() -> None:
     text = table(merged) + breakdown_table(merged)
     (args.out / "summary.md").write_text(text)
     print(text)
+
+
+def mias_references() -> tuple[list[str], list[str]]:
+    """The mini-MIAS images of the evaluation: every one with CALC rows, and the held-out normals."""
+    rows = [line.split() for line in (MIAS / "Info.txt").read_text().splitlines() if line.startswith("mdb")]
+    calc = sorted({r[0] for r in rows if r[2] == "CALC"})
+    normal = sorted({r[0] for r in rows if r[2] == "NORM" and int(r[0][3:]) >= MIAS_FIRST_HELD_OUT})
+    return calc, normal
 
 
 def make_ffdm_like(data: Path) -> None:

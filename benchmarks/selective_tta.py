@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from evaluate_default import MIAS, mias_references  # the same image lists as the evaluation (same folder)
 from mcseg.defaults import PipelineConfig
 from mcseg.io import read_mammogram
 from mcseg.pipeline import Pipeline
 from mcseg.training import find_cases
 
 ROOT = Path(__file__).resolve().parent.parent
-MIAS = ROOT.parent / "shared" / "data" / "mini-mias"
 
 
 def _images(eval_dir: Path) -> dict[str, list[tuple[Path, float | None]]]:
@@ -35,9 +35,7 @@ def _images(eval_dir: Path) -> dict[str, list[tuple[Path, float | None]]]:
         data = eval_dir / name / "data"
         if data.is_dir():
             sets[name] = [(c.image_path, None) for c in find_cases(data)]
-    rows = [line.split() for line in (MIAS / "Info.txt").read_text().splitlines() if line.startswith("mdb")]
-    calc = sorted({r[0] for r in rows if r[2] == "CALC"})
-    normal = sorted({r[0] for r in rows if r[2] == "NORM" and int(r[0][3:]) >= 161})
+    calc, normal = mias_references()
     sets["mini-mias"] = [(MIAS / "png" / f"{ref}.png", 0.2) for ref in (calc + normal)[:20]]
     return sets
 

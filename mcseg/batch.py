@@ -74,7 +74,8 @@ _PIPELINE: Any = None
 _JOB: BatchJob | None = None
 
 
-def _init_worker(job: BatchJob) -> None:
+def _init_worker(job: BatchJob, pipeline=None) -> None:
+    """Set up a worker: its threads, and the pipeline (loaded here unless the caller has one)."""
     import torch
 
     from mcseg.pipeline import Pipeline
@@ -82,7 +83,7 @@ def _init_worker(job: BatchJob) -> None:
     global _PIPELINE, _JOB
     if job.threads:
         torch.set_num_threads(job.threads)
-    _PIPELINE = Pipeline.from_weights(job.detector, job.segmentator, job.config)
+    _PIPELINE = pipeline or Pipeline.from_weights(job.detector, job.segmentator, job.config)
     _JOB = job
 
 
@@ -113,8 +114,10 @@ def _segment_one(item: tuple[Path, str], progress: bool = False) -> ImageOutcome
 
 
 def segment_batch(files: list[Path], job: BatchJob, workers: int = 1, overwrite: bool = True,
-                  progress: bool = True, on_outcome: Callable[[ImageOutcome], None] | None = None) -> BatchSummary:
-    """Segment ``files`` into ``job.out`` with ``workers`` processes (1: in this process)."""
+                  progress: bool = True, on_outcome: Callable[[ImageOutcome], None] | None = None,
+                  pipeline=None) -> BatchSummary:
+    """Segment ``files`` into ``job.out`` with ``workers`` processes (1: in this process, with
+    ``pipeline`` when given, so the weights are not loaded twice)."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
     job.out.mkdir(parents=True, exist_ok=True)
@@ -134,7 +137,7 @@ def segment_batch(files: list[Path], job: BatchJob, workers: int = 1, overwrite:
             on_outcome(outcome)
 
     if workers == 1 or len(todo) < 2:
-        _init_worker(job)
+        _init_worker(job, pipeline)
         for item in todo:
             record(_segment_one(item, progress=progress and len(todo) < 2))
     else:

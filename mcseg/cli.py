@@ -252,7 +252,8 @@ def _segment_files(args, files: list[Path], out: Path, spacing_mm: float | None,
         for note in outcome.notes:
             print(f"  note: {note}")
 
-    summary = segment_batch(files, job, workers=workers, overwrite=overwrite, progress=progress, on_outcome=report)
+    summary = segment_batch(files, job, workers=workers, overwrite=overwrite, progress=progress, on_outcome=report,
+                            pipeline=pipeline)
     if summary.skipped:
         print(f"skipped {len(summary.skipped)} image(s) already segmented in {out} (--overwrite redoes them)")
     return 2 if summary.failed else 0

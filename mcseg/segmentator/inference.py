@@ -160,10 +160,11 @@ def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, 
         if with_spread:
             squares += p * p
     n = np.float32(symmetries)
-    mean = total / n if refine is region else np.where(refine, total / n, first)
+    averaged = total / n
+    mean = averaged if refine is region else np.where(refine, averaged, first)
     if not with_spread:
         return mean, None
-    spread = np.sqrt(np.maximum(squares / n - (total / n) ** 2, 0)).astype(np.float32)
+    spread = np.sqrt(np.maximum(squares / n - averaged * averaged, 0)).astype(np.float32)
     return mean, spread if refine is region else np.where(refine, spread, np.float32(0))
 
 

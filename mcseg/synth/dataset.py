@@ -251,9 +251,7 @@ def generate_dataset(
         use_real = mode == "real-background" or (mode == "mixed" and rng.uniform() < real_share)
         image_config = config
         if spacings_mm:
-            spacing = float(spacings_mm[int(rng.integers(len(spacings_mm)))])
-            image_config = replace(image_config, spacing_mm=spacing,
-                                   shape_px=(int(round(field_mm[0] / spacing)), int(round(field_mm[1] / spacing))))
+            image_config = _at_spacing(image_config, field_mm, float(spacings_mm[int(rng.integers(len(spacings_mm)))]))
         if eight_bit_share:
             image_config = replace(image_config, eight_bit=bool(rng.uniform() < eight_bit_share))
         if use_real:
@@ -262,9 +260,7 @@ def generate_dataset(
                 if path not in native_mm:
                     native_mm[path] = min(read_mammogram(path, fallback_spacing_mm=assumed_spacing_mm).spacing_mm)
                 if image_config.spacing_mm < native_mm[path]:
-                    spacing = float(native_mm[path])
-                    image_config = replace(image_config, spacing_mm=spacing, shape_px=(
-                        int(round(field_mm[0] / spacing)), int(round(field_mm[1] / spacing))))
+                    image_config = _at_spacing(image_config, field_mm, float(native_mm[path]))
             key = (path, float(image_config.spacing_mm))
             if key not in cache:
                 cache[key] = read_background(path, assumed_spacing_mm, image_config.spacing_mm)
@@ -278,6 +274,12 @@ def generate_dataset(
             case = synthesize_case(rng, image_config)
         written.append(write_case(case, out_dir, f"{prefix}_{index:04d}"))
     return written
+
+
+def _at_spacing(config: SynthConfig, field_mm: tuple[float, float], spacing_mm: float) -> SynthConfig:
+    """``config`` at another pixel size, keeping the field of view."""
+    return replace(config, spacing_mm=spacing_mm,
+                   shape_px=(int(round(field_mm[0] / spacing_mm)), int(round(field_mm[1] / spacing_mm))))
 
 
 # --- Real negatives ------------------------------------------------------------------

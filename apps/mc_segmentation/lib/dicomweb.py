@@ -128,9 +128,8 @@ class MammographyDICOMwebDatastore(DICOMWebDatastore):
     def save_label(self, image_id: str, label_filename: str, label_tag: str, label_info: dict[str, Any],
                    label_id: str = "") -> str:
         with client_errors():
-            path, source = self._source(image_id)
-            mammo = read_mammogram(path)
-            mask = read_label_checked(label_filename, mammo.shape)
+            _, source = self._source(image_id)
+            mask = read_label_checked(label_filename, (int(source.Rows), int(source.Columns)))
         if label_tag == DefaultLabelTag.FINAL:
             seg = calcification_segmentation(mask, source, series_number=9101)
             seg.SeriesDescription = FINAL_LABEL_DESCRIPTION
