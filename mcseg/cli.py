@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from mcseg import __version__, defaults
@@ -51,6 +52,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--working-spacing-mm", type=float,
                    help=f"pixel size the networks work at; must match the weights (default "
                         f"{defaults.WORKING_SPACING_MM})")
+    g.add_argument("--no-candidate-classifier", action="store_true",
+                   help="score candidates by the segmentator alone, without the second-stage classifier that "
+                        "the weights' folder may hold (candidate_classifier.npz)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "plateau, early stopping). Writes OUT/detector.pt, OUT/segmentator.pt, "
                                        "OUT/patches-<N>px.sqlite and OUT/training.json. A stopped run resumes. "
                                        f"{defaults.VALIDATION_PERCENT}% of the images, chosen by a hash of the "
-                                       "file name, are held out for validation.")
+                                       "file name, are held out for validation. Under `torchrun --nproc_per_node N "
+                                       "-m mcseg train ...` N processes train together (DDP; gloo on CPUs, NCCL "
+                                       "on GPUs), each on its share of every minibatch.")
     train.add_argument("data", type=Path, help="folder of images and their labels")
     train.add_argument("-o", "--out", type=Path, default=Path("runs/train"), help="output folder")
     train.add_argument("--label-suffix", default=".gt.nrrd", help="label file suffix (default .gt.nrrd)")
@@ -130,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-resume", action="store_true", help="start afresh even if a stopped run is found")
     train.add_argument("--no-progress", action="store_true")
 
+    tc = sub.add_parser("train-classifier", help="train the second-stage candidate classifier",
+                        description="Run the networks on every labelled image S.* of DATA (label S.gt.nrrd), "
+                                    "label each listed candidate by the evaluation's hit rule, fit the candidate "
+                                    "classifier on the training split and calibrate its threshold to 1 FP/image on "
+                                    "the validation split. Writes OUT/candidate_classifier.npz (put it next to "
+                                    "segmentator.pt to use it), OUT/candidate_classifier.json and the harvest "
+                                    "OUT/candidates.npz (reused when present).")
+    tc.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
+    tc.add_argument("-o", "--out", type=Path, default=Path("runs/candidate-classifier"), help="output folder")
+    tc.add_argument("--weights", type=Path, help="folder with detector.pt and segmentator.pt (default: bundled)")
+    tc.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
+    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--no-progress", action="store_true")
+
     synth = sub.add_parser("synth", help="generate synthetic mammograms with exact ground truth",
                            description="Write S.dcm (MG DICOM with pixel spacing), S.gt.nrrd (calcification "
                                        "mask) and S.gt.json (calcifications and clusters) per image.")
@@ -153,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="share of images stored as 8-bit values in 16 bits")
     synth.add_argument("--assumed-spacing-mm", type=float, default=0.05,
                        help="pixel size of backgrounds that carry none (default 0.05, CBIS-DDSM film)")
+    synth.add_argument("--contrast-range", type=float, nargs=2, metavar=("LO", "HI"),
+                       help="calcification contrast drawn uniformly in [LO, HI] times the local noise "
+                            "(default: 20%% faint 1.5-3, 50%% medium 3-6, 30%% obvious 6-15)")
     synth.add_argument("--prefix", default="synth", help="file name prefix (default synth)")
     synth.add_argument("--no-progress", action="store_true")
     neg = sub.add_parser("negatives", help="real mammograms without calcifications as training cases",
@@ -201,6 +224,7 @@ def _pipeline_from_args(args):
         symmetry_refine_above=getattr(args, "symmetry_refine_above", None),
         device=getattr(args, "device", None),
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
+        use_candidate_classifier=False if getattr(args, "no_candidate_classifier", False) else None,
     )
     return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None), config)
 
@@ -283,7 +307,11 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from mcseg.training import TrainingPlan, train_from_scratch
+    from mcseg.training import TrainingPlan, distributed, train_from_scratch
+
+    # Under `torchrun --nproc_per_node N -m mcseg train ...` the processes join one group;
+    # --batch-size stays the global minibatch (each process takes its share).
+    shard = distributed.setup_from_env()
 
     config = defaults.TrainConfig(max_steps=args.steps, batch_size=args.batch_size,
                                   validate_every=args.validate_every, seed=args.seed)
@@ -296,16 +324,38 @@ def cmd_train(args) -> int:
         calibrate_fppi=args.calibrate_fppi, working_spacing_mm=args.working_spacing_mm,
         spacing_mm=args.spacing_mm, start_round=args.start_round, rebuild_store=args.rebuild_store,
         resume=not args.no_resume, command=args.command_line, init_from=args.init_from)
-    train_from_scratch(plan, progress=not args.no_progress, on_message=print)
+    try:
+        train_from_scratch(plan, progress=not args.no_progress and shard.is_main,
+                           on_message=print if shard.is_main else (lambda message: None))
+    finally:
+        if shard.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    return 0
+
+
+def cmd_train_classifier(args) -> int:
+    from mcseg.training.candidate_classifier import train_candidate_classifier
+
+    try:
+        report = train_candidate_classifier(args.data, args.out, args.weights, args.spacing_mm, args.seed,
+                                            progress=not args.no_progress)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out / 'candidate_classifier.npz'}; choice rule: {report['choice_rule']}: "
+          f"{'adopt' if report['adopt'] else 'do not adopt'}")
     return 0
 
 
 def cmd_synth(args) -> int:
     from mcseg.synth import SynthConfig, generate_dataset
 
-    config = SynthConfig(spacing_mm=args.spacing_mm)
+    config = SynthConfig(spacing_mm=args.spacing_mm,
+                         contrast_range=tuple(args.contrast_range) if args.contrast_range else None)
     if args.shape:
-        config = SynthConfig(spacing_mm=args.spacing_mm, shape_px=tuple(args.shape))
+        config = replace(config, shape_px=tuple(args.shape))
     backgrounds = []
     if args.mode != "synthetic":
         if not args.backgrounds or not args.backgrounds.is_dir():
@@ -351,7 +401,7 @@ def cmd_evaluate(args) -> int:
 
 
 COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth,
-            "negatives": cmd_negatives,
+            "negatives": cmd_negatives, "train-classifier": cmd_train_classifier,
             "evaluate": cmd_evaluate}
 
 

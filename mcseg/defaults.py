@@ -227,6 +227,8 @@ class PipelineConfig:
     device: str = INFERENCE_DEVICE
     batch_size: int = 512
     normalise_laterality: bool = True
+    #: Rescore the candidates with the second-stage classifier when the weights have one.
+    use_candidate_classifier: bool = True
 
     def resolved(self, working_spacing_mm: float | None = None,
                  operating_threshold: float | None = None) -> "PipelineConfig":

@@ -20,6 +20,7 @@ from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters
 from mcseg.defaults import UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
+from mcseg.fp_reduction import CLASSIFIER_FILE, CandidateClassifier, candidate_features, peaks_of
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
@@ -29,6 +30,8 @@ from mcseg.segmentator import segment_with_spread
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_DETECTOR_WEIGHTS = WEIGHTS_DIR / "detector.pt"
 DEFAULT_SEGMENTATOR_WEIGHTS = WEIGHTS_DIR / "segmentator.pt"
+#: Sentinel for ``Pipeline.from_weights(classifier_path=...)``: the file next to the segmentator's.
+BESIDE_SEGMENTATOR = "beside-segmentator"
 
 
 class WeightsError(RuntimeError):
@@ -71,6 +74,9 @@ class SegmentationResult:
     #: Pixels (input frame) of sub-threshold candidates whose views disagree (uncertainty >=
     #: UNCERTAIN_SPREAD); empty with one view. Not part of the mask.
     uncertain: np.ndarray | None = field(default=None, repr=False)
+    #: (n_calcifications, n_features) second-stage features, rows in ``calcifications`` order
+    #: (kept when asked for, or when the candidate classifier ran).
+    candidate_features: np.ndarray | None = field(default=None, repr=False)
 
     def label_map(self, with_uncertain: bool = False) -> np.ndarray:
         """uint8: 1 calcification; with ``with_uncertain`` also 2 where the models disagree below the threshold."""
@@ -168,12 +174,16 @@ class Pipeline:
         segmentator: PatchCNN,
         config: PipelineConfig = PipelineConfig(),
         weights: dict[str, Any] | None = None,
+        classifier: CandidateClassifier | None = None,
     ):
         self.config = config.resolved()
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
-        self.weights = weights or {}
+        self.classifier = classifier if self.config.use_candidate_classifier else None
+        self.weights = dict(weights or {})
+        if self.classifier is not None:
+            self.weights["candidate_classifier"] = self.classifier.summary()
 
     @classmethod
     def from_weights(
@@ -181,10 +191,19 @@ class Pipeline:
         detector_path: str | Path | None = None,
         segmentator_path: str | Path | None = None,
         config: PipelineConfig | None = None,
+        classifier_path: str | Path | None = BESIDE_SEGMENTATOR,
     ) -> "Pipeline":
-        """Load the networks (the bundled default weights when no path is given)."""
+        """Load the networks (the bundled default weights when no path is given) and the candidate
+        classifier: by default the one in the segmentator's folder, if there is one; None = none."""
+        segmentator_path = Path(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS)
         det, det_meta = load_network(detector_path or DEFAULT_DETECTOR_WEIGHTS, "detector")
-        seg, seg_meta = load_network(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS, "segmentator")
+        seg, seg_meta = load_network(segmentator_path, "segmentator")
+        classifier = None
+        if classifier_path == BESIDE_SEGMENTATOR:
+            beside = segmentator_path.parent / CLASSIFIER_FILE
+            classifier = CandidateClassifier.load(beside) if beside.is_file() else None
+        elif classifier_path is not None:
+            classifier = CandidateClassifier.load(classifier_path)
         # Settings that belong to the weights (the pixel size they were trained at,
         # the threshold calibrated on validation images) fill the fields the
         # caller left unset (None); an explicit value always wins.
@@ -193,7 +212,8 @@ class Pipeline:
         config = (config or PipelineConfig()).resolved(
             working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
             operating_threshold=float(calibrated) if calibrated is not None else None)
-        return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)})
+        return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
+                   classifier)
 
     def prepare(self, mammo: Mammogram) -> WorkingFrame:
         return to_working_frame(mammo, self.config.working_spacing_mm, self.config.normalise_laterality)
@@ -205,11 +225,13 @@ class Pipeline:
         use_detector: bool = True,
         roi_px: tuple[int, int, int, int] | None = None,
         keep_probability: bool = False,
+        keep_features: bool = False,
     ) -> SegmentationResult:
         """Segment ``mammo``.
 
         With ``use_detector=False`` the segmentator classifies every breast pixel
-        (or every pixel of ``roi_px`` = r0, c0, r1, c1 in the input frame).
+        (or every pixel of ``roi_px`` = r0, c0, r1, c1 in the input frame). ``keep_features``
+        keeps the second-stage features of every listed calcification (training the classifier).
         """
         cfg = self.config
         timings: dict[str, float] = {}
@@ -231,8 +253,18 @@ class Pipeline:
         calcs = find_calcifications(prob, cfg.operating_threshold, cfg.candidate_threshold,
                                     round(cfg.fragment_gap_mm / cfg.working_spacing_mm),
                                     round(cfg.candidate_rim_mm / cfg.working_spacing_mm))
+        features = None
+        if calcs and (keep_features or self.classifier is not None):
+            features = candidate_features(
+                frame.image, frame.breast, prob, spread, peaks_of(prob, [c.bbox_px for c in calcs]),
+                np.array([c.score for c in calcs]), np.array([c.area_px for c in calcs]),
+                float(np.mean(frame.spacing_mm)), float(np.mean(frame.input_spacing_mm)))
         prob_in = frame.map_to_input(prob)
-        mask = (prob_in >= cfg.operating_threshold).astype(np.uint8)
+        if self.classifier is not None and calcs:
+            calcs, features = self._rescore(calcs, features)
+            mask = (frame.map_to_input(self._kept_pixels(prob, calcs).astype(np.float32)) >= 0.5).astype(np.uint8)
+        else:
+            mask = (prob_in >= cfg.operating_threshold).astype(np.uint8)
         calc_json, cluster_json = self._describe(frame, calcs, prob, spread)
         uncertain = None
         if spread is not None:
@@ -249,7 +281,34 @@ class Pipeline:
             detector=detection, seconds=seconds, timings_s=timings,
             settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None},
             weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
+            candidate_features=features,
         )
+
+    def _rescore(self, calcs: list, features: np.ndarray) -> tuple[list, np.ndarray]:
+        """The candidate classifier's probability becomes each calcification's score and decides
+        which are in the mask; strongest first again."""
+        scores = self.classifier.predict(features)
+        for calc, score in zip(calcs, scores):
+            calc.segmentator_score = calc.score
+            calc.score = float(score)
+            calc.above_operating = bool(score >= self.classifier.operating_threshold)
+        order = np.argsort(-scores, kind="stable")
+        return [calcs[i] for i in order], features[order]
+
+    def _kept_pixels(self, prob: np.ndarray, calcs: list) -> np.ndarray:
+        """Working-frame mask of the calcifications the classifier kept: the segmentator's own
+        pixels (at the operating threshold) for those that reached it, the half-maximum region of
+        the probability for weaker candidates the classifier promoted."""
+        cfg = self.config
+        kept = np.zeros(prob.shape, bool)
+        for c in calcs:
+            if not c.above_operating:
+                continue
+            r0, c0, r1, c1 = c.bbox_px
+            level = cfg.operating_threshold if c.segmentator_score >= cfg.operating_threshold \
+                else max(cfg.candidate_threshold, c.segmentator_score / 2)
+            kept[r0:r1, c0:c1] |= prob[r0:r1, c0:c1] >= level
+        return kept
 
     def find_candidates(self, mammo: Mammogram, progress: bool = False) -> CandidateResult:
         """Run only the detector: the windows the segmentator would classify."""
@@ -333,6 +392,7 @@ class Pipeline:
                 "centroid_px": [round(float(rows[i]), 2), round(float(cols[i]), 2)],
                 "area_mm2": round(c.area_px * pixel_area_mm2, 5),
                 "score": round(c.score, 4),
+                **({} if c.segmentator_score is None else {"segmentator_score": round(c.segmentator_score, 4)}),
                 "in_mask": c.above_operating,
                 # Spread of the probability at the calcification's peak over the symmetry views:
                 # 0 when every view agrees, up to 0.5 when they split; None with one view.

@@ -30,6 +30,8 @@ class Calcification:
     score: float                         # highest segmentator probability in it
     bbox_px: tuple[int, int, int, int]   # r0, c0, r1, c1 (exclusive ends)
     above_operating: bool
+    #: The segmentator's score when a candidate classifier rescored it (``score`` is then the classifier's).
+    segmentator_score: float | None = None
 
 
 def find_calcifications(

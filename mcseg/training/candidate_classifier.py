@@ -1,0 +1,171 @@
+"""Train the second-stage candidate classifier on the pipeline's own candidates.
+
+1. Harvest: run the pipeline (networks only) on labelled images and keep, for every listed
+   candidate, its features and whether it hits a ground-truth calcification under the
+   evaluation's rule (one-to-one, by descending segmentator score). Images with an empty label
+   (real normal films) contribute false positives only.
+2. Fit on the training split of the images (the same hash split as the networks' validation).
+3. Calibrate the classifier's threshold to ``CALIBRATION_TARGET_FPPI`` false positives per
+   validation image, and apply the choice rule: the classifier is worth using only if, on the
+   validation images, its sensitivity at 1 FP/image beats the segmentator score's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mcseg.defaults import CALIBRATION_TARGET_FPPI
+from mcseg.evaluation import froc, match_listed
+from mcseg.evaluation.froc import ImageMatch
+from mcseg.fp_reduction import CLASSIFIER_FILE, FEATURE_NAMES, CandidateClassifier
+from mcseg.io.labels import read_label
+from mcseg.io.reader import read_mammogram
+from mcseg.pipeline import Pipeline
+from mcseg.training.data import LabelledCase, split_for
+
+#: Hidden layers of the classifier. Ours: two small layers; 24 features, a few 10^4 candidates.
+HIDDEN_UNITS = (32, 16)
+#: L2 penalty of scikit-learn's MLP. Ours: a little more than its default (1e-4) for few images.
+L2_PENALTY = 1e-3
+
+
+@dataclass
+class Harvest:
+    """Candidates of a set of images: features, hit labels, which image each came from."""
+
+    features: np.ndarray     # (n, n_features)
+    hits: np.ndarray         # bool (n,)
+    image: np.ndarray        # int (n,): index into ``ids``
+    ids: list[str]
+    n_truth: np.ndarray      # (n_images,) ground-truth calcifications per image
+
+    def save(self, path: str | Path) -> None:
+        np.savez_compressed(path, features=self.features, hits=self.hits, image=self.image,
+                            ids=np.array(self.ids), n_truth=self.n_truth)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Harvest":
+        with np.load(path, allow_pickle=False) as d:
+            return cls(d["features"], d["hits"], d["image"], [str(x) for x in d["ids"]], d["n_truth"])
+
+
+def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | None = None,
+            progress: bool = True) -> Harvest:
+    """Run the networks (not the classifier) on every case and label its candidates."""
+    if pipeline.classifier is not None:
+        raise ValueError("harvest with the networks alone: build the pipeline with classifier_path=None")
+    rows, hits, image, n_truth = [], [], [], []
+    for i, case in enumerate(tqdm(cases, desc="harvesting candidates", unit="image", disable=not progress)):
+        mammo = read_mammogram(case.image_path, spacing_mm=spacing_mm)
+        result = pipeline.run(mammo, keep_features=True)
+        match = match_listed(result.calcifications, read_label(case.label_path), mammo.spacing_mm)
+        if result.calcifications:
+            rows.append(result.candidate_features)
+            hits.append(match.hits)
+            image.append(np.full(len(match.hits), i))
+        n_truth.append(match.n_truth)
+    width = len(FEATURE_NAMES)
+    return Harvest(np.concatenate(rows) if rows else np.zeros((0, width), np.float32),
+                   np.concatenate(hits) if hits else np.zeros(0, bool),
+                   np.concatenate(image) if image else np.zeros(0, int),
+                   [c.image_id for c in cases], np.array(n_truth))
+
+
+def curve_of(harvest: Harvest, scores: np.ndarray, images: np.ndarray):
+    """FROC over ``images`` (indices) with the harvest's fixed hit labels and the given scores."""
+    matches = []
+    for i in images:
+        sel = harvest.image == i
+        matches.append(ImageMatch(scores[sel], harvest.hits[sel], int(harvest.n_truth[i])))
+    return froc(matches)
+
+
+def threshold_within(curve, target_fppi: float, floor: float = 0.0) -> float:
+    """Lowest score threshold whose false positives per image stay within ``target_fppi``."""
+    ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
+    best = ok[-1]
+    return float(min(max(curve.thresholds[best], floor), 0.999)) if best > 0 else 0.999
+
+
+def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRATION_TARGET_FPPI,
+                   on_message: Callable[[str], None] = print) -> tuple[CandidateClassifier, dict[str, Any]]:
+    """Fit on the training images' candidates; calibrate and judge on the validation images'."""
+    from sklearn.neural_network import MLPClassifier
+
+    split = np.array([split_for(i) for i in harvest.ids])
+    train_images, val_images = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    if len(val_images) == 0 or len(train_images) == 0:
+        raise ValueError("the candidate classifier needs images in both the training and validation splits")
+    train = np.isin(harvest.image, train_images)
+    x, y = harvest.features[train].astype(np.float64), harvest.hits[train]
+    if y.sum() < 5 or (~y).sum() < 5:
+        raise ValueError(f"too few candidates to learn from ({int(y.sum())} hits, {int((~y).sum())} false positives)")
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    mlp = MLPClassifier(HIDDEN_UNITS, alpha=L2_PENALTY, max_iter=400, early_stopping=True, random_state=seed)
+    mlp.fit((x - mean) / scale, y)
+    clf = CandidateClassifier.from_sklearn(mlp, mean, scale)
+
+    seg_curve = curve_of(harvest, harvest.features[:, FEATURE_NAMES.index("segmentator_score")], val_images)
+    new_curve = curve_of(harvest, clf.predict(harvest.features), val_images)
+    clf.operating_threshold = round(threshold_within(new_curve, target_fppi), 4)
+    seg_sens, new_sens = seg_curve.sensitivity_at(target_fppi), new_curve.sensitivity_at(target_fppi)
+    report = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "images": {"train": int(len(train_images)), "val": int(len(val_images))},
+        "candidates": {"train": int(train.sum()), "train_hits": int(y.sum()), "val": int((~train).sum())},
+        "validation": {
+            "calcifications": int(seg_curve.n_truth),
+            f"sensitivity_at_{target_fppi:g}_fppi": {"segmentator_score": round(seg_sens, 4),
+                                                     "classifier": round(new_sens, 4)},
+            "sensitivity_at_fppi": {f"{f:g}": {"segmentator_score": round(seg_curve.sensitivity_at(f), 4),
+                                               "classifier": round(new_curve.sensitivity_at(f), 4)}
+                                    for f in (0.25, 0.5, 1, 2, 4)},
+        },
+        "operating_threshold": clf.operating_threshold,
+        "choice_rule": f"use the classifier only if its sensitivity at {target_fppi:g} FP/image on the validation "
+                       "images beats the segmentator score's on the same candidates",
+        "adopt": bool(new_sens > seg_sens),
+        "training_iterations": int(mlp.n_iter_),
+    }
+    clf.meta = {"trained_on": f"{len(train_images)} images, {int(train.sum())} candidates",
+                "validation": report["validation"], "created": report["created"]}
+    on_message(f"validation sensitivity at {target_fppi:g} FP/image: segmentator score {seg_sens:.3f}, "
+               f"classifier {new_sens:.3f} -> {'adopt' if report['adopt'] else 'do not adopt'} the classifier")
+    return clf, report
+
+
+def train_candidate_classifier(data: list[str | Path], out: str | Path, weights: str | Path | None = None,
+                               spacing_mm: float | None = None, seed: int = 0, progress: bool = True,
+                               on_message: Callable[[str], None] = print) -> dict[str, Any]:
+    """Harvest (cached in OUT/candidates.npz), fit, calibrate; writes OUT/candidate_classifier.npz."""
+    from mcseg.training import find_cases
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / "candidates.npz"
+    cases = [case for folder in data for case in find_cases(folder)]
+    if not cases:
+        raise ValueError(f"no labelled images in {', '.join(map(str, data))}")
+    if cache.is_file():
+        found = Harvest.load(cache)
+        if found.ids != [c.image_id for c in cases]:
+            raise ValueError(f"{cache} holds the candidates of other images; delete it to harvest again")
+        on_message(f"using the {len(found.hits)} candidates of {len(found.ids)} images in {cache}")
+    else:
+        weights = Path(weights) if weights else None
+        pipeline = Pipeline.from_weights(weights / "detector.pt" if weights else None,
+                                         weights / "segmentator.pt" if weights else None, classifier_path=None)
+        found = harvest(pipeline, cases, spacing_mm, progress)
+        found.save(cache)
+    clf, report = fit_classifier(found, seed, on_message=on_message)
+    clf.save(out / CLASSIFIER_FILE)
+    (out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
+    return report

@@ -1,0 +1,107 @@
+"""The second-stage candidate classifier: its features, its file, its place in the pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import DATA
+
+from mcseg.fp_reduction import FEATURE_NAMES, CandidateClassifier, ClassifierError, candidate_features
+from mcseg.io import read_mammogram
+from mcseg.pipeline import Pipeline
+from mcseg.training.candidate_classifier import Harvest, fit_classifier
+
+SPACING = 0.07
+
+
+def _image_with_blob_and_line(rng):
+    image = rng.normal(0, 1, (200, 200)).astype(np.float32)
+    yy, xx = np.mgrid[:200, :200]
+    image += 8 * np.exp(-((yy - 60) ** 2 + (xx - 60) ** 2) / (2 * 2.0 ** 2))       # a 0.3 mm blob
+    image += 8 * np.exp(-((xx - 140) ** 2) / (2 * 2.0 ** 2)) * (yy > 100)             # a vertical line
+    return image
+
+
+def test_features_tell_a_blob_from_a_line():
+    rng = np.random.default_rng(0)
+    image = _image_with_blob_and_line(rng)
+    breast = np.ones(image.shape, bool)
+    prob = np.zeros(image.shape, np.float32)
+    peaks = np.array([[60, 60], [150, 140], [30, 170]])          # blob, line, plain background
+    prob[peaks[:, 0], peaks[:, 1]] = 0.9
+    f = candidate_features(image, breast, prob, None, peaks, np.array([0.9, 0.9, 0.9]), np.array([20, 20, 1]),
+                           SPACING, 0.1)
+    assert f.shape == (3, len(FEATURE_NAMES)) and f.dtype == np.float32
+    col = {name: f[:, i] for i, name in enumerate(FEATURE_NAMES)}
+    # A blob's two Hessian eigenvalues are alike (ratio near 1), a line's are not (near 0).
+    assert col["hessian_ratio_0.14"][0] > 0.6 and abs(col["hessian_ratio_0.14"][1]) < 0.3
+    assert col["cnr"][0] > 5 and col["cnr"][2] < 4
+    assert col["input_spacing_mm"].tolist() == pytest.approx([0.1] * 3)
+    assert col["neighbours_10mm"][0] == pytest.approx(np.log1p(2))   # 2 other candidates within 10 mm
+
+
+def test_candidates_at_the_image_edge_give_finite_features():
+    image = np.zeros((50, 50), np.float32)
+    f = candidate_features(image, np.zeros((50, 50), bool), np.zeros((50, 50), np.float32), None,
+                           np.array([[0, 0], [49, 49]]), np.array([0.2, 0.3]), np.array([1, 1]), SPACING, 0.07)
+    assert np.isfinite(f).all()
+
+
+def _toy_harvest(rng, images=40):
+    """Candidates whose truth depends on two features jointly (score alone ranks them poorly)."""
+    rows, hits, image, ids = [], [], [], []
+    for i in range(images):
+        n = 60
+        x = rng.normal(0, 1, (n, len(FEATURE_NAMES))).astype(np.float32)
+        truth = rng.uniform(size=n) < 0.1
+        x[truth, FEATURE_NAMES.index("cnr")] += 3.0
+        x[:, 0] = rng.uniform(0.1, 1.0, n)                        # the segmentator score: uninformative
+        rows.append(x), hits.append(truth), image.append(np.full(n, i)), ids.append(f"img{i:03d}.dcm")
+    hits_all = np.concatenate(hits)
+    return Harvest(np.concatenate(rows), hits_all, np.concatenate(image), ids,
+                   np.array([h.sum() for h in hits]))
+
+
+def test_fit_learns_what_the_score_misses_and_the_file_round_trips(tmp_path):
+    harvest = _toy_harvest(np.random.default_rng(1))
+    clf, report = fit_classifier(harvest, on_message=lambda m: None)
+    sens = report["validation"]["sensitivity_at_1_fppi"]
+    assert sens["classifier"] > sens["segmentator_score"] + 0.3 and report["adopt"]
+    assert 0 < clf.operating_threshold < 1
+    path = clf.save(tmp_path / "candidate_classifier.npz")
+    again = CandidateClassifier.load(path)
+    np.testing.assert_allclose(again.predict(harvest.features[:50]), clf.predict(harvest.features[:50]), rtol=1e-6)
+    assert again.operating_threshold == clf.operating_threshold
+
+
+def test_a_classifier_for_other_features_is_refused(tmp_path):
+    clf = CandidateClassifier(np.zeros(3), np.ones(3), [np.ones((3, 1))], [np.zeros(1)], 0.5, ("a", "b", "c"))
+    clf.save(tmp_path / "c.npz")
+    with pytest.raises(ClassifierError, match="other features"):
+        CandidateClassifier.load(tmp_path / "c.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not an npz")
+    with pytest.raises(ClassifierError):
+        CandidateClassifier.load(tmp_path / "bad.npz")
+
+
+def test_pipeline_rescoring_by_a_monotone_classifier_keeps_the_calcifications():
+    """A classifier that is a steep monotone function of the segmentator score, with its threshold at the
+    operating threshold's image, must put exactly the same calcifications in the mask."""
+    base = Pipeline.from_weights(classifier_path=None)
+    t = base.config.operating_threshold
+    k = len(FEATURE_NAMES)
+    mean, scale = np.zeros(k), np.ones(k)
+    w = np.zeros((k, 1))
+    w[0, 0] = 200.0
+    clf = CandidateClassifier(mean, scale, [w], [np.array([-200.0 * t])], operating_threshold=0.5)
+    rescored = Pipeline(base.detector, base.segmentator, base.config, base.weights, clf)
+    mammo = read_mammogram(DATA / "demo" / "demo_synthetic_0001.dcm")
+    a, b = base.run(mammo), rescored.run(mammo)
+    in_a = sorted(tuple(c["centroid_px"]) for c in a.calcifications if c["in_mask"])
+    in_b = sorted(tuple(c["centroid_px"]) for c in b.calcifications if c["in_mask"])
+    assert in_a == in_b and len(in_a) > 5
+    assert all("segmentator_score" in c for c in b.calcifications)
+    assert [c["score"] for c in b.calcifications] == sorted((c["score"] for c in b.calcifications), reverse=True)
+    inter = np.logical_and(a.mask, b.mask).sum()
+    assert 2 * inter / (a.mask.sum() + b.mask.sum()) > 0.97
+    assert b.weights["candidate_classifier"]["operating_threshold"] == 0.5
