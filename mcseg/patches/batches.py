@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcseg.defaults import BATCH_CLASS_SHARES, MINED_SHARE
-from mcseg.patches.augment import dihedral_augment
+from mcseg.patches.augment import dihedral_augment, dihedral_choices
 from mcseg.patches.classes import is_positive
 from mcseg.patches.store import PatchStore
 
@@ -50,18 +50,26 @@ class BalancedSampler:
             self.ids["mined"] = mined
             self.shares["mined"] = mined_share
 
-    def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(patches float32 (size, 1, N, N), labels int64, classes uint8)."""
+    def batch(self, size: int, rank: int = 0, world: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(patches float32 (size / world, 1, N, N), labels int64, classes uint8).
+
+        The global minibatch of ``size`` is drawn whole on every rank (same seed, same draw) and
+        rank ``rank`` of ``world`` fetches and augments only its slice, so the ranks together see
+        exactly the batch one process would.
+        """
+        if size % world:
+            raise ValueError(f"a minibatch of {size} does not split evenly over {world} processes")
         counts = self.rng.multinomial(size, list(self.shares.values()))
         ids = np.concatenate([
             self.rng.choice(self.ids[c], size=k, replace=True) for c, k in zip(self.shares, counts) if k
-        ])
-        pixels, classes = self.store.fetch(ids.astype(np.int64))
-        if self.augment:
-            pixels = dihedral_augment(pixels, self.rng)
+        ]).astype(np.int64)
+        symmetry = dihedral_choices(len(ids), self.rng) if self.augment else None
+        mine = self.rng.permutation(len(ids))[rank::world]
+        pixels, classes = self.store.fetch(ids[mine])
+        if symmetry is not None:
+            pixels = dihedral_augment(pixels, symmetry[mine])
         labels = is_positive(classes, self.role).astype(np.int64)
-        order = self.rng.permutation(len(ids))
-        return pixels[order, None], labels[order], classes[order]
+        return pixels[:, None], labels, classes
 
 
 def _redistribute(shares: dict[int, float], available: dict[int, int], role: str) -> dict[int, float]:

@@ -26,6 +26,7 @@ from mcseg.io.atomic import atomic_write_text
 from mcseg.io.errors import InputError
 from mcseg.patches import PatchStore
 from mcseg.pipeline import Pipeline, load_network
+from mcseg.training import distributed
 from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
 from mcseg.training.data import (DEFAULT_LABEL_SUFFIX, LabelledCase, find_cases, patch_store_path,
                                  store_mismatch, workspace_store)
@@ -78,16 +79,22 @@ def train_from_scratch(plan: TrainingPlan, progress: bool = True,
         raise TrainingDataError(f"{plan.data} holds no image with a label '*{plan.label_suffix}'")
     plan.out.mkdir(parents=True, exist_ok=True)
     store_path = patch_store_path(plan.out, plan.patch_size_px)
-    if plan.rebuild_store and store_path.exists():
-        store_path.unlink()
+
+    def build_store() -> None:
+        if plan.rebuild_store and store_path.exists():
+            store_path.unlink()
+        store = PatchStore(store_path, plan.patch_size_px)
+        mismatch = store_mismatch(store, cases)
+        if mismatch:
+            raise TrainingDataError(f"{mismatch}: pass --rebuild-store to rebuild it from the data folder, "
+                                    "or give another --out")
+        refresh = refresh_store(store, cases, plan.working_spacing_mm, plan.spacing_mm, plan.train.seed, progress)
+        if refresh.skipped:
+            raise TrainingDataError(f"cannot read {len(refresh.skipped)} labelled image(s): {refresh.skipped}")
+
+    # Under torchrun, rank 0 builds the store and runs the whole-image stages; the others train.
+    distributed.on_main(build_store)
     store = PatchStore(store_path, plan.patch_size_px)
-    mismatch = store_mismatch(store, cases)
-    if mismatch:
-        raise TrainingDataError(f"{mismatch}: pass --rebuild-store to rebuild it from the data folder, "
-                                "or give another --out")
-    refresh = refresh_store(store, cases, plan.working_spacing_mm, plan.spacing_mm, plan.train.seed, progress)
-    if refresh.skipped:
-        raise TrainingDataError(f"cannot read {len(refresh.skipped)} labelled image(s): {refresh.skipped}")
     counts = {"train": store.counts("train"), "val": store.counts("val")}
     on_message(f"patch store {store_path}: {json.dumps(counts)}")
     metadata = {"working_spacing_mm": plan.working_spacing_mm,
@@ -105,8 +112,8 @@ def train_from_scratch(plan: TrainingPlan, progress: bool = True,
             store.delete_kind(f"mined-{role}")  # earlier runs' hard negatives
     for round_ in range(plan.start_round, rounds + 1):
         if round_:
-            mined = mine_hard_negatives(store, cases, _single_view_pipeline(plan), plan.spacing_mm,
-                                        progress=progress)
+            mined = distributed.on_main(lambda: mine_hard_negatives(
+                store, cases, _single_view_pipeline(plan), plan.spacing_mm, progress=progress))
             on_message(f"mining round {round_}: {json.dumps(mined)} hard negatives")
             report.setdefault("mined", []).append(mined)
         # Round 0 trains from scratch (or from --init-from's weights at the fine-tuning rate);
@@ -127,11 +134,12 @@ def train_from_scratch(plan: TrainingPlan, progress: bool = True,
                        f"accuracy {result.validation['accuracy']}%, error per class "
                        f"{result.validation['error_rate_pct']}")
     if plan.both_networks and plan.calibrate_fppi > 0:
-        report["calibration"] = _calibrate(plan, store, cases, progress)
+        report["calibration"] = distributed.on_main(lambda: _calibrate(plan, store, cases, progress))
         c = report["calibration"]
         on_message(f"operating threshold {c['operating_threshold']}: sensitivity {c['sensitivity']} at "
                    f"{c['fppi']} false positives per {c['calibrated_on']} image")
-    atomic_write_text(plan.out / "training.json", json.dumps(report, indent=1))
+    if distributed.current().is_main:
+        atomic_write_text(plan.out / "training.json", json.dumps(report, indent=1))
     return report
 
 

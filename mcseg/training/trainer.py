@@ -3,7 +3,8 @@
 Adam at lr 1e-3 on minibatches of 256 balanced patches drawn on the fly from
 the SQLite store, D4 augmentation, lr halved when the validation loss
 plateaus, early stopping that keeps the best model. A stopped run resumes from
-its last state file. CUDA is used when present.
+its last state file. CUDA is used when present. Under ``torchrun`` every rank trains
+its slice of each minibatch with DistributedDataParallel (see ``distributed``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mcseg.evaluation.patch_table import evaluate_patches
 from mcseg.io.atomic import atomic_path
 from mcseg.networks import PatchCNN
 from mcseg.patches import BalancedSampler, PatchStore
+from mcseg.training import distributed
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +69,29 @@ def train_network(
     if network.patch_size_px != store.patch_size_px:
         raise ValueError(f"the store holds {store.patch_size_px} px patches, the network wants "
                          f"{network.patch_size_px} px")
-    device = device or default_device()
+    shard = distributed.current()
+    device = device or (distributed.device_for(shard) if shard.world > 1 else default_device())
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     state_path = out_path.with_name(out_path.stem + ".state.pt")
-    torch.manual_seed(config.seed)
+    # Each rank its own dropout masks (the initial weights come from rank 0 anyway); the patch
+    # sampler's seed is shared, so that the ranks draw the same global minibatch.
+    torch.manual_seed(config.seed + shard.rank)
     rng = np.random.default_rng(config.seed)
 
     model = PatchCNN(network)
     if init_from is not None:
         model.load_state_dict(torch.load(init_from, map_location="cpu", weights_only=True)["state_dict"])
     model = model.to(device)
+    # Under torchrun the ranks start from rank 0's weights and average their gradients. Batch norm
+    # is synchronised across GPUs (SyncBatchNorm needs CUDA); on CPUs each rank normalises its own
+    # slice, as plain DDP does, so N ranks match one process statistically, not bit for bit.
+    stepped = model
+    if shard.world > 1:
+        if device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        stepped = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.lr_plateau_factor, patience=config.plateau_patience
@@ -86,7 +100,7 @@ def train_network(
     val_x, val_y, val_c = BalancedSampler(store, role, val_split, np.random.default_rng(config.seed + 1),
                                           augment=False).batch(config.validation_patches)
     step, best_loss, best_step, stale, history = 0, float("inf"), 0, 0, []
-    if resume and state_path.is_file():
+    if resume and state_path.is_file() and shard.world == 1:
         state = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -98,23 +112,25 @@ def train_network(
         log.info("%s: resuming at step %d from %s", role, step, state_path)
 
     started = time.perf_counter()
-    bar = tqdm(total=config.max_steps, initial=step, desc=f"train {role}", unit="step", disable=not progress)
+    bar = tqdm(total=config.max_steps, initial=step, desc=f"train {role}", unit="step",
+               disable=not progress or not shard.is_main)
     stopped_early = False
     running = []
     while step < config.max_steps:
-        model.train()
-        x, y, _ = train_sampler.batch(config.batch_size)
-        logits = model(torch.from_numpy(x).to(device))
+        stepped.train()
+        x, y, _ = train_sampler.batch(config.batch_size, shard.rank, shard.world)
+        logits = stepped(torch.from_numpy(x).to(device))
         loss = F.cross_entropy(logits, torch.from_numpy(y).to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        running.append(loss.item())
+        running.append(distributed.mean_over_ranks(loss.item()))
         step += 1
         bar.update(1)
         if step % config.validate_every and step != config.max_steps:
             continue
-        val = evaluate_patches(model, val_x, val_y, val_c, device)
+        # Rank 0 validates; every rank takes its verdict, so the schedule and early stopping agree.
+        val = distributed.broadcast(evaluate_patches(model, val_x, val_y, val_c, device) if shard.is_main else None)
         scheduler.step(val["loss"])
         record = {"step": step, "train_loss": round(float(np.mean(running)), 5), "val_loss": val["loss"],
                   "val_accuracy": val["accuracy"], "lr": optimizer.param_groups[0]["lr"]}
@@ -123,22 +139,26 @@ def train_network(
         bar.set_postfix(val_loss=val["loss"], val_acc=val["accuracy"])
         if val["loss"] < best_loss:
             best_loss, best_step, stale = val["loss"], step, 0
-            _save(model, out_path, role, step, val, metadata, config)
+            if shard.is_main:
+                _save(model, out_path, role, step, val, metadata, config)
         else:
             stale += 1
         if on_validation:
             on_validation(record)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "step": step, "best_loss": best_loss,
-                    "best_step": best_step, "stale": stale, "history": history, "rng": train_sampler.rng,
-                    "torch_rng": torch.get_rng_state()}, state_path)
+        if shard.is_main:
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "step": step, "best_loss": best_loss,
+                        "best_step": best_step, "stale": stale, "history": history, "rng": train_sampler.rng,
+                        "torch_rng": torch.get_rng_state()}, state_path)
         if config.early_stopping_patience and stale >= config.early_stopping_patience:
             stopped_early = True
             log.info("%s: early stop at step %d (best %d)", role, step, best_step)
             break
     bar.close()
+    distributed.barrier()  # rank 0 has written the best checkpoint
     best = torch.load(out_path, map_location="cpu", weights_only=True)
-    state_path.unlink(missing_ok=True)  # the run is complete: nothing left to resume
+    if shard.is_main:
+        state_path.unlink(missing_ok=True)  # the run is complete: nothing left to resume
     return TrainResult(role=role, checkpoint=out_path, steps=step, best_step=best_step, best_val_loss=best_loss,
                        validation=best["validation"], seconds=time.perf_counter() - started,
                        stopped_early=stopped_early, history=history)

@@ -1,0 +1,98 @@
+"""torch.distributed for training: one process per device under ``torchrun``, DDP over the networks.
+
+Every rank draws the same global minibatch of patch *ids* (the samplers share a seed) and fetches,
+augments and back-propagates only its own slice of it; DistributedDataParallel averages the
+gradients, so N ranks with B / N patches each take the step one process takes with B, and no two
+ranks see the same patch of a step. Rank 0 alone writes files (patch store, checkpoints, reports)
+and runs the whole-image stages (hard-negative mining, calibration); the others wait for it.
+Without ``torchrun`` (WORLD_SIZE unset or 1) everything here is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import torch
+import torch.distributed as dist
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def current() -> Shard:
+    if dist.is_available() and dist.is_initialized():
+        return Shard(dist.get_rank(), dist.get_world_size())
+    return Shard()
+
+
+def setup_from_env() -> Shard:
+    """Join the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPUs); no-op otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or not dist.is_available() or dist.is_initialized():
+        return current()
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl")
+    else:
+        dist.init_process_group("gloo")
+    return current()
+
+
+def device_for(shard: Shard) -> torch.device:
+    """A rank's device: its own GPU under torchrun when there are GPUs, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) if shard.world > 1 else 0)
+    return torch.device("cpu")
+
+
+def barrier() -> None:
+    if current().world > 1:
+        dist.barrier()
+
+
+def broadcast(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank."""
+    if current().world == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def mean_over_ranks(value: float) -> float:
+    """The mean of a number over the ranks (each rank's minibatch loss -> the global batch's)."""
+    if current().world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t.item()) / current().world
+
+
+def on_main(work: Callable[[], T]) -> T:
+    """Run ``work`` on rank 0 only; every rank gets its result (or its exception)."""
+    if current().world == 1:
+        return work()
+    result: Any = None
+    error: BaseException | None = None
+    if current().is_main:
+        try:
+            result = work()
+        except Exception as exc:  # re-raised on every rank below
+            error = exc
+    result, error = broadcast((result, error))
+    if error is not None:
+        raise error
+    return result
