@@ -19,7 +19,8 @@ Sets (none of their images was used to train the default weights):
                    annotated), at the documented 0.05 mm fallback pixel size
 
 Each set gets OUT/<set>/{pred/, summary.json, froc.png, report.md}; OUT/summary.md is the table the
-README quotes, and benchmarks/evaluation.json keeps the figures.
+README quotes, and benchmarks/evaluation.json keeps the figures (with --no-candidate-classifier, the
+networks alone: benchmarks/evaluation_networks_only.json).
 """
 
 from __future__ import annotations
@@ -70,9 +71,12 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--weights", type=Path, help="folder with detector.pt and segmentator.pt (default: bundled)")
     parser.add_argument("--no-store", action="store_true", help="do not merge the figures into benchmarks/evaluation.json")
+    parser.add_argument("--no-candidate-classifier", action="store_true",
+                        help="the networks alone (figures go to benchmarks/evaluation_networks_only.json)")
     args = parser.parse_args()
     pipeline = Pipeline.from_weights(args.weights / "detector.pt" if args.weights else None,
-                                     args.weights / "segmentator.pt" if args.weights else None)
+                                     args.weights / "segmentator.pt" if args.weights else None,
+                                     **({"classifier_path": None} if args.no_candidate_classifier else {}))
     results = {}
     for name in args.sets:
         started = time.perf_counter()
@@ -123,7 +127,8 @@ def main() -> None:
         results[name] = {k: v for k, v in summary.items() if k != "per_image"}
         print(json.dumps(results[name], indent=1))
     # Sets run separately accumulate: the file keeps the latest figures of every set.
-    store = ROOT / "benchmarks" / "evaluation.json"
+    store = ROOT / "benchmarks" / ("evaluation_networks_only.json" if args.no_candidate_classifier
+                                   else "evaluation.json")
     merged = json.loads(store.read_text()) if store.is_file() and not args.no_store else {}
     merged.update(results)
     if not args.no_store:

@@ -23,6 +23,9 @@ for stem in demo_synthetic_0000 demo_synthetic_0001 demo_real_background_0000 cb
   test -s "$WORK/demo-out/$stem.json" && test -s "$WORK/demo-out/$stem.mask.nrrd" || {
     echo "check_wheel: mcseg demo from the installed wheel did not write $stem" >&2; exit 1; }
 done
+# The wheel carries the candidate classifier as well as the networks, and the demo used it.
+"$WORK/venv/bin/python" -c "import json, sys; d = json.load(open('$WORK/demo-out/demo_synthetic_0000.json')); \
+  sys.exit(0 if 'candidate_classifier' in d['weights'] else 'the wheel ran without its candidate classifier')"
 "$WORK/venv/bin/python" -c "import mcseg, pathlib, sys; p = pathlib.Path(mcseg.__file__).resolve(); \
   sys.exit(0 if not str(p).startswith('$ROOT') else f'mcseg imported from the checkout: {p}')"
 echo "check_wheel: the wheel installs into a clean venv and mcseg demo works"

@@ -152,19 +152,24 @@ def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, 
     if progress is not None and refine is not region:
         progress.total = int(region.sum()) + int(refine.sum()) * (symmetries - 1)
         progress.refresh()
-    total = first.copy()
-    squares = first * first if with_spread else None
+    # Sums of each view's difference from the first view (the shifted-data variance): E[p^2] - E[p]^2
+    # on the raw probabilities cancels catastrophically in float32 for p near 0 or 1, and would turn
+    # the views' last-bit noise into visible spread.
+    shift = np.zeros_like(first)
+    squares = np.zeros_like(first) if with_spread else None
     block = DENSE_BLOCK_PX if refine is region else REFINE_BLOCK_PX
     for p in segment_views(model, image, refine, views[1:], path, progress, block):
-        total += p
+        p -= first
+        shift += p
         if with_spread:
             squares += p * p
     n = np.float32(symmetries)
-    averaged = total / n
+    shift /= n
+    averaged = first + shift
     mean = averaged if refine is region else np.where(refine, averaged, first)
     if not with_spread:
         return mean, None
-    spread = np.sqrt(np.maximum(squares / n - averaged * averaged, 0)).astype(np.float32)
+    spread = np.sqrt(np.maximum(squares / n - shift * shift, 0)).astype(np.float32)
     return mean, spread if refine is region else np.where(refine, spread, np.float32(0))
 
 
