@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 import SimpleITK as sitk
 from conftest import DATA, make_studies, running_server
 from monailabel.client import MONAILabelClient
@@ -136,6 +137,45 @@ def test_detector_and_segmentator_inferers(server):
     assert seg["settings"]["roi_px"] == roi and seg["settings"]["used_detector"] is False
     for f in (det_file, seg_file):
         os.unlink(f)
+
+
+def test_batch_infer_route_runs_mcseg_batch_and_saves_what_pipeline_returns(server):
+    """MONAI Label's /batch/infer/pipeline goes through mcseg.batch (2 worker processes here) in
+    MONAI Label's background task; the server answers meanwhile, and every image gets the label
+    the pipeline inferer returns for it."""
+    client = server["client"]
+    url = client.get_server_url()
+    started = requests.post(f"{url}/batch/infer/pipeline", params={"images": "all"},
+                            json={"label_tag": "original", "max_workers": 2}, timeout=30)
+    assert started.status_code == 200, started.text
+    deadline, answered = time.time() + 300, 0
+    while time.time() < deadline:
+        info = requests.get(f"{url}/info/", timeout=10)
+        answered += info.status_code == 200
+        status = requests.get(f"{url}/batch/infer/", timeout=10).json()
+        if status.get("status") not in ("SUBMITTED", "RUNNING"):
+            break
+        time.sleep(1)
+    assert status.get("status") == "DONE", status
+    assert answered >= 1
+    # The labels were saved by MONAI Label's subprocess; the server's datastore picks them up
+    # from the folder it watches.
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        objects = client.datastore()["objects"]
+        if all("original" in objects[p.stem]["labels"] for p in (IMAGE, OTHER)):
+            break
+        time.sleep(1)
+    for path in (IMAGE, OTHER):
+        assert "original" in objects[path.stem]["labels"], (path.stem, status["details"][-5:])
+        saved = sitk.ReadImage(str(server["studies"] / "labels" / "original" / f"{path.stem}.nrrd"))
+        result_file, _ = client.infer("pipeline", path.stem, {"result_extension": ".nrrd"})
+        direct = sitk.ReadImage(result_file)
+        np.testing.assert_allclose(saved.GetSpacing()[:2], direct.GetSpacing()[:2], rtol=1e-6)
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(saved).squeeze(),
+                                      sitk.GetArrayFromImage(direct).squeeze())
+        assert sitk.GetArrayFromImage(saved).any()
+        os.unlink(result_file)
 
 
 def test_bad_requests_get_4xx_and_server_keeps_serving(server, tmp_path):

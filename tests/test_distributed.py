@@ -68,7 +68,8 @@ def test_two_gloo_processes_train_like_one(data, tmp_path):
         train1, train2 = np.array([r["train_loss"] for r in h1]), np.array([r["train_loss"] for r in h2])
         val1, val2 = np.array([r["val_loss"] for r in h1]), np.array([r["val_loss"] for r in h2])
         # Same initial weights, same patches, same augmentation; only the batch-norm statistics (per rank
-        # on CPUs) and the dropout masks differ. Measured: at most 0.04 apart in this setting.
+        # on CPUs) and the dropout masks differ. Measured once (2026-12-02, 2 cores): train losses at most
+        # 0.038 (detector) and 0.067 (segmentator) apart, validation losses 0.022 and 0.032.
         assert np.abs(train1 - train2).max() < 0.12, (role, train1, train2)
         assert np.abs(val1 - val2).max() < 0.15, (role, val1, val2)
         assert train1[-1] < train1[0] and train2[-1] < train2[0]   # both learned

@@ -35,7 +35,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from fastapi import HTTPException
 
@@ -43,6 +42,7 @@ from lib.configs import CONFIGS
 from lib.activelearning import UncertainC2C3, UncertainC2C3Scoring
 from lib.activelearning.background import BackgroundScorer
 from lib.auto_train import AutoTrainer
+from lib.batch_infer import PipelineBatchInfer
 from lib.datastore import EXTENSIONS, MammogramDatastore
 from lib.dicomweb import (DEFAULT_CACHE_IMAGES, MammographyDICOMwebDatastore, PacsError,
                           search_filter_from_conf)
@@ -55,7 +55,6 @@ from monailabel.config import settings
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.interfaces.config import TaskConfig
 from monailabel.interfaces.datastore import Datastore
-from monailabel.interfaces.tasks.batch_infer import BatchInferTask
 from monailabel.tasks.activelearning.first import First
 from monailabel.tasks.activelearning.random import Random
 from monailabel.utils.others.generic import strtobool
@@ -64,15 +63,6 @@ import mcseg
 from mcseg import defaults
 
 log = logging.getLogger(__name__)
-
-
-class SingleDeviceBatchInfer(BatchInferTask):
-    """Batch inference that does not assume several GPUs (MONAI Label's default divides by zero on CPU)."""
-
-    def __call__(self, request, datastore, infer):
-        if torch.cuda.device_count() < 2:
-            request = {**request, "multi_gpu": False}
-        return super().__call__(request, datastore, infer)
 
 
 class MCSegmentationApp(MONAILabelApp):
@@ -198,7 +188,7 @@ class MCSegmentationApp(MONAILabelApp):
             return self.auto_trainer.on_final_label(image_id, datastore)
 
     def init_batch_infer(self):
-        return SingleDeviceBatchInfer()
+        return PipelineBatchInfer(self.model_files, self.spacing_mm)
 
     def infer(self, request: dict[str, Any], datastore=None):
         datastore = datastore or self.datastore()

@@ -43,6 +43,16 @@ class MammogramDatastore(LocalDatastore):
         self.last_saved_tag: str | None = None
         #: Called after an upload or a saved label (the app's background scorer wakes up).
         self.on_change: Callable[[], None] | None = None
+        # The datastore file is replaced by a rename (atomic writes, below), which the file watcher
+        # reports as a move, not the modification LocalDatastore listens for: without this, what a
+        # batch-infer or training subprocess writes would stay invisible to the server.
+        handler = getattr(self, "_handler", None)
+        if handler is not None:
+            handler.on_moved = self._on_moved
+
+    def _on_moved(self, event) -> None:
+        if os.path.abspath(getattr(event, "dest_path", "")) == os.path.abspath(self._datastore_config_path):
+            self._init_from_datastore_file()  # a no-op for this process's own writes (same mtime)
 
     def _reload(self) -> None:
         """Re-read the datastore file before changing it: training and scoring run in
