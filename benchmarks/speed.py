@@ -1,6 +1,6 @@
 """Speed and peak memory of the pipeline with the default weights (a benchmark, not a test).
 
-    .venv/bin/python benchmarks/speed.py [--out benchmarks/speed.json]
+    .venv/bin/python benchmarks/speed.py [--runs 3] [--out benchmarks/speed.json]
 
 Cases, each in a fresh process so its peak resident memory is its own:
   * ffdm:  a synthetic 3328 x 4084 mammogram at 0.07 mm (FFDM size), fast (dense) path;
@@ -11,7 +11,8 @@ Cases, each in a fresh process so its peak resident memory is its own:
   * paths: the segmentator's fast (dense) path over the ffdm image's whole flagged
            region against the reference path (one patch per pixel) timed on a random
            sample of 20,000 of the same pixels: seconds per pixel, speed-up, agreement.
-Every image case runs with the default settings and, with --refine-above P, again with the
+Every image case runs --runs times (default 3) in fresh processes; the median run is kept with every
+run's total. Every image case runs with the default settings and, with --refine-above P, again with the
 selective symmetry averaging (--symmetry-refine-above P). On a machine with CUDA the image cases
 also run on the GPU.
 """
@@ -55,6 +56,14 @@ def _ffdm_dicom(folder: Path) -> Path:
 
     case = synthesize_case(np.random.default_rng(4084), SynthConfig(shape_px=(4084, 3328), spacing_mm=0.07))
     return write_mammogram_dicom(folder / "ffdm_3328x4084.dcm", case.image, spacing_mm=(0.07, 0.07))
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
 
 
 def _peak_rss_mb() -> float:
@@ -129,6 +138,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "speed.json")
     parser.add_argument("--refine-above", type=float, help="also run every image with this --symmetry-refine-above")
     parser.add_argument("--skip-paths", action="store_true", help="leave out the dense-vs-reference case")
+    parser.add_argument("--runs", type=int, default=3, help="runs of every case (default 3; the median is kept)")
     parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -148,12 +158,16 @@ def main() -> None:
                   "ge_real_3328x4084_0.07mm": _ge_dicom(Path(tmp), (4084, 3328), 0.07),
                   "ge_real_2048x1668_0.14mm": _ge_dicom(Path(tmp), (2048, 1668), 0.14),
                   "cbis_ddsm_film": CBIS}
-        results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
-                              f"{platform.platform()}"}
+        results = {"machine": f"{_cpu_model()}, {platform.machine()}, {os.cpu_count()} CPU cores, "
+                              f"{platform.python_version()}, {platform.platform()}"}
         for label, config in configs.items():
             for name, path in images.items():
-                results[name + label] = _run_case("segment", path, config)
-                print(name + label, results[name + label]["total_s"], "s", file=sys.stderr)
+                runs = sorted((_run_case("segment", path, config) for _ in range(args.runs)),
+                              key=lambda r: r["total_s"])
+                # The median run's stages and memory, and every run's total.
+                results[name + label] = {**runs[len(runs) // 2], "runs_total_s": [r["total_s"] for r in runs],
+                                         "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs)}
+                print(name + label, [r["total_s"] for r in runs], "s", file=sys.stderr)
         if not args.skip_paths:
             results["fast_vs_reference"] = _run_case("paths", images["ffdm_3328x4084_0.07mm"])
     args.out.write_text(json.dumps(results, indent=1))

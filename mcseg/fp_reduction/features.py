@@ -22,7 +22,6 @@ not on the whole image: a mammogram has 10^7 pixels and at most a few thousand c
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -95,10 +94,10 @@ def candidate_features(
     smooth = {}
     for sigma_mm in SHAPE_SIGMAS_MM:
         s = sigma_mm / spacing_mm
-        smooth[sigma_mm] = ndi.gaussian_filter(crops, (0, s, s), mode="nearest")[:, centre, centre]
-        hrr = ndi.gaussian_filter(crops, (0, s, s), order=(0, 2, 0), mode="nearest")[:, centre, centre]
-        hcc = ndi.gaussian_filter(crops, (0, s, s), order=(0, 0, 2), mode="nearest")[:, centre, centre]
-        hrc = ndi.gaussian_filter(crops, (0, s, s), order=(0, 1, 1), mode="nearest")[:, centre, centre]
+        smooth[sigma_mm] = _centre_response(crops, s, (0, 0))
+        hrr = _centre_response(crops, s, (2, 0))
+        hcc = _centre_response(crops, s, (0, 2))
+        hrc = _centre_response(crops, s, (1, 1))
         # Scale-normalised (sigma^2) eigenvalues; a bright blob has both strongly negative, a bright
         # line one negative and one near zero, an edge one of each sign.
         mean = (hrr + hcc) / 2
@@ -138,6 +137,23 @@ def candidate_features(
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
+def _centre_response(crops: np.ndarray, sigma_px: float, order: tuple[int, int]) -> np.ndarray:
+    """Gaussian (derivative) filter response at each crop's centre pixel.
+
+    Only the centre is wanted, so it is one dot product per crop with the filter's kernel (the
+    response to a centred impulse; these kernels are point-symmetric) instead of filtering every
+    crop whole: the same value up to rounding, many times faster. Where the kernel's support
+    (scipy's 4 sigma) does not fit in the crop, the border matters and the crops are filtered."""
+    n, size, _ = crops.shape
+    centre = size // 2
+    if int(4.0 * sigma_px + 0.5) > centre:
+        return ndi.gaussian_filter(crops, (0, sigma_px, sigma_px), order=(0, *order), mode="nearest")[:, centre, centre]
+    impulse = np.zeros((size, size), np.float64)
+    impulse[centre, centre] = 1.0
+    kernel = ndi.gaussian_filter(impulse, sigma_px, order=order, mode="constant")
+    return crops.reshape(n, -1).astype(np.float64) @ kernel.ravel()
+
+
 def peaks_of(prob: np.ndarray, boxes_px: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
     """(n, 2): the probability peak inside each box (working frame)."""
     out = np.zeros((len(boxes_px), 2), np.int64)
@@ -158,11 +174,18 @@ def _crops(array: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
 
 
 def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    data = np.where(mask, values, np.nan)
-    with warnings.catch_warnings():  # an all-empty row (a candidate at the image corner) gives nan
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out = np.nanmedian(data, axis=1)
-    return np.nan_to_num(out, nan=0.0)
+    """Median of each row over its masked entries (0 for a row with none). Written out because
+    np.nanmedian loops over the rows in Python (2 s for 5,000 candidates); this sorts once."""
+    cols = np.flatnonzero(mask.any(axis=0))        # a ring: the same few columns in every row
+    if cols.size == 0:
+        return np.zeros(len(values), values.dtype)
+    keep = mask[:, cols]
+    data = np.where(keep, values[:, cols], np.inf)  # the masked-out entries sort last
+    data.sort(axis=1)
+    count = keep.sum(axis=1)
+    lo = np.take_along_axis(data, np.maximum((count - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(data, np.minimum(count // 2, data.shape[1] - 1)[:, None], axis=1)[:, 0]
+    return np.where(count > 0, (lo + hi) / 2, 0.0)
 
 
 def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
