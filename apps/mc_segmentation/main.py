@@ -35,7 +35,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
 from fastapi import HTTPException
 
 from lib.configs import CONFIGS

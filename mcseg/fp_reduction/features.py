@@ -92,12 +92,21 @@ def candidate_features(
 
     shape_features = []
     smooth = {}
+    flat64 = flat.astype(np.float64)  # once, not per filter
+
+    def centre_response(sigma_px: float, order: tuple[int, int]) -> np.ndarray:
+        kernel = _centre_kernel(crops.shape[1], sigma_px, order)
+        if kernel is None:  # the support does not fit in the crop: the border matters, filter whole
+            return ndi.gaussian_filter(crops, (0, sigma_px, sigma_px), order=(0, *order),
+                                       mode="nearest")[:, centre, centre]
+        return flat64 @ kernel
+
     for sigma_mm in SHAPE_SIGMAS_MM:
         s = sigma_mm / spacing_mm
-        smooth[sigma_mm] = _centre_response(crops, s, (0, 0))
-        hrr = _centre_response(crops, s, (2, 0))
-        hcc = _centre_response(crops, s, (0, 2))
-        hrc = _centre_response(crops, s, (1, 1))
+        smooth[sigma_mm] = centre_response(s, (0, 0))
+        hrr = centre_response(s, (2, 0))
+        hcc = centre_response(s, (0, 2))
+        hrc = centre_response(s, (1, 1))
         # Scale-normalised (sigma^2) eigenvalues; a bright blob has both strongly negative, a bright
         # line one negative and one near zero, an edge one of each sign.
         mean = (hrr + hcc) / 2
@@ -137,21 +146,19 @@ def candidate_features(
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-def _centre_response(crops: np.ndarray, sigma_px: float, order: tuple[int, int]) -> np.ndarray:
-    """Gaussian (derivative) filter response at each crop's centre pixel.
+def _centre_kernel(size: int, sigma_px: float, order: tuple[int, int]) -> np.ndarray | None:
+    """The weights of a Gaussian (derivative) filter's output at the centre of a size x size crop,
+    flattened, or None where the filter's support (scipy's 4 sigma) does not fit in the crop.
 
-    Only the centre is wanted, so it is one dot product per crop with the filter's kernel (the
-    response to a centred impulse; these kernels are point-symmetric) instead of filtering every
-    crop whole: the same value up to rounding, many times faster. Where the kernel's support
-    (scipy's 4 sigma) does not fit in the crop, the border matters and the crops are filtered."""
-    n, size, _ = crops.shape
+    Only the centre is wanted, so one dot product per crop replaces filtering every crop whole:
+    the same value up to rounding, many times faster. The weights are the response to a centred
+    impulse, because these kernels are point-symmetric."""
     centre = size // 2
     if int(4.0 * sigma_px + 0.5) > centre:
-        return ndi.gaussian_filter(crops, (0, sigma_px, sigma_px), order=(0, *order), mode="nearest")[:, centre, centre]
+        return None
     impulse = np.zeros((size, size), np.float64)
     impulse[centre, centre] = 1.0
-    kernel = ndi.gaussian_filter(impulse, sigma_px, order=order, mode="constant")
-    return crops.reshape(n, -1).astype(np.float64) @ kernel.ravel()
+    return ndi.gaussian_filter(impulse, sigma_px, order=order, mode="constant").ravel()
 
 
 def peaks_of(prob: np.ndarray, boxes_px: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
