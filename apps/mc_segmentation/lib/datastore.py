@@ -27,6 +27,7 @@ from mcseg.io.reader import read_mammogram
 from monailabel.datastore.local import DataModel, LocalDatastore
 
 from lib.errors import client_errors
+from lib.threadsafe import serialised
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("*.dcm", "*.DCM", "*.nii.gz", "*.nii", "*.nrrd", "*.mha", "*.png", "*.tif", "*.tiff")
 
 
+@serialised
 class MammogramDatastore(LocalDatastore):
     def __init__(self, *args, spacing_mm: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -30,6 +30,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
+from mcseg.io.atomic import atomic_write_text
 from mcseg.io.dicom_objects import calcification_report, calcification_segmentation
 from mcseg.io.labels import read_label_checked
 from mcseg.io.reader import read_mammogram
@@ -38,8 +39,10 @@ from monailabel.datastore.dicom import DICOMwebClientX, DICOMWebDatastore
 from monailabel.datastore.local import LocalDatastore
 from monailabel.datastore.utils.dicom import dicom_web_download_series
 from monailabel.interfaces.datastore import DefaultLabelTag
+from monailabel.interfaces.exception import ImageNotFoundException
 
 from lib.errors import client_errors
+from lib.threadsafe import serialised
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class PacsError(RuntimeError):
     """The PACS cannot be reached or does not answer as DICOMweb should."""
 
 
+@serialised
 class MammographyDICOMwebDatastore(DICOMWebDatastore):
     def __init__(self, url: str, search_filter: dict[str, Any] | None = None, cache_path: str | None = None,
                  cache_images: int = DEFAULT_CACHE_IMAGES, session=None):
@@ -122,6 +126,34 @@ class MammographyDICOMwebDatastore(DICOMWebDatastore):
         if not path:
             raise FileNotFoundError(f"image {image_id!r} is not in the PACS's {self._search_filter} series")
         return Path(path), pydicom.dcmread(path, stop_before_pixels=True)
+
+    # --- image info ------------------------------------------------------------
+
+    # Image info (the active-learning scores above all) lives in a file of its own, not in the
+    # cache's index: an image dropped from the cache keeps its score, or the background scorer
+    # would fetch and score the same images over and over once the PACS holds more than the cache.
+
+    @property
+    def _info_path(self) -> Path:
+        return Path(self._datastore_path) / "image_info.json"
+
+    def _kept_info(self) -> dict[str, dict[str, Any]]:
+        if getattr(self, "_kept", None) is None:
+            try:
+                self._kept = json.loads(self._info_path.read_text())
+            except (OSError, ValueError):
+                self._kept = {}
+        return self._kept
+
+    def get_image_info(self, image_id: str) -> dict[str, Any]:
+        return {**LocalDatastore.get_image_info(self, image_id), **self._kept_info().get(image_id, {})}
+
+    def update_image_info(self, image_id: str, info: dict[str, Any]) -> None:
+        if image_id not in self.list_images():
+            raise ImageNotFoundException(f"Image {image_id} not found")
+        kept = self._kept_info()
+        kept[image_id] = {**kept.get(image_id, {}), **info}
+        atomic_write_text(self._info_path, json.dumps(kept, default=str))
 
     # --- labels ----------------------------------------------------------------
 
