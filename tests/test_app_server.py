@@ -315,12 +315,16 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert stats["image_validation"]["per_image"][IMAGE.stem] == pytest.approx(expected, abs=1e-4)
     os.unlink(result_file)
 
-    # 3. A short training run asked for by the client.
+    # 3. A short training run asked for by the client, in 2 processes under torchrun (gloo ranks here;
+    # on a server with GPUs, MONAI Label's multi_gpu switch starts one per GPU).
     detector = server["root"] / "model" / "detector.pt"
-    client.train_start("detector", {"max_steps": 10, "validate_every": 5, "dice_images": 1})
+    client.train_start("detector", {"max_steps": 10, "validate_every": 5, "dice_images": 1, "processes": 2,
+                                    "batch_size": 64})
     status = _wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert detector.is_file()
+    stats = client.info()["train_stats"]["detector"]
+    assert stats["processes"] == 2 and stats["steps"] == 10, stats
     result_file, params = client.infer("pipeline", IMAGE.stem, {})
     assert params["weights"]["detector"]["path"] == str(detector)
     os.unlink(result_file)

@@ -230,6 +230,10 @@ def test_corpus_gets_4xx_and_the_saved_label_survives(server, tmp_path):
                                                            json={"learning_rate": "abc"}), "learning_rate"),
         ("train: max_steps 2.5", lambda: requests.post(f"{url}/train/detector", json={"max_steps": 2.5}),
          "integer"),
+        ("train: 3 processes for 256 patches", lambda: requests.post(f"{url}/train/detector",
+                                                                    json={"processes": 3}), "split evenly"),
+        ("train: gpus 7 on a CPU server", lambda: requests.post(f"{url}/train/detector", json={"gpus": "7"}),
+         "GPU"),
         ("train: options a list", lambda: requests.post(f"{url}/train/segmentator", json=[1, 2]), ""),
         ("download: unknown image", lambda: requests.get(f"{url}/datastore/image", params={"image": "nothing"}), ""),
     ]

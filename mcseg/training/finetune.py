@@ -26,6 +26,7 @@ from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
 from mcseg.patches import PatchClass, PatchStore, add_case_to_store, is_positive
 from mcseg.pipeline import Pipeline
+from mcseg.training import distributed
 from mcseg.training.data import LabelledCase, assign_splits
 from mcseg.training.trainer import train_network
 
@@ -134,8 +135,10 @@ def finetune_network(
     result = train_network(role, store, work, network, config, metadata, progress=progress, resume=False,
                            init_from=start_from, val_split=val_split)
     # The trainer wrote the work file atomically and fsynced it; a rename in the same folder
-    # publishes it whole, so inference loads either the old or the new file.
-    work.replace(publish_to)
+    # publishes it whole, so inference loads either the old or the new file. Rank 0 publishes.
+    if distributed.current().is_main:
+        work.replace(publish_to)
+    distributed.barrier()
     return {
         "role": role,
         "published": str(publish_to),

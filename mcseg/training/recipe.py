@@ -184,12 +184,20 @@ def retrain_from_labels(
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     if not cases:
         raise TrainingDataError("no image has a final label yet: save a label before training")
-    store, working_spacing_mm = workspace_store(workspace, start_from)
-    refresh = refresh_store(store, cases, working_spacing_mm, spacing_mm, progress=progress)
+    # Under torchrun rank 0 brings the store up to date and reports; every rank trains.
+    def update_store() -> dict[str, Any]:
+        store, working_spacing_mm = workspace_store(workspace, start_from)
+        return refresh_store(store, cases, working_spacing_mm, spacing_mm, progress=progress).to_json()
+
+    refresh = distributed.on_main(update_store)
+    store, _ = workspace_store(workspace, start_from)
     stats = finetune_network(role, store, start_from, publish_to, config, progress=progress)
-    stats["labelled_images"] = len(cases)
-    stats["store"] = refresh.to_json()
-    stats["image_validation"] = image_dice(load_pipeline(), cases, spacing_mm, max_images=dice_images,
-                                           progress=progress)
-    atomic_write_text(Path(workspace) / f"{role}.stats.json", json.dumps(stats, indent=1))
-    return stats
+
+    def report() -> dict[str, Any]:
+        stats.update(labelled_images=len(cases), store=refresh, processes=distributed.current().world)
+        stats["image_validation"] = image_dice(load_pipeline(), cases, spacing_mm, max_images=dice_images,
+                                               progress=progress)
+        atomic_write_text(Path(workspace) / f"{role}.stats.json", json.dumps(stats, indent=1))
+        return stats
+
+    return distributed.on_main(report)

@@ -100,7 +100,12 @@ def train_network(
     val_x, val_y, val_c = BalancedSampler(store, role, val_split, np.random.default_rng(config.seed + 1),
                                           augment=False).batch(config.validation_patches)
     step, best_loss, best_step, stale, history = 0, float("inf"), 0, 0, []
-    if resume and state_path.is_file() and shard.world == 1:
+    # Any number of ranks resumes what any number left: every rank reads rank 0's state file (the
+    # weights and optimiser are the same on every rank, and so is the patch sampler, which draws the
+    # global minibatch whole on each rank). Rank 0 takes back its own dropout RNG; the others seed
+    # theirs from the step, so that they do not repeat the masks of the run's start.
+    resumable = distributed.broadcast(resume and state_path.is_file())
+    if resumable:
         state = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -108,8 +113,11 @@ def train_network(
         step, best_loss, best_step, stale, history = (state["step"], state["best_loss"], state["best_step"],
                                                       state["stale"], state["history"])
         train_sampler.rng = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        log.info("%s: resuming at step %d from %s", role, step, state_path)
+        if shard.is_main:
+            torch.set_rng_state(state["torch_rng"])
+        else:
+            torch.manual_seed(config.seed + shard.rank + 1_000_003 * state["step"])
+        log.info("%s: rank %d of %d resuming at step %d from %s", role, shard.rank, shard.world, step, state_path)
 
     started = time.perf_counter()
     bar = tqdm(total=config.max_steps, initial=step, desc=f"train {role}", unit="step",
@@ -145,11 +153,12 @@ def train_network(
             stale += 1
         if on_validation:
             on_validation(record)
-        if shard.is_main:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "step": step, "best_loss": best_loss,
-                        "best_step": best_step, "stale": stale, "history": history, "rng": train_sampler.rng,
-                        "torch_rng": torch.get_rng_state()}, state_path)
+        if shard.is_main:  # whole or not at all: a run stopped mid-write resumes from the previous state
+            with atomic_path(state_path) as tmp:
+                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "step": step, "best_loss": best_loss,
+                            "best_step": best_step, "stale": stale, "history": history,
+                            "rng": train_sampler.rng, "torch_rng": torch.get_rng_state()}, tmp)
         if config.early_stopping_patience and stale >= config.early_stopping_patience:
             stopped_early = True
             log.info("%s: early stop at step %d (best %d)", role, step, best_step)

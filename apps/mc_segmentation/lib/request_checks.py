@@ -29,7 +29,7 @@ from monailabel.interfaces.exception import (ImageNotFoundException, LabelNotFou
 from lib.asgi import send_json
 from lib.auth import TokenGate
 from lib.offload import OffloadHeavyRoutes, Workload
-from lib.trainers.patch_cnn_trainer import train_options
+from lib.trainers.patch_cnn_trainer import train_options, train_processes
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ def _training_problem(body: bytes) -> str | None:
     if not isinstance(params, dict):
         return "training options must be a JSON object of option: value"
     try:
-        train_options(params)
+        config, _ = train_options(params)
+        train_processes(params, config.batch_size)
     except ValueError as exc:
         return f"training option: {exc}"
     return None

@@ -5,14 +5,25 @@ store from the datastore's images that have a final label, fine-tunes the
 network in use (on the GPU when there is one), publishes it where the inferers
 look, and reports per-class patch error (C1-C4) and whole-image Dice, which
 become the train stats.
+
+MONAI Label's multi-GPU switch (``multi_gpu``, ``gpus``) starts one process per
+GPU under torchrun (DistributedDataParallel, see mcseg.training.retrain_job);
+``processes`` asks for a number of processes outright (gloo ranks on CPUs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
+import subprocess
+import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from mcseg import defaults
 from mcseg.defaults import TrainConfig
@@ -53,6 +64,43 @@ def train_options(request: dict[str, Any]) -> tuple[TrainConfig, int]:
     return TrainConfig(**values), dice_images
 
 
+#: MONAI Label's multi-GPU options (its BasicTrainTask's names and defaults), and ours.
+PROCESS_OPTIONS: dict[str, Any] = {"multi_gpu": True, "gpus": "all", "processes": 0}
+
+
+def train_processes(request: dict[str, Any], batch_size: int) -> tuple[int, str | None]:
+    """How many training processes a request asks for, and the GPUs they use ("0,1"; None: all or CPU).
+
+    ``processes`` > 0 is taken as given; 0 means one per selected GPU when ``multi_gpu`` is on and
+    there are two or more, else one. ValueError names a bad option."""
+    multi_gpu = request.get("multi_gpu", PROCESS_OPTIONS["multi_gpu"])
+    if isinstance(multi_gpu, str) and multi_gpu.lower() in ("true", "false"):
+        multi_gpu = multi_gpu.lower() == "true"
+    if not isinstance(multi_gpu, bool):
+        raise ValueError(f"multi_gpu must be true or false, not {multi_gpu!r}")
+    processes = request.get("processes", PROCESS_OPTIONS["processes"])
+    if isinstance(processes, bool) or not isinstance(processes, int) or not 0 <= processes <= 64:
+        raise ValueError(f"processes must be an integer from 0 (automatic) to 64, not {processes!r}")
+    gpus = str(request.get("gpus", PROCESS_OPTIONS["gpus"]) or "all").strip()
+    available = torch.cuda.device_count()
+    if gpus == "all":
+        selected, visible = list(range(available)), None
+    else:
+        try:
+            selected = [int(g) for g in gpus.split(",")]
+        except ValueError:
+            raise ValueError(f"gpus must be 'all' or GPU numbers such as '0,1', not {gpus!r}") from None
+        if any(not 0 <= g < available for g in selected) or len(set(selected)) != len(selected):
+            raise ValueError(f"gpus {gpus!r}: this server has {available} GPU(s)")
+        visible = ",".join(map(str, selected))
+    count = processes or (len(selected) if multi_gpu and len(selected) > 1 else 1)
+    if available and count > max(len(selected), 1):
+        raise ValueError(f"{count} processes need as many GPUs; {len(selected)} selected")
+    if batch_size % count:
+        raise ValueError(f"batch_size {batch_size} does not split evenly over {count} processes")
+    return count, visible
+
+
 class PatchCNNTrainer(TrainTask):
     def __init__(self, role: str, models: ModelFiles, workspace: str | Path, spacing_mm: float | None = None):
         super().__init__(f"Fine-tune the {role} on the datastore's final labels")
@@ -62,7 +110,7 @@ class PatchCNNTrainer(TrainTask):
         self.spacing_mm = spacing_mm
 
     def config(self) -> dict[str, Any]:
-        return {name: default for name, (_, default) in OPTIONS.items()}
+        return {name: default for name, (_, default) in OPTIONS.items()} | PROCESS_OPTIONS
 
     @property
     def stats_path(self) -> Path:
@@ -76,14 +124,52 @@ class PatchCNNTrainer(TrainTask):
 
     def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
         config, dice_images = train_options(request)
+        processes, gpus = train_processes(request, config.batch_size)
         cases = labelled_cases(datastore)
-        log.info("%s: %d labelled images; device %s", self.role, len(cases), default_device())
-        stats = retrain_from_labels(self.role, cases, self.models.path(self.role), self.models.published(self.role),
-                                    self.workspace, config, self.models.pipeline, self.spacing_mm, dice_images)
+        log.info("%s: %d labelled images; device %s; %d process(es)", self.role, len(cases), default_device(),
+                 processes)
+        if processes == 1:
+            stats = retrain_from_labels(self.role, cases, self.models.path(self.role),
+                                        self.models.published(self.role), self.workspace, config,
+                                        self.models.pipeline, self.spacing_mm, dice_images)
+        else:
+            stats = self._under_torchrun(processes, gpus, cases, config, dice_images)
         stats["device"] = str(default_device())
         log.info("%s: published %s; patch accuracy %s%%; Dice %s", self.role, stats["published"],
                  stats["patch_validation"]["accuracy"], stats["image_validation"]["dice"])
         return stats
+
+
+    def _under_torchrun(self, processes: int, gpus: str | None, cases: list[LabelledCase], config: TrainConfig,
+                        dice_images: int) -> dict[str, Any]:
+        """The same fine-tuning in ``processes`` ranks of torchrun; its output goes to this task's log."""
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        job_path, stats_out = self.workspace / f"{self.role}.job.json", self.workspace / f"{self.role}.job-stats.json"
+        stats_out.unlink(missing_ok=True)
+        published = self.models.published(self.role)
+        after = {r: str(published if r == self.role else self.models.path(r)) for r in ("detector", "segmentator")}
+        job_path.write_text(json.dumps({
+            "role": self.role, "cases": [[c.image_id, str(c.image_path), str(c.label_path)] for c in cases],
+            "start_from": str(self.models.path(self.role)), "publish_to": str(published),
+            "workspace": str(self.workspace), "train": dataclasses.asdict(config), "spacing_mm": self.spacing_mm,
+            "dice_images": dice_images, "dice_weights": after, "stats_out": str(stats_out)}, indent=1))
+        env = dict(os.environ)
+        if gpus is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpus
+        if not torch.cuda.is_available():  # share the cores: N ranks with all threads each would thrash
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+                   "-m", "mcseg.training.retrain_job", str(job_path)]
+        log.info("%s: %s", self.role, " ".join(command))
+        tail: deque[str] = deque(maxlen=30)
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                log.info("%s", line.rstrip())
+        if proc.returncode != 0 or not stats_out.is_file():
+            raise RuntimeError(f"training the {self.role} in {processes} processes failed (exit "
+                               f"{proc.returncode}):\n" + "\n".join(tail))
+        return json.loads(stats_out.read_text())
 
 
 def labelled_cases(datastore: Datastore) -> list[LabelledCase]:
