@@ -86,21 +86,8 @@ def main() -> None:
         truth_dir = images_dir = mias_info = None
         negatives = False
         spacing = None
-        if name in ("synthetic", "real-background"):
-            data = work / "data"
-            if not data.is_dir():
-                if name == "synthetic":
-                    generate_dataset(data, 20, 9000, config=SynthConfig(), progress=False)
-                else:
-                    backgrounds = sorted((CBIS / "sfm-malign-0").rglob("*.dcm"))
-                    generate_dataset(data, 10, 9100, mode="real-background", backgrounds=backgrounds,
-                                     progress=False, prefix="realbg")
-            images = [case.image_path for case in find_cases(data)]
-            truth_dir = images_dir = data
-        elif name == "ffdm-like":
-            data = work / "data"
-            if not data.is_dir():
-                make_ffdm_like(data)
+        if name in GENERATED:
+            data = ensure_data(name, work / "data")
             images = [case.image_path for case in find_cases(data)]
             truth_dir = images_dir = data
         elif name == "mini-mias":
@@ -136,6 +123,27 @@ def main() -> None:
     text = table(merged) + breakdown_table(merged)
     (args.out / "summary.md").write_text(text)
     print(text)
+
+
+#: The sets made by the generator (the others are real images in ../shared/data).
+GENERATED = ("synthetic", "real-background", "ffdm-like")
+
+
+def ensure_data(name: str, data: Path) -> Path:
+    """The images and ground truth of a generated set, written the first time (fixed seeds)."""
+    if data.is_dir():
+        return data
+    if name == "synthetic":
+        generate_dataset(data, 20, 9000, config=SynthConfig(), progress=False)
+    elif name == "real-background":
+        backgrounds = sorted((CBIS / "sfm-malign-0").rglob("*.dcm"))
+        generate_dataset(data, 10, 9100, mode="real-background", backgrounds=backgrounds,
+                         progress=False, prefix="realbg")
+    elif name == "ffdm-like":
+        make_ffdm_like(data)
+    else:
+        raise ValueError(f"{name} is not a generated set")
+    return data
 
 
 def mias_references() -> tuple[list[str], list[str]]:

@@ -177,6 +177,29 @@ CLUSTER_MIN_CALCIFICATIONS = 6
 CLUSTER_AREA_MM2 = 100.0
 
 
+# --- Baseline: Luna-Lozoya shallow CNN (cluster presence; issue 19) -------------
+#: A 1 cm^2 patch: "squares of area 144 x 144 pixels" (Luna-Lozoya sec. 3, INbreast at 0.07 mm).
+CLUSTER_PATCH_PX = 144
+#: Two 9 x 9 convolutions of 6 and 16 filters, no pooling between, global max pooling, one sigmoid
+#: unit: 8,301 parameters (Luna-Lozoya sec. 3, Table 2).
+CLUSTER_CNN_CHANNELS = (6, 16)
+CLUSTER_CNN_KERNEL_PX = 9
+#: BCE, Adam at 1e-3, minibatches of 64, up to 100 epochs, the epoch of best validation accuracy
+#: kept (Luna-Lozoya Table 1 and sec. 3).
+CLUSTER_CNN_LEARNING_RATE = 1e-3
+CLUSTER_CNN_BATCH_SIZE = 64
+CLUSTER_CNN_MAX_EPOCHS = 100
+#: Presence when the sigmoid reaches 0.5 (Luna-Lozoya sec. 3).
+CLUSTER_CNN_THRESHOLD = 0.5
+#: Stride of the cluster-probability map over the breast. The paper classifies given patches; ours:
+#: half a patch, as the detector's windows (Valvano 2019 sec. 3.1) overlap.
+CLUSTER_MAP_STRIDE_PX = 72
+#: A training patch is positive when it holds at least this many calcifications of one cluster
+#: (ours: the cluster definition's count, CLUSTER_MIN_CALCIFICATIONS; the paper's radiologist
+#: judged each patch) and negative when it holds none.
+CLUSTER_PATCH_MIN_CALCIFICATIONS = CLUSTER_MIN_CALCIFICATIONS
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Architecture of one patch CNN (Valvano 2019 sec. 3.4)."""

@@ -59,8 +59,8 @@ def _status(exc: MONAILabelClientException) -> int:
 
 def test_info_lists_models_and_trainers(server):
     info = server["client"].info()
-    assert {"pipeline", "detector", "segmentator"} <= set(info["models"])
-    assert {"detector", "segmentator"} <= set(info["trainers"])
+    assert {"pipeline", "detector", "segmentator", "luna_lozoya"} <= set(info["models"])
+    assert {"detector", "segmentator", "luna_lozoya"} <= set(info["trainers"])
     assert "calcification" in info["labels"]
     assert info["datastore"]["total"] >= 2
     assert {"uncertain_c2c3", "random", "first"} <= set(info["strategies"])
@@ -137,6 +137,28 @@ def test_detector_and_segmentator_inferers(server):
     assert seg["settings"]["roi_px"] == roi and seg["settings"]["used_detector"] is False
     for f in (det_file, seg_file):
         os.unlink(f)
+
+
+def test_luna_lozoya_cluster_cnn_returns_a_label_on_the_image(server):
+    """The seed baseline of Luna-Lozoya et al. through the server: windows of likely clusters as a label
+    with the image's geometry, and the cluster candidates in the JSON."""
+    client = server["client"]
+    label_file, doc = client.infer("luna_lozoya", OTHER.stem, {"stride_px": 36})
+    label, image = sitk.ReadImage(label_file), sitk.ReadImage(str(OTHER))
+    assert label.GetSize()[:2] == image.GetSize()[:2]
+    np.testing.assert_allclose(label.GetSpacing()[:2], image.GetSpacing()[:2], rtol=1e-6)
+    np.testing.assert_allclose(label.GetOrigin()[:2], image.GetOrigin()[:2], atol=1e-6)
+    mask = sitk.GetArrayFromImage(label).reshape(image.GetSize()[1], image.GetSize()[0])
+    assert doc["model"] == "luna_lozoya" and doc["cluster_map"]["stride_px"] == 36
+    assert doc["cluster_map"]["windows"] > 0 and doc["calcifications"] == []
+    for cluster in doc["clusters"]:
+        r0, c0, r1, c1 = cluster["bbox_px"]
+        assert mask[r0:r1, c0:c1].any()  # the candidate lies over windows the label marks
+    assert bool(doc["clusters"]) == bool(mask.any())
+    os.unlink(label_file)
+    with pytest.raises(MONAILabelClientException) as err:
+        client.infer("luna_lozoya", OTHER.stem, {"stride_px": 0})
+    assert _status(err.value) == 422 and "stride_px" in err.value.msg
 
 
 def test_batch_infer_route_runs_mcseg_batch_and_saves_what_pipeline_returns(server):
@@ -327,4 +349,16 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert stats["processes"] == 2 and stats["steps"] == 10, stats
     result_file, params = client.infer("pipeline", IMAGE.stem, {})
     assert params["weights"]["detector"]["path"] == str(detector)
+    os.unlink(result_file)
+
+    # 4. Luna-Lozoya's cluster CNN fine-tuned on the same two labels, then served with its new weights.
+    cluster_cnn = server["root"] / "model" / "cluster_cnn.pt"
+    client.train_start("luna_lozoya", {"epochs": 1})
+    status = _wait_for_training(client)
+    assert status["status"] == "DONE", "\n".join(status.get("details", []))
+    assert cluster_cnn.is_file()
+    stats = client.info()["train_stats"]["luna_lozoya"]
+    assert stats["labelled_images"] == 2 and stats["patches"]["train"]["positives"] > 0, stats
+    result_file, params = client.infer("luna_lozoya", IMAGE.stem, {})
+    assert params["settings"]["weights"] == str(cluster_cnn)
     os.unlink(result_file)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from mcseg.baselines.cluster_presence import DEFAULT_WEIGHTS as DEFAULT_CLUSTER_CNN_WEIGHTS
+from mcseg.baselines.cluster_presence import ClusterPresence
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 
-BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS}
+BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS,
+           "cluster_cnn": DEFAULT_CLUSTER_CNN_WEIGHTS}
 
 
 class ModelFiles:
@@ -22,6 +25,7 @@ class ModelFiles:
         self.models_dir = Path(models_dir).resolve()
         self._lock = threading.Lock()
         self._cached: tuple[tuple, Pipeline] | None = None
+        self._cached_clusters: tuple[tuple, ClusterPresence] | None = None
 
     def published(self, role: str) -> Path:
         return self.models_dir / f"{role}.pt"
@@ -39,3 +43,12 @@ class ModelFiles:
             if self._cached is None or self._cached[0] != key:
                 self._cached = (key, Pipeline.from_weights(*paths))
             return self._cached[1]
+
+    def cluster_presence(self, **settings) -> ClusterPresence:
+        """Luna-Lozoya's cluster CNN with the weights in use (reloaded when they change)."""
+        path = self.path("cluster_cnn")
+        key = (str(path), path.stat().st_mtime_ns, tuple(sorted(settings.items())))
+        with self._lock:
+            if self._cached_clusters is None or self._cached_clusters[0] != key:
+                self._cached_clusters = (key, ClusterPresence.from_weights(path, **settings))
+            return self._cached_clusters[1]

@@ -29,6 +29,7 @@ from monailabel.interfaces.exception import (ImageNotFoundException, LabelNotFou
 from lib.asgi import send_json
 from lib.auth import TokenGate
 from lib.offload import OffloadHeavyRoutes, Workload
+from lib.trainers.cluster_cnn_trainer import cluster_train_options
 from lib.trainers.patch_cnn_trainer import train_options, train_processes
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class RequestChecks:
         body, receive = await _buffer(receive)
         if body is None:
             return await _reply(send, 413, "the training request body is too large")
-        problem = _training_problem(body)
+        problem = _training_problem(body, name)
         if problem:
             return await _reply(send, 422, problem)
         return await self.app(scope, receive, send)
@@ -113,7 +114,7 @@ def _has_image(scope) -> bool:
     return content_type.startswith(b"multipart/form-data")
 
 
-def _training_problem(body: bytes) -> str | None:
+def _training_problem(body: bytes, trainer: str) -> str | None:
     if not body.strip():
         return None
     try:
@@ -125,8 +126,11 @@ def _training_problem(body: bytes) -> str | None:
     if not isinstance(params, dict):
         return "training options must be a JSON object of option: value"
     try:
-        config, _ = train_options(params)
-        train_processes(params, config.batch_size)
+        if trainer == "luna_lozoya":
+            cluster_train_options(params)
+        else:
+            config, _ = train_options(params)
+            train_processes(params, config.batch_size)
     except ValueError as exc:
         return f"training option: {exc}"
     return None

@@ -1,3 +1,3 @@
-from .mcseg_infer import DetectorInfer, PipelineInfer, SegmentatorInfer
+from .mcseg_infer import ClusterPresenceInfer, DetectorInfer, PipelineInfer, SegmentatorInfer
 
-__all__ = ["DetectorInfer", "PipelineInfer", "SegmentatorInfer"]
+__all__ = ["ClusterPresenceInfer", "DetectorInfer", "PipelineInfer", "SegmentatorInfer"]

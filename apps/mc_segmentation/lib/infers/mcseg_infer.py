@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from mcseg.defaults import CLUSTER_MAP_STRIDE_PX, CLUSTER_PATCH_PX
 from mcseg.io.errors import InputError
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram, read_mammogram
 from mcseg.io.writer import LABEL_NAMES, write_label
-from mcseg.pipeline import Pipeline
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
 from lib.models import ModelFiles
@@ -60,7 +60,7 @@ class McsegInferTask(InferTask):
         ext = (request.get("result_extension") or ".nrrd").lower()
         if ext not in RESULT_EXTENSIONS:
             raise RequestError(f"result_extension {ext!r} is not supported; use one of {RESULT_EXTENSIONS}")
-        mask, document = self.run(self.models.pipeline(), mammo, request)
+        mask, document = self.run(mammo, request)
         names = dict(self.label_value_names)
         if "uncertain" in document.get("label_values", {}):
             names["uncertain"] = UNCERTAIN_VALUE
@@ -74,7 +74,7 @@ class McsegInferTask(InferTask):
         document["label_names"] = names
         return out, document
 
-    def run(self, pipeline: Pipeline, mammo: Mammogram, request: dict[str, Any]) -> tuple[np.ndarray, dict]:
+    def run(self, mammo: Mammogram, request: dict[str, Any]) -> tuple[np.ndarray, dict]:
         raise NotImplementedError
 
 
@@ -85,8 +85,8 @@ class PipelineInfer(McsegInferTask):
         super().__init__(models, "Microcalcifications: detector + segmentator, with clusters (Valvano 2019)",
                          spacing_mm, config={"uncertain_segment": False})
 
-    def run(self, pipeline, mammo, request):
-        result = pipeline.run(mammo)
+    def run(self, mammo, request):
+        result = self.models.pipeline().run(mammo)
         document = result.to_json()
         document["candidates"] = result.candidate_boxes_px()
         with_uncertain = _flag(request.get("uncertain_segment"), "uncertain_segment")
@@ -108,8 +108,8 @@ class DetectorInfer(McsegInferTask):
     def get_path(self, validate=True):
         return str(self.models.path("detector"))
 
-    def run(self, pipeline, mammo, request):
-        result = pipeline.find_candidates(mammo)
+    def run(self, mammo, request):
+        result = self.models.pipeline().find_candidates(mammo)
         return result.mask, result.to_json()
 
 
@@ -120,10 +120,37 @@ class SegmentatorInfer(McsegInferTask):
         super().__init__(models, "Calcification mask from the segmentator alone, on the whole breast or on "
                          "roi_px = [r0, c0, r1, c1]", spacing_mm, config={"roi_px": []})
 
-    def run(self, pipeline, mammo, request):
+    def run(self, mammo, request):
         roi = _roi_px(request, mammo.shape)
-        result = pipeline.run(mammo, use_detector=False, roi_px=roi)
+        result = self.models.pipeline().run(mammo, use_detector=False, roi_px=roi)
         return result.mask, result.to_json()
+
+
+class ClusterPresenceInfer(McsegInferTask):
+    """Luna-Lozoya et al.'s shallow CNN: where a cluster is likely, window by window (a baseline)."""
+
+    label_value_names = {"cluster": 1}
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        super().__init__(models, "Microcalcification clusters: Luna-Lozoya's shallow CNN on 1 cm^2 windows at "
+                         "stride_px (a baseline beside the pipeline)", spacing_mm, type=InferType.DETECTION,
+                         config={"stride_px": CLUSTER_MAP_STRIDE_PX})
+
+    def is_valid(self) -> bool:
+        return self.models.path("cluster_cnn").is_file()
+
+    def get_path(self, validate=True):
+        return str(self.models.path("cluster_cnn"))
+
+    def run(self, mammo, request):
+        stride = request.get("stride_px")
+        stride = CLUSTER_MAP_STRIDE_PX if stride in (None, "") else stride
+        if isinstance(stride, bool) or not isinstance(stride, (int, str)) or not str(stride).isdigit() \
+                or not 8 <= int(stride) <= CLUSTER_PATCH_PX:
+            raise RequestError(f"stride_px must be a whole number of pixels from 8 to {CLUSTER_PATCH_PX}, "
+                               f"not {stride!r}")
+        result = self.models.cluster_presence(stride_px=int(stride)).run(mammo)
+        return result.label_map(), result.to_json()
 
 
 def _roi_px(request: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int, int, int] | None:

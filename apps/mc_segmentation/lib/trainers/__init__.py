@@ -1,3 +1,4 @@
+from .cluster_cnn_trainer import ClusterCNNTrainer
 from .patch_cnn_trainer import PatchCNNTrainer
 
-__all__ = ["PatchCNNTrainer"]
+__all__ = ["ClusterCNNTrainer", "PatchCNNTrainer"]
