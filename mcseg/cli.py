@@ -183,6 +183,63 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
     cl.add_argument("--no-progress", action="store_true")
 
+    tu = sub.add_parser("train-unet", help="train Marita et al.'s U-Net for calcifications (a baseline)",
+                        description="Cut 128 x 128 px ROIs (0.07 mm) from every labelled image S.* of DATA: one "
+                                    "centred on each finding, 4 copies with the centre shifted at random, and a few "
+                                    "at random breast positions. Train MONAI's U-Net with pixel-weighted binary "
+                                    "cross-entropy (Adam, batch 8) and keep the epoch of best validation Dice. "
+                                    "Writes OUT/unet.pt and OUT/unet.json.")
+    tu.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
+    tu.add_argument("-o", "--out", type=Path, default=Path("runs/unet"), help="output folder")
+    tu.add_argument("--epochs", type=int, default=defaults.UNET_MAX_EPOCHS,
+                    help=f"epochs (default {defaults.UNET_MAX_EPOCHS}, the paper's)")
+    tu.add_argument("--max-minutes", type=float, help="start no epoch after this many minutes of training")
+    tu.add_argument("--finding", choices=("calcification", "mass"), default="calcification",
+                    help="what the labels outline: calcifications (128 px ROIs at 0.07 mm, the default) or "
+                         "masses (256 px at 0.2 mm, the paper's 1024 px film ROIs downsampled by 4)")
+    tu.add_argument("--background-rois", type=int, default=defaults.UNET_BACKGROUND_ROIS,
+                    help=f"ROIs at random breast positions per image (default {defaults.UNET_BACKGROUND_ROIS})")
+    tu.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
+    tu.add_argument("--seed", type=int, default=0)
+    tu.add_argument("--no-progress", action="store_true")
+
+    un = sub.add_parser("unet", help="calcification mask from Marita et al.'s U-Net (a baseline)",
+                        description="Run the U-Net over the breast in non-overlapping 128 x 128 px tiles and write "
+                                    "S.json (the output contract: calcifications and clusters; `mcseg evaluate` "
+                                    "scores it as it scores the pipeline) and S.mask.nrrd.")
+    un.add_argument("inputs", type=Path, nargs="+", help="images or folders")
+    un.add_argument("-o", "--out", type=Path, default=Path("unet-out"), help="output folder")
+    un.add_argument("--weights", type=Path, help="unet.pt (default: the bundled weights for calcifications)")
+    un.add_argument("--masses", action="store_true", help="the bundled weights for masses (unet_masses.pt)")
+    un.add_argument("--threshold", type=float, help=f"default {defaults.UNET_THRESHOLD} (the paper's)")
+    un.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
+    un.add_argument("--no-progress", action="store_true")
+
+    tcs = sub.add_parser("train-cortina", help="train Cortina et al.'s SVM cascade (pipeline 1, a baseline)",
+                         description="Propose candidates in every labelled image S.* of DATA (grayscale morphology "
+                                     "or difference of Gaussians), label them (true when the 14 px circle at the "
+                                     "centre meets the ground truth), compute the 139 features of their 14 x 14 px "
+                                     "patches and train the two-stage RBF-SVM cascade. Writes "
+                                     "OUT/cortina_svm_cascade.npz and OUT/cortina_svm_cascade.json.")
+    tcs.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
+    tcs.add_argument("-o", "--out", type=Path, default=Path("runs/cortina"), help="output folder")
+    tcs.add_argument("--candidates", choices=("gm", "dog"), default="gm",
+                     help="grayscale morphology (default, the report's choice) or difference of Gaussians")
+    tcs.add_argument("--C", type=float, default=1.0, help="the SVMs' C (default 1)")
+    tcs.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
+    tcs.add_argument("--seed", type=int, default=0)
+    tcs.add_argument("--no-progress", action="store_true")
+
+    co = sub.add_parser("cortina", help="calcifications from Cortina et al.'s pipeline 1 (a baseline)",
+                        description="Candidates, features and the SVM cascade on each image; writes S.json (the "
+                                    "output contract; `mcseg evaluate` scores it) and S.mask.nrrd.")
+    co.add_argument("inputs", type=Path, nargs="+", help="images or folders")
+    co.add_argument("-o", "--out", type=Path, default=Path("cortina-out"), help="output folder")
+    co.add_argument("--weights", type=Path, help="cortina_svm_cascade.npz (default: the bundled one)")
+    co.add_argument("--candidates", choices=("gm", "dog"), help="default: the method the cascade was trained on")
+    co.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
+    co.add_argument("--no-progress", action="store_true")
+
     synth = sub.add_parser("synth", help="generate synthetic mammograms with exact ground truth",
                            description="Write S.dcm (MG DICOM with pixel spacing), S.gt.nrrd (calcification "
                                        "mask) and S.gt.json (calcifications and clusters) per image.")
@@ -219,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     neg.add_argument("inputs", nargs="+", type=Path, help="image files or folders, free of calcifications")
     neg.add_argument("--spacing-mm", type=float, help="pixel size of inputs that carry none (mini-MIAS: 0.2)")
     neg.add_argument("--prefix", default="neg_", help="file name prefix (default neg_)")
+    neg.add_argument("--mias-masses", type=Path, metavar="INFO_TXT",
+                     help="mini-MIAS Info.txt: an input with mass rows there gets the masses' discs as its label "
+                          "(training data for `mcseg train-unet --finding mass`)")
     neg.add_argument("--no-progress", action="store_true")
     ev = sub.add_parser("evaluate", help="FROC, Dice/IoU and the per-class error table of a set of predictions",
                         description="Compare the predictions in PREDICTIONS (S.json and S.mask.nrrd, as written by "
@@ -408,13 +468,17 @@ def cmd_synth(args) -> int:
 def cmd_negatives(args) -> int:
     from tqdm import tqdm
 
+    from mcseg.evaluation.truth import read_mias_masses
     from mcseg.synth.dataset import write_negative
 
+    masses = read_mias_masses(args.mias_masses) if args.mias_masses else {}
     sources = [p for src in args.inputs for p in (sorted(q for q in src.rglob("*") if q.is_file()) if src.is_dir()
                                                   else [src])]
     for source in tqdm(sources, desc="real negatives", unit="image", disable=args.no_progress):
-        write_negative(source, args.out, f"{args.prefix}{source.name.split('.')[0]}", spacing_mm=args.spacing_mm)
-    print(f"wrote {len(sources)} negative cases to {args.out}")
+        ref = source.name.split('.')[0]
+        write_negative(source, args.out, f"{args.prefix}{ref}", spacing_mm=args.spacing_mm, masses=masses.get(ref))
+    with_masses = sum(1 for s in sources if s.name.split('.')[0] in masses)
+    print(f"wrote {len(sources)} cases to {args.out}" + (f", {with_masses} with masses" if masses else ""))
     return 0
 
 
@@ -486,9 +550,120 @@ def cmd_clusters(args) -> int:
     return 2 if failed else 0
 
 
+def cmd_train_unet(args) -> int:
+    import json
+
+    from mcseg.baselines.unet_segmentation import FINDINGS, rois_of_cases, save_unet, train_unet
+    from mcseg.training import find_cases
+
+    cases = [c for folder in args.data for c in find_cases(folder)]
+    if not cases:
+        print(f"error: no labelled images in {', '.join(map(str, args.data))}", file=sys.stderr)
+        return 2
+    finding = FINDINGS[args.finding]
+    rois = rois_of_cases(cases, args.seed, background=args.background_rois, spacing_mm=args.spacing_mm,
+                         progress=not args.no_progress, working_spacing_mm=finding["working_spacing_mm"],
+                         roi_px=finding["roi_px"])
+    result = train_unet(rois["train"], rois["val"], args.epochs, seed=args.seed, max_minutes=args.max_minutes,
+                        progress=not args.no_progress, finding=args.finding)
+    counts = {split: {"rois": len(r), "rois_with_calcification": int(r.y.reshape(len(r), -1).any(1).sum()),
+                      "images": len(set(r.image_ids))} for split, r in rois.items()}
+    name = "unet" if args.finding == "calcification" else "unet_masses"
+    path = save_unet(result, args.out / f"{name}.pt", trained_on=counts, trained_with=args.command_line)
+    report = {"checkpoint": str(path), "images": len(cases), "rois": counts, "best_epoch": result.best_epoch,
+              "positive_weight": result.positive_weight, "validation": result.validation,
+              "seconds": round(result.seconds, 1), "history": result.history}
+    (args.out / f"{name}.json").write_text(json.dumps(report, indent=1))
+    print(f"best epoch {result.best_epoch}/{len(result.history)}: validation {result.validation}; wrote {path}")
+    return 0
+
+
+def cmd_unet(args) -> int:
+    import json
+
+    from tqdm.auto import tqdm
+
+    from mcseg.baselines.unet_segmentation import DEFAULT_MASS_WEIGHTS, UNetSegmentation
+    from mcseg.batch import output_stems
+    from mcseg.io.errors import InputError
+    from mcseg.io.reader import read_mammogram
+    from mcseg.io.writer import write_label
+
+    weights = args.weights or (DEFAULT_MASS_WEIGHTS if args.masses else None)
+    model = UNetSegmentation.from_weights(weights, **({} if args.threshold is None
+                                                            else {"threshold": args.threshold}))
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path, stem in tqdm(output_stems(_collect_inputs(args.inputs)), desc="U-Net", unit="image",
+                           disable=args.no_progress):
+        try:
+            mammo = read_mammogram(path, spacing_mm=args.spacing_mm)
+        except InputError as exc:
+            log.error("%s", exc)
+            failed += 1
+            continue
+        result = model.run(mammo)
+        (args.out / f"{stem}.json").write_text(json.dumps(result.to_json(), indent=1))
+        write_label(result.label_map(), mammo, args.out / f"{stem}.mask.nrrd", {1: model.finding})
+    return 2 if failed else 0
+
+
+def cmd_train_cortina(args) -> int:
+    import json
+
+    from mcseg.baselines.cortina.model import training_data, train_pipeline1
+    from mcseg.training import find_cases
+
+    cases = [c for folder in args.data for c in find_cases(folder)]
+    if not cases:
+        print(f"error: no labelled images in {', '.join(map(str, args.data))}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    data = training_data(cases, args.candidates, args.seed, args.spacing_mm, progress=not args.no_progress)
+    cascade = train_pipeline1(data, args.seed, args.C)
+    cascade.meta |= {"candidate_method": args.candidates, "C": args.C, "trained_with": args.command_line,
+                     "trained_on": {s: {"candidates": int(len(y)), "positives": int(y.sum())} for s, y in data.y.items()},
+                     "seconds": round(time.perf_counter() - started, 1)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = cascade.save(args.out / "cortina_svm_cascade.npz")
+    (args.out / "cortina_svm_cascade.json").write_text(json.dumps(cascade.meta, indent=1))
+    print(f"trained the cascade: {json.dumps(cascade.meta)}; wrote {path}")
+    return 0
+
+
+def cmd_cortina(args) -> int:
+    import json
+
+    from tqdm.auto import tqdm
+
+    from mcseg.baselines.cortina.model import CortinaPipeline1
+    from mcseg.batch import output_stems
+    from mcseg.io.errors import InputError
+    from mcseg.io.reader import read_mammogram
+    from mcseg.io.writer import write_label
+
+    model = CortinaPipeline1.from_weights(args.weights, args.candidates)
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path, stem in tqdm(output_stems(_collect_inputs(args.inputs)), desc="Cortina", unit="image",
+                           disable=args.no_progress):
+        try:
+            mammo = read_mammogram(path, spacing_mm=args.spacing_mm)
+        except InputError as exc:
+            log.error("%s", exc)
+            failed += 1
+            continue
+        result = model.run(mammo)
+        (args.out / f"{stem}.json").write_text(json.dumps(result.to_json(), indent=1))
+        write_label(result.label_map(), mammo, args.out / f"{stem}.mask.nrrd", {1: "calcification"})
+    return 2 if failed else 0
+
+
 COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth,
             "negatives": cmd_negatives, "train-classifier": cmd_train_classifier,
-            "evaluate": cmd_evaluate, "train-cluster-cnn": cmd_train_cluster_cnn, "clusters": cmd_clusters}
+            "evaluate": cmd_evaluate, "train-cluster-cnn": cmd_train_cluster_cnn, "clusters": cmd_clusters,
+            "train-unet": cmd_train_unet, "unet": cmd_unet, "train-cortina": cmd_train_cortina,
+            "cortina": cmd_cortina}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -200,6 +200,78 @@ CLUSTER_MAP_STRIDE_PX = 72
 CLUSTER_PATCH_MIN_CALCIFICATIONS = CLUSTER_MIN_CALCIFICATIONS
 
 
+# --- Baseline: Marita et al.'s U-Net (pixel classification on 2^n ROIs; issue 19) --
+#: ROIs of 2^n x 2^n pixels centred on the annotated findings, and tiles of the same size at
+#: inference (Marita sec. III.A and IV). n = 7 here: 128 px = 9 mm at the 0.07 mm working pixel,
+#: room for a calcification and the tissue around it. The paper's masses used 1024 px ROIs
+#: downsampled by 4; calcifications are not downsampled (issue 19).
+UNET_ROI_PX = 128
+#: "an additional set of 4 images ... where the centres ... are shifted by a random value"
+#: (Marita sec. III.A). The shift's range is ours: up to a quarter of the ROI on each axis, so the
+#: finding stays inside.
+UNET_SHIFTED_COPIES = 4
+UNET_MAX_SHIFT_FRACTION = 0.25
+#: ROIs at random breast positions per image (ours, not the paper's: its training set had findings
+#: in every image; ours has normal images too, whose anatomy the network should see as background).
+UNET_BACKGROUND_ROIS = 2
+#: MONAI's UNet, five levels of strided convolutions. The paper's initial 32 filters and seven
+#: levels (91 M parameters) are beyond these CPU cores; 16 filters doubling per level (0.66 M
+#: parameters) train at about 0.1 s per batch of 8 here (measured, 2 cores).
+UNET_CHANNELS = (16, 32, 64, 128, 256)
+#: Adam, batch 8, up to 100 epochs, binary cross-entropy with weights on the few white pixels
+#: (Marita sec. III.B; the learning rate is Keras's default, 1e-3, which the paper does not change).
+UNET_LEARNING_RATE = 1e-3
+UNET_BATCH_SIZE = 8
+UNET_MAX_EPOCHS = 100
+#: Weight of a calcification pixel in the loss: the square root of the training ROIs'
+#: background-to-calcification pixel ratio, at most this ("giving different weights to black and
+#: white pixels", Marita sec. III.B, which gives no figure). Ours: the full ratio (about 160 in the
+#: tests' images) pushes the 0.5 boundary far beyond the calcification; measured there after 4
+#: epochs, validation Dice 0.13 with the full ratio, 0.41 with 10, 0.16 unweighted.
+UNET_MAX_POSITIVE_WEIGHT = 100.0
+#: The prediction is binarised at 0.5 (Marita sec. IV, "binarized predictions"); lower maxima down
+#: to CANDIDATE_THRESHOLD are listed as candidates so that a FROC curve can be swept.
+UNET_THRESHOLD = 0.5
+#: Masses (Marita's own use): ROIs of 1024 px of CBIS-DDSM film (about 0.05 mm) downsampled by 4
+#: (Marita sec. III.A), i.e. 256 px at 0.2 mm, which is mini-MIAS's own pixel (MIAS's 50 um reduced
+#: by 4), the only mass annotations this project may use.
+MASS_WORKING_SPACING_MM = 0.2
+MASS_ROI_PX = 256
+#: Mass candidates below the operating threshold are listed only this far from a mass (ours; a
+#: mass is millimetres wide, so the calcifications' 0.28 mm rim would list its own halo).
+MASS_CANDIDATE_RIM_MM = 2.0
+
+
+# --- Baseline: Cortina et al.'s first pipeline (morphology, features, SVM cascade; issue 19) --
+#: The opening's disc: wider than the calcifications the report targets (under 1 mm, "~14 pixels in
+#: diameter" at INbreast's 0.07 mm, Cortina sec. 1), so that the opening removes them (ours: the
+#: report gives no size).
+CORTINA_OPENING_RADIUS_PX = 8
+#: "two consecutive global thresholds based on 95 ... and 80 quantiles" (Cortina sec. 2.1.4, GM-95):
+#: of the top-hat, then of the image (our reading; see mcseg/baselines/cortina/candidates.py).
+CORTINA_QUANTILES = (0.95, 0.80)
+#: Candidates inside the breast only, "filtering the ones present in the breast border" (sec. 2.1.4);
+#: the border's width is ours.
+CORTINA_BORDER_MM = 1.0
+#: Area, enclosing-circle radius and spacing filters (sec. 2.1.4 names them, not their values; ours:
+#: a calcification under 1 mm, 2 px at least, and candidates a patch's half-width apart).
+CORTINA_MIN_AREA_PX = 2
+CORTINA_MAX_AREA_PX = 160
+CORTINA_MAX_RADIUS_PX = 7.0
+CORTINA_MIN_DISTANCE_PX = 7.0
+#: "features ... extracted from the 14x14 patch around each candidate" (sec. 2.2).
+CORTINA_PATCH_PX = 14
+#: A candidate is a true positive when the circle of 14 px diameter at its centre meets the ground
+#: truth (sec. 2.1.5).
+CORTINA_HIT_DIAMETER_PX = 14
+#: First cascade stage: the threshold that keeps 98% of the validation positives (sec. 2.3).
+CORTINA_STAGE1_SENSITIVITY = 0.98
+#: Training candidates per image at most (negatives drawn at random; every positive kept) and in all,
+#: so that an RBF-SVM trains in minutes on 2 cores (ours).
+CORTINA_MAX_NEGATIVES_PER_IMAGE = 150
+CORTINA_MAX_TRAINING_SAMPLES = 12000
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Architecture of one patch CNN (Valvano 2019 sec. 3.4)."""

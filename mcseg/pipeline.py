@@ -94,7 +94,7 @@ class SegmentationResult:
                     "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}}
         if self.detector is not None:
             findings["detector_windows"] = self.detector.summary()
-        return _document(self, findings)
+        return result_document(self, findings)
 
 
 @dataclass
@@ -111,12 +111,13 @@ class CandidateResult:
     weights: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return _document(self, {"candidates": self.boxes, "windows": self.detector_windows["windows"],
+        return result_document(self, {"candidates": self.boxes, "windows": self.detector_windows["windows"],
                                 "detector_windows": self.detector_windows})
 
 
-def _document(result: SegmentationResult | CandidateResult, findings: dict[str, Any]) -> dict[str, Any]:
-    """A result as JSON: the image and its geometry, the findings, then how they were obtained."""
+def result_document(result, findings: dict[str, Any]) -> dict[str, Any]:
+    """A result as JSON: the image and its geometry, the findings, then how they were obtained (any
+    result with ``mammogram``, ``frame``, ``seconds``, ``settings`` and ``weights``)."""
     mammo = result.mammogram
     return {
         "image": Path(mammo.path).name,
@@ -380,43 +381,51 @@ class Pipeline:
 
     def _describe(self, frame: WorkingFrame, calcs, prob: np.ndarray,
                   spread: np.ndarray | None) -> tuple[list[dict], list[dict]]:
-        cfg = self.config
-        pixel_area_mm2 = frame.spacing_mm[0] * frame.spacing_mm[1]
-        calc_json = []
-        if calcs:
-            cen = np.array([c.centroid_px for c in calcs])
-            rows, cols = frame.to_input_px(cen[:, 0], cen[:, 1])
-        for i, c in enumerate(calcs):
-            calc_json.append({
-                "id": i + 1,
-                "centroid_px": [round(float(rows[i]), 2), round(float(cols[i]), 2)],
-                "area_mm2": round(c.area_px * pixel_area_mm2, 5),
-                "score": round(c.score, 4),
-                **({} if c.segmentator_score is None else {"segmentator_score": round(c.segmentator_score, 4)}),
-                "in_mask": c.above_operating,
-                # Spread of the probability at the calcification's peak over the symmetry views:
-                # 0 when every view agrees, up to 0.5 when they split; None with one view.
-                "uncertainty": None if spread is None else _peak_spread(prob, spread, c.bbox_px),
-            })
-        strong = [i for i, c in enumerate(calcs) if c.above_operating]
-        centroids_mm = np.array([[calcs[i].centroid_px[0] * frame.spacing_mm[0],
-                                  calcs[i].centroid_px[1] * frame.spacing_mm[1]] for i in strong]).reshape(-1, 2)
-        clusters = find_clusters(centroids_mm, np.array([calcs[i].score for i in strong]),
-                                 cfg.cluster_min_calcifications, cfg.cluster_area_mm2)
-        cluster_json = []
-        for k, cl in enumerate(clusters):
-            members = [strong[m] for m in cl.members]
-            boxes = np.array([_box_to_input(frame, calcs[m].bbox_px) for m in members])
-            centre = np.mean([calc_json[m]["centroid_px"] for m in members], axis=0)
-            cluster_json.append({
-                "id": k + 1,
-                "members": [calc_json[m]["id"] for m in members],
-                "centroid_px": [round(float(centre[0]), 2), round(float(centre[1]), 2)],
-                "bbox_px": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
-                            int(boxes[:, 2].max()), int(boxes[:, 3].max())],
-                "score": round(cl.score, 4),
-            })
-        return calc_json, cluster_json
+        return describe_findings(frame, calcs, prob, spread, self.config.cluster_min_calcifications,
+                                 self.config.cluster_area_mm2)
+
+
+def describe_findings(frame: WorkingFrame, calcs, prob: np.ndarray, spread: np.ndarray | None,
+                      cluster_min_calcifications: int, cluster_area_mm2: float) -> tuple[list[dict], list[dict]]:
+    """Calcifications (working frame) as the output contract's lists, in the input frame: each
+    calcification, and the clusters of those in the mask. Shared by every model that outlines
+    calcifications, so that their JSON is scored alike."""
+    pixel_area_mm2 = frame.spacing_mm[0] * frame.spacing_mm[1]
+    calc_json = []
+    if calcs:
+        cen = np.array([c.centroid_px for c in calcs])
+        rows, cols = frame.to_input_px(cen[:, 0], cen[:, 1])
+    for i, c in enumerate(calcs):
+        calc_json.append({
+            "id": i + 1,
+            "centroid_px": [round(float(rows[i]), 2), round(float(cols[i]), 2)],
+            "area_mm2": round(c.area_px * pixel_area_mm2, 5),
+            "score": round(c.score, 4),
+            **({} if c.segmentator_score is None else {"segmentator_score": round(c.segmentator_score, 4)}),
+            "in_mask": c.above_operating,
+            # Spread of the probability at the calcification's peak over the symmetry views:
+            # 0 when every view agrees, up to 0.5 when they split; None with one view.
+            "uncertainty": None if spread is None else _peak_spread(prob, spread, c.bbox_px),
+        })
+    strong = [i for i, c in enumerate(calcs) if c.above_operating]
+    centroids_mm = np.array([[calcs[i].centroid_px[0] * frame.spacing_mm[0],
+                              calcs[i].centroid_px[1] * frame.spacing_mm[1]] for i in strong]).reshape(-1, 2)
+    clusters = find_clusters(centroids_mm, np.array([calcs[i].score for i in strong]),
+                             cluster_min_calcifications, cluster_area_mm2)
+    cluster_json = []
+    for k, cl in enumerate(clusters):
+        members = [strong[m] for m in cl.members]
+        boxes = np.array([_box_to_input(frame, calcs[m].bbox_px) for m in members])
+        centre = np.mean([calc_json[m]["centroid_px"] for m in members], axis=0)
+        cluster_json.append({
+            "id": k + 1,
+            "members": [calc_json[m]["id"] for m in members],
+            "centroid_px": [round(float(centre[0]), 2), round(float(centre[1]), 2)],
+            "bbox_px": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
+                        int(boxes[:, 2].max()), int(boxes[:, 3].max())],
+            "score": round(cl.score, 4),
+        })
+    return calc_json, cluster_json
 
 
 def _peak_spread(prob: np.ndarray, spread: np.ndarray, bbox_px: tuple[int, int, int, int]) -> float:

@@ -59,8 +59,9 @@ def _status(exc: MONAILabelClientException) -> int:
 
 def test_info_lists_models_and_trainers(server):
     info = server["client"].info()
-    assert {"pipeline", "detector", "segmentator", "luna_lozoya"} <= set(info["models"])
-    assert {"detector", "segmentator", "luna_lozoya"} <= set(info["trainers"])
+    assert {"pipeline", "detector", "segmentator", "luna_lozoya", "marita_unet", "marita_unet_masses",
+            "cortina_svm"} <= set(info["models"])
+    assert {"detector", "segmentator", "luna_lozoya", "marita_unet", "cortina_svm"} <= set(info["trainers"])
     assert "calcification" in info["labels"]
     assert info["datastore"]["total"] >= 2
     assert {"uncertain_c2c3", "random", "first"} <= set(info["strategies"])
@@ -159,6 +160,47 @@ def test_luna_lozoya_cluster_cnn_returns_a_label_on_the_image(server):
     with pytest.raises(MONAILabelClientException) as err:
         client.infer("luna_lozoya", OTHER.stem, {"stride_px": 0})
     assert _status(err.value) == 422 and "stride_px" in err.value.msg
+
+
+def test_marita_unet_returns_a_calcification_label_and_the_output_contract(server):
+    """The seed baseline of Marita et al. through the server: a calcification mask with the image's
+    geometry, and calcifications whose strong ones lie on the mask."""
+    client = server["client"]
+    label_file, doc = client.infer("marita_unet", OTHER.stem, {})
+    label, image = sitk.ReadImage(label_file), sitk.ReadImage(str(OTHER))
+    assert label.GetSize()[:2] == image.GetSize()[:2]
+    np.testing.assert_allclose(label.GetSpacing()[:2], image.GetSpacing()[:2], rtol=1e-6)
+    mask = sitk.GetArrayFromImage(label).reshape(image.GetSize()[1], image.GetSize()[0])
+    assert doc["model"] == "marita_unet" and doc["tiles"]["tiles_run"] > 0
+    strong = [c for c in doc["calcifications"] if c["in_mask"]]
+    assert bool(strong) == bool(mask.any())
+    for calc in strong:
+        r, c = (int(round(v)) for v in calc["centroid_px"])
+        assert mask[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4].any()
+    os.unlink(label_file)
+    # The paper's own finding, masses, at its own pixel (0.2 mm) and tile.
+    label_file, doc = client.infer("marita_unet_masses", OTHER.stem, {})
+    assert sitk.ReadImage(label_file).GetSize()[:2] == image.GetSize()[:2]
+    assert doc["finding"] == "mass" and doc["calcifications"] == [] and isinstance(doc["masses"], list)
+    assert doc["settings"]["working_spacing_mm"] == 0.2 and doc["tiles"]["tile_px"] == 256
+    os.unlink(label_file)
+
+
+def test_cortina_svm_cascade_returns_a_calcification_label(server):
+    """Cortina et al.'s pipeline 1 through the server: a label on the image's geometry and the
+    candidates the cascade kept, the strong ones on the mask."""
+    client = server["client"]
+    label_file, doc = client.infer("cortina_svm", OTHER.stem, {})
+    label, image = sitk.ReadImage(label_file), sitk.ReadImage(str(OTHER))
+    assert label.GetSize()[:2] == image.GetSize()[:2]
+    mask = sitk.GetArrayFromImage(label).reshape(image.GetSize()[1], image.GetSize()[0])
+    assert doc["model"] == "cortina_svm" and doc["candidates"]["proposed"] > 0
+    strong = [c for c in doc["calcifications"] if c["in_mask"]]
+    assert len(strong) == doc["candidates"]["in_mask"] and bool(strong) == bool(mask.any())
+    for calc in strong:
+        r, c = (int(round(v)) for v in calc["centroid_px"])
+        assert mask[max(r - 8, 0):r + 9, max(c - 8, 0):c + 9].any()
+    os.unlink(label_file)
 
 
 def test_batch_infer_route_runs_mcseg_batch_and_saves_what_pipeline_returns(server):
@@ -361,4 +403,34 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert stats["labelled_images"] == 2 and stats["patches"]["train"]["positives"] > 0, stats
     result_file, params = client.infer("luna_lozoya", IMAGE.stem, {})
     assert params["settings"]["weights"] == str(cluster_cnn)
+    os.unlink(result_file)
+
+    # 5. Marita's U-Net fine-tuned on the same labels, then served with its new weights; a bad option is a 422.
+    with pytest.raises(MONAILabelClientException) as err:
+        client.train_start("marita_unet", {"epochs": 0})
+    assert _status(err.value) == 422 and "epochs" in err.value.msg
+    unet = server["root"] / "model" / "unet.pt"
+    client.train_start("marita_unet", {"epochs": 1})
+    status = _wait_for_training(client)
+    assert status["status"] == "DONE", "\n".join(status.get("details", []))
+    assert unet.is_file()
+    stats = client.info()["train_stats"]["marita_unet"]
+    assert stats["labelled_images"] == 2 and stats["rois"]["train"] > 0, stats
+    result_file, params = client.infer("marita_unet", IMAGE.stem, {})
+    assert params["weights"]["path"] == str(unet)
+    os.unlink(result_file)
+
+    # 6. Cortina's SVM cascade refitted on the same labels, then served; a bad option is a 422.
+    with pytest.raises(MONAILabelClientException) as err:
+        client.train_start("cortina_svm", {"candidates": "hough"})
+    assert _status(err.value) == 422 and "candidates" in err.value.msg
+    cascade = server["root"] / "model" / "cortina_svm.npz"
+    client.train_start("cortina_svm", {})
+    status = _wait_for_training(client)
+    assert status["status"] == "DONE", "\n".join(status.get("details", []))
+    assert cascade.is_file()
+    stats = client.info()["train_stats"]["cortina_svm"]
+    assert stats["labelled_images"] == 2 and stats["candidates"]["train"]["positives"] > 0, stats
+    result_file, params = client.infer("cortina_svm", IMAGE.stem, {})
+    assert params["weights"]["path"] == str(cascade)
     os.unlink(result_file)

@@ -3,7 +3,8 @@
     monailabel start_server --app apps/mc_segmentation --studies <folder> [--conf key value ...]
 
 Settings (``--conf``):
-  models       all (default) or a comma list of: detector, segmentator, pipeline
+  models       all (default) or a comma list of: pipeline, detector, segmentator, luna_lozoya,
+               marita_unet (with marita_unet_masses), cortina_svm
   models_dir   where trained weights are published (default <app>/model); until
                a training run has published, the weights bundled with mcseg are used
   spacing_mm   pixel size for images whose files carry none (default: mcseg's

@@ -22,6 +22,20 @@ class Overlap:
             raise ValueError(f"masks of shape {p.shape} and {t.shape} cannot be compared")
         return cls(int((p & t).sum()), int((p | t).sum()), int(p.sum() + t.sum()))
 
+    @classmethod
+    def on_positive_tiles(cls, pred: np.ndarray, truth: np.ndarray, tile_px: int) -> "Overlap":
+        """Overlap over the non-overlapping ``tile_px`` tiles that hold a ground-truth pixel: Marita et
+        al.'s Dice "on regions with GT positives", which leaves out the false positives elsewhere."""
+        p, t = np.asarray(pred, bool), np.asarray(truth, bool)
+        if p.shape != t.shape:
+            raise ValueError(f"masks of shape {p.shape} and {t.shape} cannot be compared")
+        pad = ((0, -p.shape[0] % tile_px), (0, -p.shape[1] % tile_px))
+        p, t = np.pad(p, pad), np.pad(t, pad)
+        shape = (p.shape[0] // tile_px, tile_px, p.shape[1] // tile_px, tile_px)
+        keep = t.reshape(shape).any(axis=(1, 3))[:, None, :, None]
+        keep = np.broadcast_to(keep, shape).reshape(p.shape)
+        return cls.of(p & keep, t)
+
     def __add__(self, other: "Overlap") -> "Overlap":
         return Overlap(self.intersection + other.intersection, self.union + other.union, self.total + other.total)
 

@@ -198,7 +198,9 @@ def plot_froc(curves: dict[str, FrocCurve], summary: dict[str, Any], path: str |
         for f in points:
             s = curve.sensitivity_at(f)
             lo, hi = ci.get(f"{f:g}", (s, s))
-            ax.errorbar([f], [s], yerr=[[s - lo], [hi - s]], fmt="o", color="C1", capsize=3)
+            # A percentile interval of a few images need not hold the point itself: draw what lies
+            # on each side of it (matplotlib refuses negative error bars).
+            ax.errorbar([f], [s], yerr=[[max(s - lo, 0.0)], [max(hi - s, 0.0)]], fmt="o", color="C1", capsize=3)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

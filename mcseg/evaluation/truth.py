@@ -151,6 +151,23 @@ def read_mias_info(path: str | Path) -> dict[str, GroundTruth]:
     return out
 
 
+#: mini-MIAS classes that are masses (CIRC circumscribed, SPIC spiculated, MISC ill-defined); ARCH
+#: (architectural distortion) and ASYM (asymmetry) are not.
+MIAS_MASS_CLASSES = ("CIRC", "SPIC", "MISC")
+
+
+def read_mias_masses(path: str | Path) -> dict[str, list[tuple[float, float, float]]]:
+    """The located masses of mini-MIAS ``Info.txt`` as (row, col, radius) in pixels (row = 1024 - y)."""
+    row_re = re.compile(r"^(mdb\d{3})\s+[FGD]\s+(\w+)\s+[BM]\s+(\d+)\s+(\d+)\s+(\d+)")
+    out: dict[str, list[tuple[float, float, float]]] = {}
+    for line in Path(path).read_text().splitlines():
+        m = row_re.match(line.strip())
+        if m and m.group(2) in MIAS_MASS_CLASSES:
+            ref, _, x, y, r = m.groups()
+            out.setdefault(ref, []).append((MIAS_SIZE_PX - float(y), float(x), float(r)))
+    return out
+
+
 def find_truth(folder: str | Path, stem: str) -> GroundTruth | None:
     """The ground truth for image ``stem`` in ``folder``: S.gt.json, then a mask file."""
     folder = Path(folder)

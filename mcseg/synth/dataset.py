@@ -286,12 +286,14 @@ def _at_spacing(config: SynthConfig, field_mm: tuple[float, float], spacing_mm: 
 
 
 def write_negative(source: str | Path, out_dir: str | Path, stem: str,
-                   spacing_mm: float | None = None, eight_bit_in_16: bool = True) -> dict[str, Path]:
+                   spacing_mm: float | None = None, eight_bit_in_16: bool = True,
+                   masses: list[tuple[float, float, float]] | None = None) -> dict[str, Path]:
     """A real mammogram without calcifications as a training case: stem.dcm, an empty stem.gt.nrrd, stem.gt.json.
 
     The image is stored as MG DICOM with its pixel size (``spacing_mm`` for files that carry none,
     such as mini-MIAS PNGs at 0.2 mm); 8-bit sources are stored x 257 in 16 bits, as anonymised
-    copies often come.
+    copies often come. With ``masses`` (row, col, radius in pixels: mini-MIAS's circles), the label
+    holds those discs instead, and stem.gt.json lists them as masses.
     """
     mammo = read_mammogram(source, spacing_mm=spacing_mm)
     pixels = np.clip(np.rint(mammo.pixels), 0, 65535).astype(np.uint16)
@@ -305,10 +307,16 @@ def write_negative(source: str | Path, out_dir: str | Path, stem: str,
         photometric="MONOCHROME2", laterality=laterality, view="MLO",
         bits_stored=16 if int(pixels.max(initial=0)) >= 2**14 else 14, patient_id=stem,
         series_description=f"mcseg real negative ({Path(source).name})")
-    mask_path = write_gt_nrrd(out_dir / f"{stem}.gt.nrrd", np.zeros(pixels.shape, np.uint8), mammo.spacing_mm)
+    label = np.zeros(pixels.shape, np.uint8)
+    rows, cols = np.ogrid[:pixels.shape[0], :pixels.shape[1]]
+    for r, c, radius in masses or []:
+        label[(rows - r) ** 2 + (cols - c) ** 2 <= radius ** 2] = 1
+    mask_path = write_gt_nrrd(out_dir / f"{stem}.gt.nrrd", label, mammo.spacing_mm)
     json_path = out_dir / f"{stem}.gt.json"
     json_path.write_text(json.dumps({
         "image": f"{stem}.dcm", "mask": f"{stem}.gt.nrrd", "shape": [int(n) for n in pixels.shape],
         "spacing_mm": [float(v) for v in mammo.spacing_mm], "laterality": laterality,
-        "source": f"real negative: {Path(source).name}", "calcifications": [], "clusters": []}, indent=1))
+        "source": f"real {'mass case' if masses else 'negative'}: {Path(source).name}", "calcifications": [],
+        "clusters": [], **({"masses": [{"centre_px": [float(r), float(c)], "radius_px": float(radius)}
+                                       for r, c, radius in masses]} if masses else {})}, indent=1))
     return {"image": image_path, "mask": mask_path, "json": json_path}

@@ -14,10 +14,16 @@ from pathlib import Path
 
 from mcseg.baselines.cluster_presence import DEFAULT_WEIGHTS as DEFAULT_CLUSTER_CNN_WEIGHTS
 from mcseg.baselines.cluster_presence import ClusterPresence
+from mcseg.baselines.unet_segmentation import DEFAULT_MASS_WEIGHTS as DEFAULT_UNET_MASS_WEIGHTS
+from mcseg.baselines.unet_segmentation import DEFAULT_WEIGHTS as DEFAULT_UNET_WEIGHTS
+from mcseg.baselines.unet_segmentation import UNetSegmentation
+from mcseg.baselines.cortina.model import DEFAULT_WEIGHTS as DEFAULT_CORTINA_WEIGHTS
+from mcseg.baselines.cortina.model import CortinaPipeline1
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 
 BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS,
-           "cluster_cnn": DEFAULT_CLUSTER_CNN_WEIGHTS}
+           "cluster_cnn": DEFAULT_CLUSTER_CNN_WEIGHTS, "unet": DEFAULT_UNET_WEIGHTS,
+           "unet_masses": DEFAULT_UNET_MASS_WEIGHTS, "cortina_svm": DEFAULT_CORTINA_WEIGHTS}
 
 
 class ModelFiles:
@@ -26,9 +32,11 @@ class ModelFiles:
         self._lock = threading.Lock()
         self._cached: tuple[tuple, Pipeline] | None = None
         self._cached_clusters: tuple[tuple, ClusterPresence] | None = None
+        self._cached_unets: dict[str, tuple[tuple, UNetSegmentation]] = {}
+        self._cached_cortina: tuple[tuple, CortinaPipeline1] | None = None
 
     def published(self, role: str) -> Path:
-        return self.models_dir / f"{role}.pt"
+        return self.models_dir / (f"{role}.npz" if role == "cortina_svm" else f"{role}.pt")
 
     def path(self, role: str) -> Path:
         """The weights in use: the published ones, else the bundled defaults."""
@@ -52,3 +60,22 @@ class ModelFiles:
             if self._cached_clusters is None or self._cached_clusters[0] != key:
                 self._cached_clusters = (key, ClusterPresence.from_weights(path, **settings))
             return self._cached_clusters[1]
+
+    def unet(self, role: str = "unet") -> UNetSegmentation:
+        """Marita's U-Net (``unet`` for calcifications, ``unet_masses``) with the weights in use
+        (reloaded when they change)."""
+        path = self.path(role)
+        key = (str(path), path.stat().st_mtime_ns)
+        with self._lock:
+            if role not in self._cached_unets or self._cached_unets[role][0] != key:
+                self._cached_unets[role] = (key, UNetSegmentation.from_weights(path))
+            return self._cached_unets[role][1]
+
+    def cortina(self) -> CortinaPipeline1:
+        """Cortina's pipeline 1 with the SVM cascade in use (reloaded when it changes)."""
+        path = self.path("cortina_svm")
+        key = (str(path), path.stat().st_mtime_ns)
+        with self._lock:
+            if self._cached_cortina is None or self._cached_cortina[0] != key:
+                self._cached_cortina = (key, CortinaPipeline1.from_weights(path))
+            return self._cached_cortina[1]

@@ -31,6 +31,8 @@ from lib.auth import TokenGate
 from lib.offload import OffloadHeavyRoutes, Workload
 from lib.trainers.cluster_cnn_trainer import cluster_train_options
 from lib.trainers.patch_cnn_trainer import train_options, train_processes
+from lib.trainers.cortina_trainer import cortina_train_options
+from lib.trainers.unet_trainer import unet_train_options
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,10 @@ def _training_problem(body: bytes, trainer: str) -> str | None:
     try:
         if trainer == "luna_lozoya":
             cluster_train_options(params)
+        elif trainer == "marita_unet":
+            unet_train_options(params)
+        elif trainer == "cortina_svm":
+            cortina_train_options(params)
         else:
             config, _ = train_options(params)
             train_processes(params, config.batch_size)

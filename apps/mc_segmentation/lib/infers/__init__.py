@@ -1,3 +1,3 @@
-from .mcseg_infer import ClusterPresenceInfer, DetectorInfer, PipelineInfer, SegmentatorInfer
+from .mcseg_infer import ClusterPresenceInfer, CortinaInfer, DetectorInfer, PipelineInfer, SegmentatorInfer, UNetInfer
 
-__all__ = ["ClusterPresenceInfer", "DetectorInfer", "PipelineInfer", "SegmentatorInfer"]
+__all__ = ["ClusterPresenceInfer", "CortinaInfer", "DetectorInfer", "PipelineInfer", "SegmentatorInfer", "UNetInfer"]

@@ -153,6 +153,50 @@ class ClusterPresenceInfer(McsegInferTask):
         return result.label_map(), result.to_json()
 
 
+class UNetInfer(McsegInferTask):
+    """Marita et al.'s U-Net on non-overlapping tiles (a baseline): the calcification mask with
+    calcifications and clusters, or with ``finding="mass"`` the mask of masses, as in the paper."""
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None, finding: str = "calcification"):
+        self.role = "unet" if finding == "calcification" else "unet_masses"
+        self.label_value_names = {finding: 1}
+        description = ("Microcalcifications: Marita's U-Net on non-overlapping 9 mm tiles, with clusters (a baseline "
+                       "beside the pipeline)" if finding == "calcification" else
+                       "Masses: Marita's U-Net on non-overlapping 51 mm tiles at 0.2 mm, trained on mini-MIAS (a "
+                       "baseline; the paper's own task)")
+        super().__init__(models, description, spacing_mm)
+
+    def is_valid(self) -> bool:
+        return self.models.path(self.role).is_file()
+
+    def get_path(self, validate=True):
+        return str(self.models.path(self.role))
+
+    def run(self, mammo, request):
+        result = self.models.unet(self.role).run(mammo)
+        return result.label_map(), result.to_json()
+
+
+class CortinaInfer(McsegInferTask):
+    """Cortina et al.'s pipeline 1: morphology candidates, features, SVM cascade (a baseline)."""
+
+    label_value_names = {"calcification": 1}
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        super().__init__(models, "Microcalcifications: Cortina's grayscale-morphology candidates, hand-crafted "
+                         "features and a two-stage SVM cascade, with clusters (a baseline)", spacing_mm)
+
+    def is_valid(self) -> bool:
+        return self.models.path("cortina_svm").is_file()
+
+    def get_path(self, validate=True):
+        return str(self.models.path("cortina_svm"))
+
+    def run(self, mammo, request):
+        result = self.models.cortina().run(mammo)
+        return result.label_map(), result.to_json()
+
+
 def _roi_px(request: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """The region as (r0, c0, r1, c1): ``roi_px``, or the 3D Slicer ROI ``roi`` (i/j/k min-max in IJK)."""
     roi = request.get("roi_px")

@@ -36,10 +36,11 @@ OPTIONS: dict[str, tuple[type, Any, float]] = {
 }
 
 
-def cluster_train_options(request: dict[str, Any]) -> dict[str, Any]:
-    """The options a request asks for; ValueError names a bad one."""
+def checked_options(spec: dict[str, tuple[type, Any, float]], request: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``spec`` (name: type, default, lowest) a request asks for; ValueError names a bad
+    one. A learning rate must also lie below 1."""
     out = {}
-    for name, (kind, default, lowest) in OPTIONS.items():
+    for name, (kind, default, lowest) in spec.items():
         value = request.get(name, default)
         ok = (not isinstance(value, bool) and isinstance(value, (int, float))
               and (kind is float or float(value).is_integer()))
@@ -48,6 +49,10 @@ def cluster_train_options(request: dict[str, Any]) -> dict[str, Any]:
                              f"{' and below 1' if name == 'learning_rate' else ''}, not {value!r}")
         out[name] = kind(value)
     return out
+
+
+def cluster_train_options(request: dict[str, Any]) -> dict[str, Any]:
+    return checked_options(OPTIONS, request)
 
 
 class ClusterCNNTrainer(TrainTask):

@@ -1,0 +1,82 @@
+"""Trainer for Marita et al.'s U-Net: a thin adapter over mcseg.baselines.unet_segmentation.
+
+It cuts ROIs centred on the calcifications of the datastore's images with a final label (and a few
+at random breast positions), fine-tunes the weights in use (pixel-weighted BCE, Adam, batch 8, the
+epoch of best validation Dice kept) and publishes them where the inferer looks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mcseg import defaults
+from mcseg.baselines.unet_segmentation import rois_of_cases, save_unet, train_unet
+from mcseg.io.atomic import atomic_write_text
+from mcseg.networks.unet import CalcificationUNet
+from monailabel.interfaces.datastore import Datastore
+from monailabel.interfaces.tasks.train import TrainTask
+
+from lib.models import ModelFiles
+from lib.trainers.cluster_cnn_trainer import checked_options
+from lib.trainers.patch_cnn_trainer import labelled_cases
+
+log = logging.getLogger(__name__)
+
+#: Option: (type, default, lowest allowed). Fine-tuning needs far fewer epochs than the paper's 100.
+OPTIONS: dict[str, tuple[type, Any, float]] = {
+    "epochs": (int, 5, 1),
+    "learning_rate": (float, defaults.UNET_LEARNING_RATE, 1e-8),
+    "background_rois": (int, defaults.UNET_BACKGROUND_ROIS, 0),
+    "seed": (int, 0, 0),
+}
+
+
+def unet_train_options(request: dict[str, Any]) -> dict[str, Any]:
+    return checked_options(OPTIONS, request)
+
+
+class UNetTrainer(TrainTask):
+    def __init__(self, models: ModelFiles, workspace: str | Path, spacing_mm: float | None = None):
+        super().__init__("Fine-tune Marita's U-Net on the datastore's final labels")
+        self.models, self.workspace, self.spacing_mm = models, Path(workspace), spacing_mm
+
+    def config(self) -> dict[str, Any]:
+        return {name: default for name, (_, default, _) in OPTIONS.items()}
+
+    @property
+    def stats_path(self) -> Path:
+        return self.workspace / "marita_unet.stats.json"
+
+    def stats(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.stats_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
+        options = unet_train_options(request)
+        cases = labelled_cases(datastore)
+        if not cases:
+            raise ValueError("no image has a final label yet: save a label before training")
+        start = self.models.path("unet")
+        rois = rois_of_cases(cases, options["seed"], background=options["background_rois"],
+                             spacing_mm=self.spacing_mm)
+        init = CalcificationUNet.from_checkpoint(torch.load(start, map_location="cpu", weights_only=True)).train()
+        result = train_unet(rois["train"], rois["val"], options["epochs"], learning_rate=options["learning_rate"],
+                            seed=options["seed"], init=init)
+        published = save_unet(result, self.models.published("unet"), finetuned_from=str(start),
+                              trained_on=f"{len(cases)} labelled images of the datastore")
+        stats = {"published": str(published), "labelled_images": len(cases), "best_epoch": result.best_epoch,
+                 "epochs": options["epochs"], "validation": result.validation, "seconds": round(result.seconds, 1),
+                 "positive_weight": result.positive_weight,
+                 "rois": {s: len(r) for s, r in rois.items()},
+                 "validated_on": "val split" if len(rois["val"]) else "train split (no held-out ROIs yet)"}
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.stats_path, json.dumps(stats, indent=1))
+        log.info("marita_unet: published %s; validation %s", published, result.validation)
+        return stats
