@@ -116,15 +116,17 @@ def dice_on_positive_tiles(pred: Path, truth: Path) -> dict[str, float] | None:
     return {"dice": round(pooled.dice, 4), "images": images} if images else None
 
 
-def evaluate_masses(model: UNetSegmentation, out: Path, mias_normals: int) -> tuple[dict, object]:
+def evaluate_masses(model: UNetSegmentation, out: Path, mias_normals: int,
+                    reuse: bool = False) -> tuple[dict, object]:
     """Marita et al.'s own task on the project's mass set: TPR against FPPI (a mass is found when a
     predicted region's centroid lies inside its circle) and Dice, overall and on tiles with a mass."""
     masses = read_mias_masses(ev.MIAS / "Info.txt")
     refs = sorted(r for r in masses if int(r[3:]) >= ev.MIAS_FIRST_HELD_OUT)
     _, normals = ev.mias_references()
     images = [ev.MIAS / "png" / f"{r}.png" for r in refs + normals[:mias_normals]]
-    shutil.rmtree(out, ignore_errors=True)
-    run_outlining(model, images, out, 0.2, f"marita_unet_masses {MASS_SET}")
+    if not (reuse and _complete(out, images)):
+        shutil.rmtree(out, ignore_errors=True)
+        run_outlining(model, images, out, 0.2, f"marita_unet_masses {MASS_SET}")
     matches, whole, positive = [], Overlap(), Overlap()
     hits_op = false_op = 0
     seconds = []
@@ -158,6 +160,12 @@ def evaluate_masses(model: UNetSegmentation, out: Path, mias_normals: int) -> tu
     return summary, curve
 
 
+def _complete(pred: Path, images: list[Path]) -> bool:
+    """Whether ``pred`` holds a result for every image (then --reuse-predictions scores it as it is)."""
+    stems = [p.name[: -len(".dcm")] if p.name.endswith(".dcm") else p.stem for p in images]
+    return pred.is_dir() and all((pred / f"{s}.json").is_file() for s in stems)
+
+
 def parameters(path: str | Path) -> int:
     """Trainable parameters of a checkpoint (normalisation statistics are not parameters); of an SVM
     cascade, the numbers it stores (support vectors, their coefficients, standardisation)."""
@@ -175,6 +183,8 @@ def table(results: dict, params: dict[str, int]) -> str:
              "| AUFROC 0-50 | clusters: sensitivity at 0.1 / 0.2 / 0.5 / 1 FP/image | false clusters per image, "
              "all candidates | Dice | s/image |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, models in results.items():
+        if name == MASS_SET:  # its own line below: masses, not calcifications
+            continue
         for model, s in models.items():
             calc, cl = s.get("calcification", {}), s.get("cluster", {})
             csens = " / ".join(f"{v:.3f}" for v in calc.get("sensitivity_at_fppi", {}).values()) or "n/a"
@@ -223,6 +233,9 @@ def main() -> None:
     parser.add_argument("--unet-masses", type=Path, help="unet_masses.pt (default: the bundled weights)")
     parser.add_argument("--cortina", type=Path, help="cortina_svm_cascade.npz (default: the bundled one)")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--reuse-predictions", action="store_true",
+                        help="score a model's predictions under --out again where every image has one, instead "
+                             "of running it (after a change to the scoring or the plot)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "compare")
     args = parser.parse_args()
     pipeline_figures = json.loads((ROOT / "benchmarks" / "evaluation.json").read_text())
@@ -245,15 +258,21 @@ def main() -> None:
         results[name] = {"pipeline (Valvano)": keep} | stored
         for model_name in args.models:
             pred = args.out / model_name / name / "pred"
-            shutil.rmtree(pred, ignore_errors=True)
             started = time.perf_counter()
-            runners[model_name](models[model_name], images, pred, spacing, f"{model_name} {name}")
+            reused = args.reuse_predictions and _complete(pred, images)
+            if not reused:
+                shutil.rmtree(pred, ignore_errors=True)
+                runners[model_name](models[model_name], images, pred, spacing, f"{model_name} {name}")
             summary, curves = evaluate_folder(pred, truth, mias_info, negatives, None, None, spacing, args.bootstrap)
             drop = ("per_image", "calcification") if model_name == "luna_lozoya" else ("per_image",)
             summary = {k: v for k, v in summary.items() if k not in drop}
             if model_name == "marita_unet" and truth is not None:
                 summary["dice_on_positive_tiles"] = dice_on_positive_tiles(pred, truth)
-            summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+            if reused:  # the stored run's time, not this scoring's
+                summary["wall_seconds"] = results.get(name, {}).get(model_name, {}).get("wall_seconds") \
+                    or previous.get("sets", {}).get(name, {}).get(model_name, {}).get("wall_seconds")
+            else:
+                summary["wall_seconds"] = round(time.perf_counter() - started, 1)
             results[name][model_name] = summary
             curves_by_set.setdefault(name, {})[model_name] = curves
         print(json.dumps(results[name], indent=1))
@@ -261,7 +280,7 @@ def main() -> None:
         mass_model = UNetSegmentation.from_weights(args.unet_masses or DEFAULT_MASS_WEIGHTS)
         weights_of["marita_unet_masses"] = mass_model.weights["path"]
         summary, curve = evaluate_masses(mass_model, args.out / "marita_unet_masses" / MASS_SET / "pred",
-                                         args.mias_normals)
+                                         args.mias_normals, args.reuse_predictions)
         results[MASS_SET] = {"marita_unet_masses": summary}
         curves_by_set.setdefault(MASS_SET, {})["marita_unet_masses"] = {"mass": curve}
         print(json.dumps(results[MASS_SET], indent=1))
@@ -307,13 +326,18 @@ def _plot(curves_by_set: dict, results: dict, path: Path) -> bool:
     panels = []
     for name, by_model in curves_by_set.items():
         for level in ("calcification", "cluster", "mass"):
-            curves = {m: c[level] for m, c in by_model.items() if c.get(level) is not None and c[level].n_truth}
+            curves = {m: c[level] for m, c in by_model.items() if c.get(level) is not None and c[level].n_truth
+                      and not (m == "luna_lozoya" and level == "calcification")}  # it lists no calcification
             if curves:
                 panels.append((name, level, curves))
     if not panels:
         return False
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.5), squeeze=False)
-    for ax, (name, level, curves) in zip(axes[0], panels):
+    ncols = min(4, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.3 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    for ax, (name, level, curves) in zip(axes.ravel(), panels):
         for model, curve in curves.items():
             ax.step(np.asarray(curve.fppi), np.maximum.accumulate(np.asarray(curve.sensitivity)), where="post",
                     label=model)

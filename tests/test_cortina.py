@@ -86,7 +86,7 @@ def test_the_svm_cascade_scores_as_scikit_learn_and_survives_a_round_trip(tmp_pa
     assert passed[y[1::2] == 1].mean() >= 0.98 - 1 / 30  # stage 1 keeps 98% of the validation positives
     assert passed[y[1::2] == 0].mean() < 1  # and discards some negatives
     loaded = SVMCascade.load(cascade.save(tmp_path / "c.npz"))
-    np.testing.assert_allclose(loaded.score(x)[1], cascade.score(x)[1])
+    np.testing.assert_allclose(loaded.score(x)[1], cascade.score(x)[1], atol=1e-4)
     assert loaded.stage1_threshold == cascade.stage1_threshold
 
 
