@@ -521,22 +521,21 @@ def cmd_train_cluster_cnn(args) -> int:
     return 0
 
 
-def cmd_clusters(args) -> int:
+def _model_over_inputs(args, model, desc: str, label_suffix: str, label_names: dict[int, str]) -> int:
+    """Run a baseline model over ``args.inputs``: S.json (the output contract) and S.<suffix>.nrrd per
+    image; an unreadable input is logged and makes the exit code 2, the others go on."""
     import json
 
     from tqdm.auto import tqdm
 
-    from mcseg.baselines.cluster_presence import ClusterPresence
     from mcseg.batch import output_stems
     from mcseg.io.errors import InputError
     from mcseg.io.reader import read_mammogram
     from mcseg.io.writer import write_label
 
-    kwargs = {"stride_px": args.stride_px} | ({"threshold": args.threshold} if args.threshold is not None else {})
-    model = ClusterPresence.from_weights(args.weights, **kwargs)
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for path, stem in tqdm(output_stems(_collect_inputs(args.inputs)), desc="clusters", unit="image",
+    for path, stem in tqdm(output_stems(_collect_inputs(args.inputs)), desc=desc, unit="image",
                            disable=args.no_progress):
         try:
             mammo = read_mammogram(path, spacing_mm=args.spacing_mm)
@@ -546,8 +545,16 @@ def cmd_clusters(args) -> int:
             continue
         result = model.run(mammo)
         (args.out / f"{stem}.json").write_text(json.dumps(result.to_json(), indent=1))
-        write_label(result.label_map(), mammo, args.out / f"{stem}.clusters.nrrd", {1: "cluster"})
+        write_label(result.label_map(), mammo, args.out / f"{stem}.{label_suffix}.nrrd", label_names)
     return 2 if failed else 0
+
+
+def cmd_clusters(args) -> int:
+    from mcseg.baselines.cluster_presence import ClusterPresence
+
+    kwargs = {"stride_px": args.stride_px} | ({"threshold": args.threshold} if args.threshold is not None else {})
+    model = ClusterPresence.from_weights(args.weights, **kwargs)
+    return _model_over_inputs(args, model, "clusters", "clusters", {1: "cluster"})
 
 
 def cmd_train_unet(args) -> int:
@@ -579,33 +586,12 @@ def cmd_train_unet(args) -> int:
 
 
 def cmd_unet(args) -> int:
-    import json
-
-    from tqdm.auto import tqdm
-
     from mcseg.baselines.unet_segmentation import DEFAULT_MASS_WEIGHTS, UNetSegmentation
-    from mcseg.batch import output_stems
-    from mcseg.io.errors import InputError
-    from mcseg.io.reader import read_mammogram
-    from mcseg.io.writer import write_label
 
     weights = args.weights or (DEFAULT_MASS_WEIGHTS if args.masses else None)
     model = UNetSegmentation.from_weights(weights, **({} if args.threshold is None
                                                             else {"threshold": args.threshold}))
-    args.out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for path, stem in tqdm(output_stems(_collect_inputs(args.inputs)), desc="U-Net", unit="image",
-                           disable=args.no_progress):
-        try:
-            mammo = read_mammogram(path, spacing_mm=args.spacing_mm)
-        except InputError as exc:
-            log.error("%s", exc)
-            failed += 1
-            continue
-        result = model.run(mammo)
-        (args.out / f"{stem}.json").write_text(json.dumps(result.to_json(), indent=1))
-        write_label(result.label_map(), mammo, args.out / f"{stem}.mask.nrrd", {1: model.finding})
-    return 2 if failed else 0
+    return _model_over_inputs(args, model, "U-Net", "mask", {1: model.finding})
 
 
 def cmd_train_cortina(args) -> int:
@@ -632,31 +618,10 @@ def cmd_train_cortina(args) -> int:
 
 
 def cmd_cortina(args) -> int:
-    import json
-
-    from tqdm.auto import tqdm
-
     from mcseg.baselines.cortina.model import CortinaPipeline1
-    from mcseg.batch import output_stems
-    from mcseg.io.errors import InputError
-    from mcseg.io.reader import read_mammogram
-    from mcseg.io.writer import write_label
 
     model = CortinaPipeline1.from_weights(args.weights, args.candidates)
-    args.out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for path, stem in tqdm(output_stems(_collect_inputs(args.inputs)), desc="Cortina", unit="image",
-                           disable=args.no_progress):
-        try:
-            mammo = read_mammogram(path, spacing_mm=args.spacing_mm)
-        except InputError as exc:
-            log.error("%s", exc)
-            failed += 1
-            continue
-        result = model.run(mammo)
-        (args.out / f"{stem}.json").write_text(json.dumps(result.to_json(), indent=1))
-        write_label(result.label_map(), mammo, args.out / f"{stem}.mask.nrrd", {1: "calcification"})
-    return 2 if failed else 0
+    return _model_over_inputs(args, model, "Cortina", "mask", {1: "calcification"})
 
 
 COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth,

@@ -7,7 +7,6 @@ publishes them where the inferer looks.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,11 @@ import torch
 
 from mcseg import defaults
 from mcseg.baselines.cluster_presence import patches_of_cases, save_cluster_cnn, train_cluster_cnn
-from mcseg.io.atomic import atomic_write_text
 from mcseg.networks import ShallowClusterCNN
 from monailabel.interfaces.datastore import Datastore
-from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.models import ModelFiles
+from lib.trainers.baseline_trainer import BaselineTrainer, checked_options
 from lib.trainers.patch_cnn_trainer import labelled_cases
 
 log = logging.getLogger(__name__)
@@ -36,42 +34,16 @@ OPTIONS: dict[str, tuple[type, Any, float]] = {
 }
 
 
-def checked_options(spec: dict[str, tuple[type, Any, float]], request: dict[str, Any]) -> dict[str, Any]:
-    """The options of ``spec`` (name: type, default, lowest) a request asks for; ValueError names a bad
-    one. A learning rate must also lie below 1."""
-    out = {}
-    for name, (kind, default, lowest) in spec.items():
-        value = request.get(name, default)
-        ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-              and (kind is float or float(value).is_integer()))
-        if not ok or value < lowest or (name == "learning_rate" and value >= 1):
-            raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'} of at least {lowest:g}"
-                             f"{' and below 1' if name == 'learning_rate' else ''}, not {value!r}")
-        out[name] = kind(value)
-    return out
-
-
 def cluster_train_options(request: dict[str, Any]) -> dict[str, Any]:
     return checked_options(OPTIONS, request)
 
 
-class ClusterCNNTrainer(TrainTask):
+class ClusterCNNTrainer(BaselineTrainer):
+    options = OPTIONS
+
     def __init__(self, models: ModelFiles, workspace: str | Path, spacing_mm: float | None = None):
-        super().__init__("Fine-tune Luna-Lozoya's cluster CNN on the datastore's final labels")
-        self.models, self.workspace, self.spacing_mm = models, Path(workspace), spacing_mm
-
-    def config(self) -> dict[str, Any]:
-        return {name: default for name, (_, default, _) in OPTIONS.items()}
-
-    @property
-    def stats_path(self) -> Path:
-        return self.workspace / "luna_lozoya.stats.json"
-
-    def stats(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.stats_path.read_text())
-        except (OSError, ValueError):
-            return {}
+        super().__init__("luna_lozoya", "Fine-tune Luna-Lozoya's cluster CNN on the datastore's final labels",
+                         models, workspace, spacing_mm)
 
     def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
         options = cluster_train_options(request)
@@ -90,7 +62,6 @@ class ClusterCNNTrainer(TrainTask):
                  "epochs": options["epochs"], "validation": result.validation, "seconds": round(result.seconds, 1),
                  "patches": {s: {"patches": int(len(p.y)), "positives": int(p.y.sum())} for s, p in patches.items()},
                  "validated_on": "val split" if len(patches["val"].y) else "train split (no held-out patches yet)"}
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.stats_path, json.dumps(stats, indent=1))
+        self.save_stats(stats)
         log.info("luna_lozoya: published %s; validation %s", published, result.validation)
         return stats

@@ -7,18 +7,15 @@ publishes it where the inferer looks.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from mcseg.baselines.cortina.model import training_data, train_pipeline1
-from mcseg.io.atomic import atomic_write_text
 from monailabel.interfaces.datastore import Datastore
-from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.models import ModelFiles
-from lib.trainers.cluster_cnn_trainer import checked_options
+from lib.trainers.baseline_trainer import BaselineTrainer, checked_options
 from lib.trainers.patch_cnn_trainer import labelled_cases
 
 log = logging.getLogger(__name__)
@@ -36,23 +33,15 @@ def cortina_train_options(request: dict[str, Any]) -> dict[str, Any]:
     return out | {"candidates": method}
 
 
-class CortinaTrainer(TrainTask):
+class CortinaTrainer(BaselineTrainer):
+    options = OPTIONS
+
     def __init__(self, models: ModelFiles, workspace: str | Path, spacing_mm: float | None = None):
-        super().__init__("Refit Cortina's SVM cascade on the datastore's final labels")
-        self.models, self.workspace, self.spacing_mm = models, Path(workspace), spacing_mm
+        super().__init__("cortina_svm", "Refit Cortina's SVM cascade on the datastore's final labels", models,
+                         workspace, spacing_mm)
 
     def config(self) -> dict[str, Any]:
-        return {name: default for name, (_, default, _) in OPTIONS.items()} | {"candidates": "gm"}
-
-    @property
-    def stats_path(self) -> Path:
-        return self.workspace / "cortina_svm.stats.json"
-
-    def stats(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.stats_path.read_text())
-        except (OSError, ValueError):
-            return {}
+        return super().config() | {"candidates": "gm"}
 
     def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
         options = cortina_train_options(request)
@@ -69,7 +58,6 @@ class CortinaTrainer(TrainTask):
         stats = {"published": str(published), "labelled_images": len(cases),
                  "candidates": {s: {"candidates": int(len(y)), "positives": int(y.sum())} for s, y in data.y.items()},
                  "candidate_recall": data.recall, "cascade": {k: cascade.meta[k] for k in ("stage1", "stage2")}}
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.stats_path, json.dumps(stats, indent=1))
+        self.save_stats(stats)
         log.info("cortina_svm: published %s", published)
         return stats

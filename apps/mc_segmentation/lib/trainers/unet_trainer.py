@@ -7,7 +7,6 @@ epoch of best validation Dice kept) and publishes them where the inferer looks.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,11 @@ import torch
 
 from mcseg import defaults
 from mcseg.baselines.unet_segmentation import rois_of_cases, save_unet, train_unet
-from mcseg.io.atomic import atomic_write_text
 from mcseg.networks.unet import CalcificationUNet
 from monailabel.interfaces.datastore import Datastore
-from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.models import ModelFiles
-from lib.trainers.cluster_cnn_trainer import checked_options
+from lib.trainers.baseline_trainer import BaselineTrainer, checked_options
 from lib.trainers.patch_cnn_trainer import labelled_cases
 
 log = logging.getLogger(__name__)
@@ -40,23 +37,12 @@ def unet_train_options(request: dict[str, Any]) -> dict[str, Any]:
     return checked_options(OPTIONS, request)
 
 
-class UNetTrainer(TrainTask):
+class UNetTrainer(BaselineTrainer):
+    options = OPTIONS
+
     def __init__(self, models: ModelFiles, workspace: str | Path, spacing_mm: float | None = None):
-        super().__init__("Fine-tune Marita's U-Net on the datastore's final labels")
-        self.models, self.workspace, self.spacing_mm = models, Path(workspace), spacing_mm
-
-    def config(self) -> dict[str, Any]:
-        return {name: default for name, (_, default, _) in OPTIONS.items()}
-
-    @property
-    def stats_path(self) -> Path:
-        return self.workspace / "marita_unet.stats.json"
-
-    def stats(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.stats_path.read_text())
-        except (OSError, ValueError):
-            return {}
+        super().__init__("marita_unet", "Fine-tune Marita's U-Net on the datastore's final labels",
+                         models, workspace, spacing_mm)
 
     def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
         options = unet_train_options(request)
@@ -76,7 +62,6 @@ class UNetTrainer(TrainTask):
                  "positive_weight": result.positive_weight,
                  "rois": {s: len(r) for s, r in rois.items()},
                  "validated_on": "val split" if len(rois["val"]) else "train split (no held-out ROIs yet)"}
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.stats_path, json.dumps(stats, indent=1))
+        self.save_stats(stats)
         log.info("marita_unet: published %s; validation %s", published, result.validation)
         return stats
