@@ -8,6 +8,13 @@ scripts/train_default_weights.sh) replace the bundled ones if their calcificatio
 run's own validation images (the hash split's held-out 20% of its folder, real mini-MIAS negatives
 among them), no image of any evaluation set. Both with the 8-view average. With --adopt the
 candidate is copied to mcseg/weights/ when it wins. Writes DIR/choice.json.
+
+With --coarse (weights from scripts/train_coarse_weights.sh, working at 0.14 mm), the rule is the
+same on the validation images whose own pixel is at least defaults.COARSE_INPUT_MIN_SPACING_MM
+(0.11 mm), the inputs the coarse weights would serve: they are adopted (copied to
+mcseg/weights/coarse/) if the coarse networks' sensitivity at 1 FP/image on those images is higher
+than the bundled pipeline's as it runs today (0.07 mm, with its candidate classifier). Written and
+committed before any evaluation image was run with the coarse weights. Writes DIR/choice.json.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import json
 import shutil
 from pathlib import Path
 
+from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM
+from mcseg.io import read_mammogram
 from mcseg.pipeline import Pipeline
 from mcseg.training import find_cases
 from mcseg.training.calibrate import calibrate_operating_threshold
@@ -28,11 +37,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("candidate", type=Path)
     parser.add_argument("--adopt", action="store_true")
+    parser.add_argument("--coarse", action="store_true",
+                        help="coarse-pixel weights: judged on the validation images they would serve")
     args = parser.parse_args()
     report = json.loads((args.candidate / "training.json").read_text())
     held_out = set(report["validation_images"])
     cases = [c for c in find_cases(report["data"]) if c.image_id in held_out]
-    result = {"validation_images": len(cases),
+    if args.coarse:
+        cases = [c for c in cases if min(read_mammogram(c.image_path).spacing_mm) >= COARSE_INPUT_MIN_SPACING_MM]
+    result = {"validation_images": len(cases), "coarse": args.coarse,
               "negatives": sum(1 for c in cases if c.image_id.startswith("mias_normal_"))}
     for name, folder in (("bundled", ROOT / "mcseg" / "weights"), ("candidate", args.candidate)):
         pipeline = Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt")
@@ -41,9 +54,11 @@ def main() -> None:
     (args.candidate / "choice.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     if args.adopt and result["candidate_wins"]:
+        target = ROOT / "mcseg" / "weights" / ("coarse" if args.coarse else "")
+        target.mkdir(exist_ok=True)
         for name in ("detector.pt", "segmentator.pt", "training.json"):
-            shutil.copy2(args.candidate / name, ROOT / "mcseg" / "weights" / name)
-        print("candidate adopted into mcseg/weights/")
+            shutil.copy2(args.candidate / name, target / name)
+        print(f"candidate adopted into {target}")
 
 
 if __name__ == "__main__":

@@ -113,6 +113,15 @@ TRAIN_AFTER_LABELS = 3
 #: detectors (e.g. Hologic Selenia Dimensions); the paper worked at 0.05 mm.
 WORKING_SPACING_MM = 0.07
 
+#: Coarse-pixel weights (mcseg/weights/coarse/, when shipped) work at this pixel and serve inputs
+#: whose own pixel is at least COARSE_INPUT_MIN_SPACING_MM. Ours (issues 15, 16): downsampled FFDM
+#: copies come at 0.11-0.2 mm (a public Siemens database at 0.114-0.140 mm, mini-MIAS at 0.2 mm);
+#: upsampling them 4x to 0.07 mm adds no information and costs 4x the pixels. 0.14 mm is the
+#: middle of that range; 0.11 mm is the first size no FFDM detector has natively (they are
+#: 0.05-0.1 mm), so a native FFDM keeps the fine weights.
+COARSE_WORKING_SPACING_MM = 0.14
+COARSE_INPUT_MIN_SPACING_MM = 0.11
+
 #: Plausible pixel sizes of a mammogram, in mm. Ours: FFDM detectors have
 #: 0.05-0.1 mm pixels, digitised film 0.025-0.05 mm, mini-MIAS is stored at
 #: 0.2 mm, and downsampled PACS exports reach about 0.3 mm; outside this range
