@@ -50,8 +50,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", help="where the networks run: auto (CUDA when present, else CPU; the default), "
                                     "cpu, cuda, cuda:1 ...")
     g.add_argument("--working-spacing-mm", type=float,
-                   help=f"pixel size the networks work at; must match the weights (default "
-                        f"{defaults.WORKING_SPACING_MM})")
+                   help=f"pixel size the networks work at; must match the weights (default: the weights' own, "
+                        f"{defaults.WORKING_SPACING_MM} mm for the bundled ones; inputs of "
+                        f"{defaults.COARSE_INPUT_MIN_SPACING_MM} mm and coarser go to the bundled coarse weights at "
+                        f"{defaults.COARSE_WORKING_SPACING_MM} mm where they are shipped, unless this is set)")
     g.add_argument("--no-candidate-classifier", action="store_true",
                    help="score candidates by the segmentator alone, without the second-stage classifier that "
                         "the weights' folder may hold (candidate_classifier.npz)")

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters
-from mcseg.defaults import UNCERTAIN_SPREAD, PipelineConfig
+from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import CLASSIFIER_FILE, CandidateClassifier, candidate_features, peaks_of
 from mcseg.io.labels import UNCERTAIN_VALUE
@@ -30,8 +30,14 @@ from mcseg.segmentator import segment_with_spread
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_DETECTOR_WEIGHTS = WEIGHTS_DIR / "detector.pt"
 DEFAULT_SEGMENTATOR_WEIGHTS = WEIGHTS_DIR / "segmentator.pt"
+#: Coarse-pixel weights (0.14 mm working pixel) for inputs of COARSE_INPUT_MIN_SPACING_MM and
+#: coarser; shipped only when they met their choice rule (benchmarks/choose_weights.py --coarse).
+DEFAULT_COARSE_WEIGHTS_DIR = WEIGHTS_DIR / "coarse"
 #: Sentinel for ``Pipeline.from_weights(classifier_path=...)``: the file next to the segmentator's.
 BESIDE_SEGMENTATOR = "beside-segmentator"
+#: Sentinel for ``Pipeline.from_weights(coarse_dir=...)``: the bundled coarse weights, when the
+#: networks asked for are the bundled ones and no working pixel was forced.
+BUNDLED_COARSE = "bundled-coarse"
 
 
 class WeightsError(RuntimeError):
@@ -176,8 +182,11 @@ class Pipeline:
         config: PipelineConfig = PipelineConfig(),
         weights: dict[str, Any] | None = None,
         classifier: CandidateClassifier | None = None,
+        coarse: "Pipeline | None" = None,
     ):
         self.config = config.resolved()
+        #: Serves inputs whose pixel is COARSE_INPUT_MIN_SPACING_MM or coarser (see :meth:`for_input`).
+        self.coarse = coarse
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
@@ -193,9 +202,25 @@ class Pipeline:
         segmentator_path: str | Path | None = None,
         config: PipelineConfig | None = None,
         classifier_path: str | Path | None = BESIDE_SEGMENTATOR,
+        coarse_dir: str | Path | None = BUNDLED_COARSE,
     ) -> "Pipeline":
         """Load the networks (the bundled default weights when no path is given) and the candidate
-        classifier: by default the one in the segmentator's folder, if there is one; None = none."""
+        classifier: by default the one in the segmentator's folder, if there is one; None = none.
+
+        ``coarse_dir`` holds detector.pt and segmentator.pt working at a coarser pixel, used for
+        inputs of COARSE_INPUT_MIN_SPACING_MM and coarser. By default the bundled coarse weights,
+        where they exist, and only beside the bundled networks (retrained networks serve every
+        input) and when the config does not force a working pixel; None = never."""
+        bundled = {Path(p or d).resolve() for p, d in ((detector_path, DEFAULT_DETECTOR_WEIGHTS),
+                                                         (segmentator_path, DEFAULT_SEGMENTATOR_WEIGHTS))} \
+            == {DEFAULT_DETECTOR_WEIGHTS.resolve(), DEFAULT_SEGMENTATOR_WEIGHTS.resolve()}
+        coarse = None
+        if coarse_dir == BUNDLED_COARSE:
+            forced = config is not None and config.working_spacing_mm is not None
+            coarse_dir = DEFAULT_COARSE_WEIGHTS_DIR if bundled and not forced else None
+        if coarse_dir is not None and (Path(coarse_dir) / "segmentator.pt").is_file():
+            coarse = cls.from_weights(Path(coarse_dir) / "detector.pt", Path(coarse_dir) / "segmentator.pt",
+                                      config, classifier_path, coarse_dir=None)
         segmentator_path = Path(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS)
         det, det_meta = load_network(detector_path or DEFAULT_DETECTOR_WEIGHTS, "detector")
         seg, seg_meta = load_network(segmentator_path, "segmentator")
@@ -214,7 +239,14 @@ class Pipeline:
             working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
             operating_threshold=float(calibrated) if calibrated is not None else None)
         return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
-                   classifier)
+                   classifier, coarse)
+
+    def for_input(self, mammo: Mammogram) -> "Pipeline":
+        """The pipeline that serves ``mammo``: the coarse one for inputs of
+        COARSE_INPUT_MIN_SPACING_MM and coarser, where there is one; else this one."""
+        if self.coarse is not None and min(mammo.spacing_mm) >= COARSE_INPUT_MIN_SPACING_MM:
+            return self.coarse
+        return self
 
     def prepare(self, mammo: Mammogram) -> WorkingFrame:
         return to_working_frame(mammo, self.config.working_spacing_mm, self.config.normalise_laterality)
@@ -234,6 +266,8 @@ class Pipeline:
         (or every pixel of ``roi_px`` = r0, c0, r1, c1 in the input frame). ``keep_features``
         keeps the second-stage features of every listed calcification (training the classifier).
         """
+        if self.for_input(mammo) is not self:
+            return self.coarse.run(mammo, progress, use_detector, roi_px, keep_probability, keep_features)
         cfg = self.config
         timings: dict[str, float] = {}
         start = t = time.perf_counter()
@@ -313,6 +347,8 @@ class Pipeline:
 
     def find_candidates(self, mammo: Mammogram, progress: bool = False) -> CandidateResult:
         """Run only the detector: the windows the segmentator would classify."""
+        if self.for_input(mammo) is not self:
+            return self.coarse.find_candidates(mammo, progress)
         start = time.perf_counter()
         with torch.inference_mode():
             frame = self.prepare(mammo)

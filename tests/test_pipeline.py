@@ -183,3 +183,36 @@ def test_cuda_path_gives_the_cpu_decisions():
     gpu = Pipeline.from_weights(config=PipelineConfig(device="cuda")).run(mammo)
     assert (cpu.mask != gpu.mask).mean() < 1e-5
     assert len([c for c in cpu.calcifications if c["in_mask"]]) == len([c for c in gpu.calcifications if c["in_mask"]])
+
+
+def test_coarse_weights_serve_coarse_inputs(tmp_path):
+    """Inputs of 0.11 mm and coarser go to the coarse-pixel networks, finer ones stay at 0.07 mm;
+    retrained networks or a forced working pixel serve every input themselves."""
+    import torch
+
+    from mcseg.defaults import COARSE_WORKING_SPACING_MM
+    from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS
+
+    coarse = tmp_path / "coarse"
+    coarse.mkdir()
+    for path in (DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS):
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt["working_spacing_mm"] = COARSE_WORKING_SPACING_MM
+        ckpt["operating_threshold"] = 0.77
+        torch.save(ckpt, coarse / path.name)
+    routed = Pipeline.from_weights(coarse_dir=coarse)
+    assert routed.coarse.config.working_spacing_mm == COARSE_WORKING_SPACING_MM
+    assert routed.coarse.config.operating_threshold == 0.77 and routed.coarse.coarse is None
+    mammo = read_mammogram(DEMO)
+    fine = routed.run(mammo)
+    assert fine.frame.spacing_mm == (WORKING_SPACING_MM, WORKING_SPACING_MM)
+    # The same image declared at 0.14 mm: served by the coarse networks at their own pixel.
+    coarse_result = routed.run(read_mammogram(DEMO, spacing_mm=0.14))
+    assert coarse_result.frame.spacing_mm == (COARSE_WORKING_SPACING_MM, COARSE_WORKING_SPACING_MM)
+    assert coarse_result.frame.image.shape == mammo.shape  # no resampling at its own pixel
+    assert coarse_result.settings["operating_threshold"] == 0.77
+    assert str(coarse) in coarse_result.weights["segmentator"]["path"]
+    # A forced working pixel or networks other than the bundled ones: no routing.
+    assert Pipeline.from_weights(config=PipelineConfig(working_spacing_mm=0.07)).coarse is None
+    assert Pipeline.from_weights(coarse / "detector.pt", coarse / "segmentator.pt").coarse is None
+    assert Pipeline.from_weights(coarse_dir=None).coarse is None
