@@ -6,7 +6,8 @@ Cases, each in a fresh process so its peak resident memory is its own:
   * ffdm:  a synthetic 3328 x 4084 mammogram at 0.07 mm (FFDM size), fast (dense) path;
   * ge:    the real GE vendor FFDM (tests/data/ffdm-vendor/GH133.dcm) resampled to 3328 x 4084 at
            0.07 mm (real anatomy at that size) and to 2048 x 1668 at 0.14 mm (a downsampled copy, as
-           anonymised images often come);
+           anonymised images often come), the latter served by the coarse-pixel weights at 0.14 mm and,
+           as "upsampled", by the 0.07 mm weights (--working-spacing-mm 0.07), to measure both;
   * film:  the bundled CBIS-DDSM DICOM (4688 x 2592, 0.05 mm assumed), fast path;
   * paths: the segmentator's fast (dense) path over the ffdm image's whole flagged
            region against the reference path (one patch per pixel) timed on a random
@@ -139,6 +140,9 @@ def main() -> None:
     parser.add_argument("--refine-above", type=float, help="also run every image with this --symmetry-refine-above")
     parser.add_argument("--skip-paths", action="store_true", help="leave out the dense-vs-reference case")
     parser.add_argument("--runs", type=int, default=3, help="runs of every case (default 3; the median is kept)")
+    parser.add_argument("--images", nargs="+", metavar="NAME",
+                        help="only these image cases (names as in speed.json); their figures replace those "
+                             "stored in --out, the others are kept")
     parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -158,18 +162,28 @@ def main() -> None:
                   "ge_real_3328x4084_0.07mm": _ge_dicom(Path(tmp), (4084, 3328), 0.07),
                   "ge_real_2048x1668_0.14mm": _ge_dicom(Path(tmp), (2048, 1668), 0.14),
                   "cbis_ddsm_film": CBIS}
+        # name -> (image, settings of its own): the 0.14 mm copy also at the 0.07 mm working pixel.
+        cases = {name: (path, {}) for name, path in images.items()}
+        cases["ge_real_2048x1668_0.14mm upsampled"] = (images["ge_real_2048x1668_0.14mm"], {"working_spacing_mm": 0.07})
+        if args.images:
+            unknown = set(args.images) - set(cases)
+            if unknown:
+                raise SystemExit(f"unknown image cases {sorted(unknown)}; known: {sorted(cases)}")
+            cases = {name: cases[name] for name in args.images}
         results = {"machine": f"{_cpu_model()}, {platform.machine()}, {os.cpu_count()} CPU cores, "
                               f"{platform.python_version()}, {platform.platform()}"}
         for label, config in configs.items():
-            for name, path in images.items():
-                runs = sorted((_run_case("segment", path, config) for _ in range(args.runs)),
+            for name, (path, own) in cases.items():
+                runs = sorted((_run_case("segment", path, {**own, **config}) for _ in range(args.runs)),
                               key=lambda r: r["total_s"])
                 # The median run's stages and memory, and every run's total.
                 results[name + label] = {**runs[len(runs) // 2], "runs_total_s": [r["total_s"] for r in runs],
                                          "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs)}
                 print(name + label, [r["total_s"] for r in runs], "s", file=sys.stderr)
-        if not args.skip_paths:
+        if not args.skip_paths and not args.images:
             results["fast_vs_reference"] = _run_case("paths", images["ffdm_3328x4084_0.07mm"])
+    if args.images and args.out.is_file():
+        results = {**json.loads(args.out.read_text()), **results}
     args.out.write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
 
