@@ -49,6 +49,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                         f"(0 = everywhere; default {defaults.SYMMETRY_REFINE_ABOVE}): much cheaper on real tissue")
     g.add_argument("--device", help="where the networks run: auto (CUDA when present, else CPU; the default), "
                                     "cpu, cuda, cuda:1 ...")
+    g.add_argument("--backend", choices=defaults.INFERENCE_BACKENDS,
+                   help="what runs the segmentator's dense pass on a CPU: auto (ONNX Runtime where installed, "
+                        "else PyTorch; the default), torch or onnxruntime; the decisions are the same")
     g.add_argument("--working-spacing-mm", type=float,
                    help=f"pixel size the networks work at; must match the weights (default: the weights' own, "
                         f"{defaults.WORKING_SPACING_MM} mm for the bundled ones; inputs of "
@@ -318,6 +321,7 @@ def _pipeline_from_args(args):
         segmentator_symmetries=getattr(args, "symmetries", None),
         symmetry_refine_above=getattr(args, "symmetry_refine_above", None),
         device=getattr(args, "device", None),
+        backend=getattr(args, "backend", None),
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
         use_candidate_classifier=False if getattr(args, "no_candidate_classifier", False) else None,
     )

@@ -18,12 +18,13 @@ from tqdm.auto import tqdm
 
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters
-from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, UNCERTAIN_SPREAD, PipelineConfig
+from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import CLASSIFIER_FILE, CandidateClassifier, candidate_features, peaks_of
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
+from mcseg.networks.onnx_dense import OnnxDenseRunner, onnxruntime_available
 from mcseg.preprocess import WorkingFrame, to_working_frame
 from mcseg.segmentator import segment_with_spread
 
@@ -157,6 +158,18 @@ class DeviceError(ValueError):
     """The device asked for does not exist here."""
 
 
+def resolve_backend(backend: str, device: torch.device, segmentator: PatchCNN) -> str:
+    """What runs the segmentator's dense pass: "onnxruntime" or "torch" (see defaults.INFERENCE_BACKEND)."""
+    if backend not in INFERENCE_BACKENDS:
+        raise DeviceError(f"backend {backend!r}: choose one of {', '.join(INFERENCE_BACKENDS)}")
+    if backend == "onnxruntime" and not onnxruntime_available():
+        raise DeviceError("backend 'onnxruntime' asked for, but onnxruntime (and onnx) are not installed")
+    usable = device.type == "cpu" and segmentator.config.padding == "valid" and onnxruntime_available()
+    if backend == "onnxruntime" and not usable:
+        raise DeviceError("the onnxruntime backend runs a 'valid' segmentator on the CPU only")
+    return "onnxruntime" if backend == "onnxruntime" or (backend == "auto" and usable) else "torch"
+
+
 def resolve_device(device: str) -> torch.device:
     """"auto": the first CUDA device when PyTorch sees one, else the CPU; otherwise as given."""
     if device == "auto":
@@ -190,6 +203,8 @@ class Pipeline:
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
+        self.backend = resolve_backend(self.config.backend, self.device, self.segmentator)
+        self._dense_runner: OnnxDenseRunner | None = None  # built on first use (an export, 0.1 s)
         self.classifier = classifier if self.config.use_candidate_classifier else None
         self.weights = dict(weights or {})
         if self.classifier is not None:
@@ -314,7 +329,8 @@ class Pipeline:
         return SegmentationResult(
             mammogram=mammo, frame=frame, mask=mask, calcifications=calc_json, clusters=cluster_json,
             detector=detection, seconds=seconds, timings_s=timings,
-            settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None},
+            settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None,
+                                      "segmentator_backend": self.backend},
             weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
             candidate_features=features,
         )
@@ -389,9 +405,16 @@ class Pipeline:
         views = self.config.segmentator_symmetries
         bar = self._bar(progress, "segmentator pixels", int(region.sum()) * views)
         prob, spread = segment_with_spread(self.segmentator, frame.image, region, self.config.segmentator_path,
-                                           bar, views, with_spread, self.config.symmetry_refine_above)
+                                           bar, views, with_spread, self.config.symmetry_refine_above,
+                                           self.dense_runner())
         _close(bar)
         return (prob, spread) if with_spread else prob
+
+    def dense_runner(self) -> OnnxDenseRunner | None:
+        """The ONNX Runtime session of the segmentator's dense pass; None when PyTorch runs it."""
+        if self.backend == "onnxruntime" and self._dense_runner is None:
+            self._dense_runner = OnnxDenseRunner(self.segmentator)
+        return self._dense_runner
 
     # --- helpers ---------------------------------------------------------------
 

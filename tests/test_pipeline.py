@@ -216,3 +216,24 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
     assert Pipeline.from_weights(config=PipelineConfig(working_spacing_mm=0.07)).coarse is None
     assert Pipeline.from_weights(coarse / "detector.pt", coarse / "segmentator.pt").coarse is None
     assert Pipeline.from_weights(coarse_dir=None).coarse is None
+
+
+def test_onnxruntime_backend_makes_the_same_decisions(pipeline, demo_result):
+    """ONNX Runtime runs the segmentator's dense pass by default on a CPU: the same mask and the
+    same calcifications as PyTorch's, scores equal to 1e-4."""
+    from mcseg.networks.onnx_dense import onnxruntime_available
+    from mcseg.pipeline import DeviceError
+
+    if not onnxruntime_available():
+        pytest.skip("onnxruntime is not installed (it is in requirements.txt)")
+    assert pipeline.backend == "onnxruntime" and demo_result.settings["segmentator_backend"] == "onnxruntime"
+    reference = Pipeline.from_weights(config=PipelineConfig(backend="torch")).run(read_mammogram(DEMO))
+    assert reference.settings["segmentator_backend"] == "torch"
+    assert np.array_equal(reference.mask, demo_result.mask)
+    ours, theirs = demo_result.calcifications, reference.calcifications
+    assert len(ours) == len(theirs) > 100
+    assert [c["in_mask"] for c in ours] == [c["in_mask"] for c in theirs]
+    assert [c["centroid_px"] for c in ours] == [c["centroid_px"] for c in theirs]
+    assert max(abs(a["score"] - b["score"]) for a, b in zip(ours, theirs)) <= 1e-4
+    with pytest.raises(DeviceError, match="backend"):
+        Pipeline.from_weights(config=PipelineConfig(backend="tensorrt"))

@@ -67,8 +67,9 @@ def _grid_blocks(region: np.ndarray, block_px: int):
 
 @torch.no_grad()
 def segment_dense(model: PatchCNN, image: np.ndarray, region: np.ndarray, progress=None,
-                  block_px: int = DENSE_BLOCK_PX) -> np.ndarray:
-    """Probabilities for the pixels of ``region`` (0 elsewhere), all patches at once."""
+                  block_px: int = DENSE_BLOCK_PX, runner=None) -> np.ndarray:
+    """Probabilities for the pixels of ``region`` (0 elsewhere), all patches at once; ``runner``
+    (e.g. :class:`~mcseg.networks.onnx_dense.OnnxDenseRunner`) replaces ``model.forward_dense``."""
     if model.config.padding != "valid":
         raise ValueError("the dense path is exact only for a 'valid' network; use segment_reference")
     model.eval()
@@ -81,8 +82,11 @@ def segment_dense(model: PatchCNN, image: np.ndarray, region: np.ndarray, progre
     for r0, r1, c0, c1 in _blocks(region, block_px):
         # In padded coordinates the patch centred on pixel (r, c) starts at (r, c).
         tile = padded[r0 : r1 + ctx - 1, c0 : c1 + ctx - 1]
-        logits = model.forward_dense(torch.from_numpy(np.ascontiguousarray(tile))[None, None].to(device))[0]
-        p = torch.softmax(logits, 0)[1].cpu().numpy()[: r1 - r0, : c1 - c0]
+        if runner is not None:
+            p = runner(tile[None, None])[0, : r1 - r0, : c1 - c0]
+        else:
+            logits = model.forward_dense(torch.from_numpy(np.ascontiguousarray(tile))[None, None].to(device))[0]
+            p = torch.softmax(logits, 0)[1].cpu().numpy()[: r1 - r0, : c1 - c0]
         prob[r0:r1, c0:c1] = np.where(region[r0:r1, c0:c1], p, prob[r0:r1, c0:c1])
         if progress is not None:
             progress.update(int(region[r0:r1, c0:c1].sum()))
@@ -109,10 +113,10 @@ def segment_reference(
 
 
 def segment_views(model: PatchCNN, image: np.ndarray, region: np.ndarray, views, path: str = "dense",
-                  progress=None, block_px: int = DENSE_BLOCK_PX):
+                  progress=None, block_px: int = DENSE_BLOCK_PX, runner=None):
     """Yield the probability map under each symmetry in ``views``, mapped back to ``image``'s frame."""
     fn = _path_fn(model, path)
-    extra = {"block_px": block_px} if fn is segment_dense else {}
+    extra = {"block_px": block_px, "runner": runner} if fn is segment_dense else {}
     for k, mirror in views:
         p = fn(model, np.ascontiguousarray(apply_symmetry(image, k, mirror)),
                np.ascontiguousarray(apply_symmetry(region, k, mirror)), progress=progress, **extra)
@@ -134,7 +138,7 @@ def segment(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = 
 
 def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = "dense",
                         progress=None, symmetries: int = 1, with_spread: bool = True,
-                        refine_above: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+                        refine_above: float = 0.0, runner=None) -> tuple[np.ndarray, np.ndarray | None]:
     """(mean, standard deviation) of the probabilities over the symmetry views: the spread says where
     the views disagree, at the cost of one more map; None when not asked for or with one view.
 
@@ -147,7 +151,7 @@ def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, 
         raise ValueError(f"symmetries must be 1..{len(D4)}, not {symmetries}")
     with_spread = with_spread and symmetries > 1
     views = D4[:symmetries]
-    first = next(segment_views(model, image, region, views[:1], path, progress))
+    first = next(segment_views(model, image, region, views[:1], path, progress, runner=runner))
     if symmetries == 1:
         return first, None
     refine = region & (first >= refine_above) if refine_above > 0 else region
@@ -160,7 +164,7 @@ def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, 
     shift = np.zeros_like(first)
     squares = np.zeros_like(first) if with_spread else None
     block = DENSE_BLOCK_PX if refine is region else REFINE_BLOCK_PX
-    for p in segment_views(model, image, refine, views[1:], path, progress, block):
+    for p in segment_views(model, image, refine, views[1:], path, progress, block, runner):
         p -= first
         shift += p
         if with_spread:

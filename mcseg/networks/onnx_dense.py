@@ -1,0 +1,63 @@
+"""The segmentator's dense pass through ONNX Runtime, an optional CPU backend.
+
+Why: the dense pass (six small convolutions, the last ones dilated, then the fully connected layers
+as dilated convolutions) is most of a mammogram's time on a CPU. ONNX Runtime folds each batch norm
+into its convolution and runs these small-channel, dilated convolutions faster than PyTorch's CPU
+kernels: measured 0.025 s against 0.064 s for one 256 px block of the bundled segmentator (AMD EPYC,
+2 threads, 2026-12-06), logits within 1e-5 of PyTorch's. The graph is exported from the network in
+memory once per pipeline (0.13 s); weights are never written to disk.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+
+import numpy as np
+import torch
+
+from mcseg.networks.patch_cnn import PatchCNN
+
+
+def onnxruntime_available() -> bool:
+    """Both optional packages present (torch.onnx.export needs onnx). Looked up, not imported, so
+    that a pipeline that does not use them pays nothing (the core must not need MONAI's
+    optional_import either: the wheel does not depend on MONAI)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+class _Dense(torch.nn.Module):
+    def __init__(self, model: PatchCNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The calcification probability inside the graph: a softmax over the channel axis of the
+        # whole map in PyTorch costs 0.6 as much as the network itself.
+        return torch.softmax(self.model.forward_dense(x), 1)[:, 1]
+
+
+class OnnxDenseRunner:
+    """``runner(tile)``: the calcification probability of ``model.forward_dense(tile)`` for a (1, 1, H, W)
+    float32 array, as a (1, H', W') numpy array."""
+
+    def __init__(self, model: PatchCNN, threads: int | None = None):
+        if not onnxruntime_available():
+            raise RuntimeError("the onnxruntime backend needs the packages onnxruntime and onnx")
+        model = model.eval()
+        buffer = io.BytesIO()
+        probe = torch.zeros(1, 1, model.dense_context_px + 8, model.dense_context_px + 8)
+        with torch.no_grad():
+            torch.onnx.export(_Dense(model), probe, buffer, input_names=["x"], output_names=["p"],
+                              dynamic_axes={"x": {2: "h", 3: "w"}, "p": {1: "h", 2: "w"}},
+                              opset_version=17, dynamo=False)
+        ort = importlib.import_module("onnxruntime")
+        options = ort.SessionOptions()
+        # The same share of the cores PyTorch was given (mcseg segment --threads, --workers).
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"x": np.ascontiguousarray(tile, dtype=np.float32)})[0]
