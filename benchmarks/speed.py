@@ -140,6 +140,8 @@ def main() -> None:
     parser.add_argument("--refine-above", type=float, help="also run every image with this --symmetry-refine-above")
     parser.add_argument("--skip-paths", action="store_true", help="leave out the dense-vs-reference case")
     parser.add_argument("--runs", type=int, default=3, help="runs of every case (default 3; the median is kept)")
+    parser.add_argument("--torch-too", action="store_true",
+                        help="also run every case with the segmentator's dense pass in PyTorch (--backend torch)")
     parser.add_argument("--images", nargs="+", metavar="NAME",
                         help="only these image cases (names as in speed.json); their figures replace those "
                              "stored in --out, the others are kept")
@@ -155,6 +157,8 @@ def main() -> None:
     configs = {"": {}}
     if args.refine_above is not None:
         configs[f" refine>={args.refine_above:g}"] = {"symmetry_refine_above": args.refine_above}
+    if args.torch_too:
+        configs[" torch"] = {"backend": "torch"}
     if torch.cuda.is_available():
         configs.update({f"{k} cuda": {**v, "device": "cuda"} for k, v in list(configs.items())})
     with tempfile.TemporaryDirectory() as tmp:

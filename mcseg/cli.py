@@ -50,8 +50,8 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", help="where the networks run: auto (CUDA when present, else CPU; the default), "
                                     "cpu, cuda, cuda:1 ...")
     g.add_argument("--backend", choices=defaults.INFERENCE_BACKENDS,
-                   help="what runs the segmentator's dense pass on a CPU: auto (ONNX Runtime where installed, "
-                        "else PyTorch; the default), torch or onnxruntime; the decisions are the same")
+                   help="what runs the networks on a CPU: auto (ONNX Runtime where installed, else PyTorch; the "
+                        "default), torch or onnxruntime; the decisions are the same")
     g.add_argument("--working-spacing-mm", type=float,
                    help=f"pixel size the networks work at; must match the weights (default: the weights' own, "
                         f"{defaults.WORKING_SPACING_MM} mm for the bundled ones; inputs of "

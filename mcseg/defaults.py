@@ -178,9 +178,10 @@ UNCERTAIN_SPREAD = 0.1
 #: Where the networks run at inference: "auto" = the first CUDA device when there is one, else the
 #: CPU; or any torch device name ("cpu", "cuda:1").
 INFERENCE_DEVICE = "auto"
-#: What runs the segmentator's dense pass on a CPU: "auto" = ONNX Runtime where it is installed (it
-#: is in the one-command install), else PyTorch; "torch"; "onnxruntime". Ours: measured 2.6x faster
-#: on a 256 px block and the same decisions (README, Benchmarks); on CUDA PyTorch always runs it.
+#: What runs the networks (the detector's windows, the segmentator's dense pass) on a CPU: "auto" =
+#: ONNX Runtime where it is installed (it is in the one-command install), else PyTorch; "torch";
+#: "onnxruntime". Ours: measured 2.6x faster on a 256 px block of the segmentator and the same
+#: decisions (README, Benchmarks); on CUDA PyTorch always runs them.
 INFERENCE_BACKEND = "auto"
 INFERENCE_BACKENDS = ("auto", "torch", "onnxruntime")
 

@@ -24,7 +24,7 @@ from mcseg.fp_reduction import CLASSIFIER_FILE, CandidateClassifier, candidate_f
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
-from mcseg.networks.onnx_dense import OnnxDenseRunner, onnxruntime_available
+from mcseg.networks.onnx_dense import OnnxDenseRunner, OnnxWindowRunner, onnxruntime_available
 from mcseg.preprocess import WorkingFrame, to_working_frame
 from mcseg.segmentator import segment_with_spread
 
@@ -158,15 +158,15 @@ class DeviceError(ValueError):
     """The device asked for does not exist here."""
 
 
-def resolve_backend(backend: str, device: torch.device, segmentator: PatchCNN) -> str:
-    """What runs the segmentator's dense pass: "onnxruntime" or "torch" (see defaults.INFERENCE_BACKEND)."""
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """What runs the networks: "onnxruntime" or "torch" (see defaults.INFERENCE_BACKEND)."""
     if backend not in INFERENCE_BACKENDS:
         raise DeviceError(f"backend {backend!r}: choose one of {', '.join(INFERENCE_BACKENDS)}")
     if backend == "onnxruntime" and not onnxruntime_available():
         raise DeviceError("backend 'onnxruntime' asked for, but onnxruntime (and onnx) are not installed")
-    usable = device.type == "cpu" and segmentator.config.padding == "valid" and onnxruntime_available()
-    if backend == "onnxruntime" and not usable:
-        raise DeviceError("the onnxruntime backend runs a 'valid' segmentator on the CPU only")
+    if backend == "onnxruntime" and device.type != "cpu":
+        raise DeviceError("the onnxruntime backend runs on the CPU only; on CUDA PyTorch runs the networks")
+    usable = device.type == "cpu" and onnxruntime_available()
     return "onnxruntime" if backend == "onnxruntime" or (backend == "auto" and usable) else "torch"
 
 
@@ -203,8 +203,10 @@ class Pipeline:
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
-        self.backend = resolve_backend(self.config.backend, self.device, self.segmentator)
-        self._dense_runner: OnnxDenseRunner | None = None  # built on first use (an export, 0.1 s)
+        self.backend = resolve_backend(self.config.backend, self.device)
+        # ONNX Runtime sessions, built on first use (an export each, 0.1-0.3 s)
+        self._dense_runner: OnnxDenseRunner | None = None
+        self._window_runner: OnnxWindowRunner | None = None
         self.classifier = classifier if self.config.use_candidate_classifier else None
         self.weights = dict(weights or {})
         if self.classifier is not None:
@@ -330,7 +332,7 @@ class Pipeline:
             mammogram=mammo, frame=frame, mask=mask, calcifications=calc_json, clusters=cluster_json,
             detector=detection, seconds=seconds, timings_s=timings,
             settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None,
-                                      "segmentator_backend": self.backend},
+                                      "inference_backend": self.backend},
             weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
             candidate_features=features,
         )
@@ -383,7 +385,7 @@ class Pipeline:
         """The detector's verdict on every window of the breast."""
         bar = self._bar(progress, "detector windows", None)
         detection = run_detector(self.detector, frame.image, frame.breast, self.config.detector_threshold,
-                                 self.config.batch_size, bar)
+                                 self.config.batch_size, bar, self.window_runner())
         _close(bar)
         return detection
 
@@ -411,10 +413,18 @@ class Pipeline:
         return (prob, spread) if with_spread else prob
 
     def dense_runner(self) -> OnnxDenseRunner | None:
-        """The ONNX Runtime session of the segmentator's dense pass; None when PyTorch runs it."""
-        if self.backend == "onnxruntime" and self._dense_runner is None:
+        """The ONNX Runtime session of the segmentator's dense pass; None when PyTorch runs it (or
+        the segmentator is "same"-padded, which has no exact dense pass)."""
+        if self.backend == "onnxruntime" and self._dense_runner is None \
+                and self.segmentator.config.padding == "valid":
             self._dense_runner = OnnxDenseRunner(self.segmentator)
         return self._dense_runner
+
+    def window_runner(self) -> OnnxWindowRunner | None:
+        """The ONNX Runtime session of the detector's windows; None when PyTorch runs it."""
+        if self.backend == "onnxruntime" and self._window_runner is None:
+            self._window_runner = OnnxWindowRunner(self.detector)
+        return self._window_runner
 
     # --- helpers ---------------------------------------------------------------
 

@@ -219,16 +219,20 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
 
 
 def test_onnxruntime_backend_makes_the_same_decisions(pipeline, demo_result):
-    """ONNX Runtime runs the segmentator's dense pass by default on a CPU: the same mask and the
-    same calcifications as PyTorch's, scores equal to 1e-4."""
+    """ONNX Runtime runs the networks by default on a CPU: the same flagged windows, mask and
+    calcifications as PyTorch's, scores equal to 1e-4."""
     from mcseg.networks.onnx_dense import onnxruntime_available
     from mcseg.pipeline import DeviceError
 
     if not onnxruntime_available():
         pytest.skip("onnxruntime is not installed (it is in requirements.txt)")
-    assert pipeline.backend == "onnxruntime" and demo_result.settings["segmentator_backend"] == "onnxruntime"
-    reference = Pipeline.from_weights(config=PipelineConfig(backend="torch")).run(read_mammogram(DEMO))
-    assert reference.settings["segmentator_backend"] == "torch"
+    assert pipeline.backend == "onnxruntime" and demo_result.settings["inference_backend"] == "onnxruntime"
+    torch_pipeline = Pipeline.from_weights(config=PipelineConfig(backend="torch"))
+    reference = torch_pipeline.run(read_mammogram(DEMO))
+    assert reference.settings["inference_backend"] == "torch"
+    # The detector: the same windows flagged, scores equal to 1e-5.
+    assert np.array_equal(reference.detector.flagged, demo_result.detector.flagged)
+    assert np.abs(reference.detector.scores - demo_result.detector.scores).max() < 1e-5
     assert np.array_equal(reference.mask, demo_result.mask)
     ours, theirs = demo_result.calcifications, reference.calcifications
     assert len(ours) == len(theirs) > 100

@@ -101,12 +101,16 @@ def cut_windows(image: np.ndarray, top_left: np.ndarray, patch_size_px: int) -> 
 
 
 @torch.no_grad()
-def classify_patches(model: PatchCNN, patches: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Probability of the positive class for (n, 1, N, N) patches."""
+def classify_patches(model: PatchCNN, patches: np.ndarray, batch_size: int = 512, runner=None) -> np.ndarray:
+    """Probability of the positive class for (n, 1, N, N) patches; ``runner`` (e.g.
+    :class:`~mcseg.networks.onnx_dense.OnnxWindowRunner`) replaces the network's forward pass."""
     model.eval()
     device = next(model.parameters()).device  # the network's device: CUDA when the pipeline put it there
     out = np.empty(len(patches), dtype=np.float32)
     for start in range(0, len(patches), batch_size):
+        if runner is not None:
+            out[start : start + batch_size] = runner(patches[start : start + batch_size])
+            continue
         logits = model(torch.from_numpy(patches[start : start + batch_size]).to(device))
         out[start : start + batch_size] = torch.softmax(logits, 1)[:, 1].cpu().numpy()
     return out
@@ -119,15 +123,17 @@ def run_detector(
     threshold: float,
     batch_size: int = 512,
     progress=None,
+    runner=None,
 ) -> DetectorResult:
-    """Classify every window of the breast; ``progress`` is an optional tqdm-like bar."""
+    """Classify every window of the breast; ``progress`` is an optional tqdm-like bar; ``runner`` as
+    for :func:`classify_patches`."""
     n = model.patch_size_px
     top_left = window_grid(breast, n)
     scores = np.empty(len(top_left), dtype=np.float32)
     chunk = batch_size * 8  # cut windows in chunks so memory stays flat on big images
     for start in range(0, len(top_left), chunk):
         sel = top_left[start : start + chunk]
-        scores[start : start + chunk] = classify_patches(model, cut_windows(image, sel, n), batch_size)
+        scores[start : start + chunk] = classify_patches(model, cut_windows(image, sel, n), batch_size, runner)
         if progress is not None:
             progress.update(len(sel))
     return DetectorResult(top_left=top_left, scores=scores, patch_size_px=n, threshold=threshold)

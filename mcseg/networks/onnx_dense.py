@@ -1,4 +1,5 @@
-"""The segmentator's dense pass through ONNX Runtime, an optional CPU backend.
+"""The networks' inference through ONNX Runtime, an optional CPU backend: the segmentator's dense
+pass and the detector's windows.
 
 Why: the dense pass (six small convolutions, the last ones dilated, then the fully connected layers
 as dilated convolutions) is most of a mammogram's time on a CPU. ONNX Runtime folds each batch norm
@@ -38,26 +39,51 @@ class _Dense(torch.nn.Module):
         return torch.softmax(self.model.forward_dense(x), 1)[:, 1]
 
 
+def _session(module: torch.nn.Module, probe: torch.Tensor, dynamic_axes: dict, threads: int | None):
+    """An ONNX Runtime session of ``module`` exported in memory (input "x", output "p")."""
+    if not onnxruntime_available():
+        raise RuntimeError("the onnxruntime backend needs the packages onnxruntime and onnx")
+    buffer = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(module.eval(), probe, buffer, input_names=["x"], output_names=["p"],
+                          dynamic_axes=dynamic_axes, opset_version=17, dynamo=False)
+    ort = importlib.import_module("onnxruntime")
+    options = ort.SessionOptions()
+    # The same share of the cores PyTorch was given (mcseg segment --threads, --workers).
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+
+class _Windows(torch.nn.Module):
+    def __init__(self, model: PatchCNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(x), 1)[:, 1]
+
+
+class OnnxWindowRunner:
+    """``runner(patches)``: the positive-class probability of (n, 1, N, N) float32 patches, as (n,)."""
+
+    def __init__(self, model: PatchCNN, threads: int | None = None):
+        n = model.patch_size_px
+        self.session = _session(_Windows(model.eval()), torch.zeros(2, 1, n, n),
+                                {"x": {0: "batch"}, "p": {0: "batch"}}, threads)
+
+    def __call__(self, patches: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"x": np.ascontiguousarray(patches, dtype=np.float32)})[0]
+
+
 class OnnxDenseRunner:
     """``runner(tile)``: the calcification probability of ``model.forward_dense(tile)`` for a (1, 1, H, W)
     float32 array, as a (1, H', W') numpy array."""
 
     def __init__(self, model: PatchCNN, threads: int | None = None):
-        if not onnxruntime_available():
-            raise RuntimeError("the onnxruntime backend needs the packages onnxruntime and onnx")
-        model = model.eval()
-        buffer = io.BytesIO()
-        probe = torch.zeros(1, 1, model.dense_context_px + 8, model.dense_context_px + 8)
-        with torch.no_grad():
-            torch.onnx.export(_Dense(model), probe, buffer, input_names=["x"], output_names=["p"],
-                              dynamic_axes={"x": {2: "h", 3: "w"}, "p": {1: "h", 2: "w"}},
-                              opset_version=17, dynamo=False)
-        ort = importlib.import_module("onnxruntime")
-        options = ort.SessionOptions()
-        # The same share of the cores PyTorch was given (mcseg segment --threads, --workers).
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        side = model.dense_context_px + 8
+        self.session = _session(_Dense(model.eval()), torch.zeros(1, 1, side, side),
+                                {"x": {2: "h", 3: "w"}, "p": {1: "h", 2: "w"}}, threads)
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"x": np.ascontiguousarray(tile, dtype=np.float32)})[0]
