@@ -26,6 +26,9 @@ done
 # The wheel carries the candidate classifier as well as the networks, and the demo used it.
 "$WORK/venv/bin/python" -c "import json, sys; d = json.load(open('$WORK/demo-out/demo_synthetic_0000.json')); \
   sys.exit(0 if 'candidate_classifier' in d['weights'] else 'the wheel ran without its candidate classifier')"
+# ... and the coarse-pixel weights for inputs of 0.11 mm and coarser.
+"$WORK/venv/bin/python" -c "from mcseg.pipeline import Pipeline; import sys; \
+  sys.exit(0 if Pipeline.from_weights().coarse is not None else 'the wheel has no coarse-pixel weights')"
 "$WORK/venv/bin/python" -c "import mcseg, pathlib, sys; p = pathlib.Path(mcseg.__file__).resolve(); \
   sys.exit(0 if not str(p).startswith('$ROOT') else f'mcseg imported from the checkout: {p}')"
 echo "check_wheel: the wheel installs into a clean venv and mcseg demo works"

@@ -210,12 +210,18 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
     coarse_result = routed.run(read_mammogram(DEMO, spacing_mm=0.14))
     assert coarse_result.frame.spacing_mm == (COARSE_WORKING_SPACING_MM, COARSE_WORKING_SPACING_MM)
     assert coarse_result.frame.image.shape == mammo.shape  # no resampling at its own pixel
+    assert coarse_result.mask.shape == mammo.shape and coarse_result.to_json()["working_frame"]["working_spacing_mm"] \
+        == [COARSE_WORKING_SPACING_MM, COARSE_WORKING_SPACING_MM]
     assert coarse_result.settings["operating_threshold"] == 0.77
     assert str(coarse) in coarse_result.weights["segmentator"]["path"]
     # A forced working pixel or networks other than the bundled ones: no routing.
     assert Pipeline.from_weights(config=PipelineConfig(working_spacing_mm=0.07)).coarse is None
     assert Pipeline.from_weights(coarse / "detector.pt", coarse / "segmentator.pt").coarse is None
     assert Pipeline.from_weights(coarse_dir=None).coarse is None
+    # The shipped coarse weights: the bundled pipeline routes to them, with their own classifier.
+    shipped = Pipeline.from_weights().coarse
+    assert shipped is not None and shipped.config.working_spacing_mm == COARSE_WORKING_SPACING_MM
+    assert shipped.classifier is not None and "coarse" in shipped.weights["segmentator"]["path"]
 
 
 def test_onnxruntime_backend_makes_the_same_decisions(pipeline, demo_result):
