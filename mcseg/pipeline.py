@@ -7,6 +7,7 @@ takes a :class:`~mcseg.io.reader.Mammogram` and returns a
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +208,7 @@ class Pipeline:
         # ONNX Runtime sessions, built on first use (an export each, 0.1-0.3 s)
         self._dense_runner: OnnxDenseRunner | None = None
         self._window_runner: OnnxWindowRunner | None = None
+        self._runner_lock = threading.Lock()  # one pipeline is shared by the server's threads
         self.classifier = classifier if self.config.use_candidate_classifier else None
         self.weights = dict(weights or {})
         if self.classifier is not None:
@@ -415,15 +417,18 @@ class Pipeline:
     def dense_runner(self) -> OnnxDenseRunner | None:
         """The ONNX Runtime session of the segmentator's dense pass; None when PyTorch runs it (or
         the segmentator is "same"-padded, which has no exact dense pass)."""
-        if self.backend == "onnxruntime" and self._dense_runner is None \
-                and self.segmentator.config.padding == "valid":
-            self._dense_runner = OnnxDenseRunner(self.segmentator)
+        if self.backend == "onnxruntime" and self.segmentator.config.padding == "valid":
+            with self._runner_lock:
+                if self._dense_runner is None:
+                    self._dense_runner = OnnxDenseRunner(self.segmentator)
         return self._dense_runner
 
     def window_runner(self) -> OnnxWindowRunner | None:
         """The ONNX Runtime session of the detector's windows; None when PyTorch runs it."""
-        if self.backend == "onnxruntime" and self._window_runner is None:
-            self._window_runner = OnnxWindowRunner(self.detector)
+        if self.backend == "onnxruntime":
+            with self._runner_lock:
+                if self._window_runner is None:
+                    self._window_runner = OnnxWindowRunner(self.detector)
         return self._window_runner
 
     # --- helpers ---------------------------------------------------------------

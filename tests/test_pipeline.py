@@ -247,3 +247,22 @@ def test_onnxruntime_backend_makes_the_same_decisions(pipeline, demo_result):
     assert max(abs(a["score"] - b["score"]) for a, b in zip(ours, theirs)) <= 1e-4
     with pytest.raises(DeviceError, match="backend"):
         Pipeline.from_weights(config=PipelineConfig(backend="tensorrt"))
+
+
+def test_onnxruntime_sessions_can_be_built_from_several_threads():
+    """The server builds sessions in its inference worker and its background scorer at once;
+    torch.onnx.export alone fails then ("in_onnx_export must be True")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mcseg.networks.onnx_dense import OnnxDenseRunner, OnnxWindowRunner, onnxruntime_available
+    from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, load_network
+
+    if not onnxruntime_available():
+        pytest.skip("onnxruntime is not installed (it is in requirements.txt)")
+    detector, _ = load_network(DEFAULT_DETECTOR_WEIGHTS, "detector")
+    segmentator, _ = load_network(DEFAULT_SEGMENTATOR_WEIGHTS, "segmentator")
+    jobs = [(OnnxWindowRunner, detector), (OnnxDenseRunner, segmentator)] * 3
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        runners = list(pool.map(lambda job: job[0](job[1]), jobs))
+    patches = np.random.default_rng(0).normal(size=(4, 1, 49, 49)).astype(np.float32)
+    assert np.allclose(runners[0](patches), runners[2](patches))

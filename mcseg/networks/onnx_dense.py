@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
+import threading
 
 import numpy as np
 import torch
@@ -39,12 +40,17 @@ class _Dense(torch.nn.Module):
         return torch.softmax(self.model.forward_dense(x), 1)[:, 1]
 
 
+#: torch.onnx.export keeps its state in module globals: two exports at once (the server's inference
+#: worker and its background scorer, each building its sessions) fail with "in_onnx_export must be True".
+_EXPORT_LOCK = threading.Lock()
+
+
 def _session(module: torch.nn.Module, probe: torch.Tensor, dynamic_axes: dict, threads: int | None):
     """An ONNX Runtime session of ``module`` exported in memory (input "x", output "p")."""
     if not onnxruntime_available():
         raise RuntimeError("the onnxruntime backend needs the packages onnxruntime and onnx")
     buffer = io.BytesIO()
-    with torch.no_grad():
+    with _EXPORT_LOCK, torch.no_grad():
         torch.onnx.export(module.eval(), probe, buffer, input_names=["x"], output_names=["p"],
                           dynamic_axes=dynamic_axes, opset_version=17, dynamo=False)
     ort = importlib.import_module("onnxruntime")
