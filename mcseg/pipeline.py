@@ -163,12 +163,14 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     """What runs the networks: "onnxruntime" or "torch" (see defaults.INFERENCE_BACKEND)."""
     if backend not in INFERENCE_BACKENDS:
         raise DeviceError(f"backend {backend!r}: choose one of {', '.join(INFERENCE_BACKENDS)}")
-    if backend == "onnxruntime" and not onnxruntime_available():
+    if backend == "torch":
+        return "torch"
+    installed = onnxruntime_available()
+    if backend == "onnxruntime" and not installed:
         raise DeviceError("backend 'onnxruntime' asked for, but onnxruntime (and onnx) are not installed")
     if backend == "onnxruntime" and device.type != "cpu":
         raise DeviceError("the onnxruntime backend runs on the CPU only; on CUDA PyTorch runs the networks")
-    usable = device.type == "cpu" and onnxruntime_available()
-    return "onnxruntime" if backend == "onnxruntime" or (backend == "auto" and usable) else "torch"
+    return "onnxruntime" if installed and device.type == "cpu" else "torch"
 
 
 def resolve_device(device: str) -> torch.device:
@@ -285,8 +287,9 @@ class Pipeline:
         (or every pixel of ``roi_px`` = r0, c0, r1, c1 in the input frame). ``keep_features``
         keeps the second-stage features of every listed calcification (training the classifier).
         """
-        if self.for_input(mammo) is not self:
-            return self.coarse.run(mammo, progress, use_detector, roi_px, keep_probability, keep_features)
+        served = self.for_input(mammo)
+        if served is not self:
+            return served.run(mammo, progress, use_detector, roi_px, keep_probability, keep_features)
         cfg = self.config
         timings: dict[str, float] = {}
         start = t = time.perf_counter()
@@ -367,8 +370,9 @@ class Pipeline:
 
     def find_candidates(self, mammo: Mammogram, progress: bool = False) -> CandidateResult:
         """Run only the detector: the windows the segmentator would classify."""
-        if self.for_input(mammo) is not self:
-            return self.coarse.find_candidates(mammo, progress)
+        served = self.for_input(mammo)
+        if served is not self:
+            return served.find_candidates(mammo, progress)
         start = time.perf_counter()
         with torch.inference_mode():
             frame = self.prepare(mammo)

@@ -29,15 +29,17 @@ def onnxruntime_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
-class _Dense(torch.nn.Module):
-    def __init__(self, model: PatchCNN):
+class _PositiveProbability(torch.nn.Module):
+    """A network pass (``forward`` or ``forward_dense``) followed by the positive class's softmax
+    probability, so the export computes it inside the graph: a softmax over the channel axis of a
+    whole dense map in PyTorch costs 0.6 as much as the network itself."""
+
+    def __init__(self, model: PatchCNN, dense: bool):
         super().__init__()
-        self.model = model
+        self.model, self.dense = model, dense
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The calcification probability inside the graph: a softmax over the channel axis of the
-        # whole map in PyTorch costs 0.6 as much as the network itself.
-        return torch.softmax(self.model.forward_dense(x), 1)[:, 1]
+        return torch.softmax(self.model.forward_dense(x) if self.dense else self.model(x), 1)[:, 1]
 
 
 #: torch.onnx.export keeps its state in module globals: two exports at once (the server's inference
@@ -61,21 +63,12 @@ def _session(module: torch.nn.Module, probe: torch.Tensor, dynamic_axes: dict, t
     return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
-class _Windows(torch.nn.Module):
-    def __init__(self, model: PatchCNN):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(x), 1)[:, 1]
-
-
 class OnnxWindowRunner:
     """``runner(patches)``: the positive-class probability of (n, 1, N, N) float32 patches, as (n,)."""
 
     def __init__(self, model: PatchCNN, threads: int | None = None):
         n = model.patch_size_px
-        self.session = _session(_Windows(model.eval()), torch.zeros(2, 1, n, n),
+        self.session = _session(_PositiveProbability(model.eval(), dense=False), torch.zeros(2, 1, n, n),
                                 {"x": {0: "batch"}, "p": {0: "batch"}}, threads)
 
     def __call__(self, patches: np.ndarray) -> np.ndarray:
@@ -88,7 +81,7 @@ class OnnxDenseRunner:
 
     def __init__(self, model: PatchCNN, threads: int | None = None):
         side = model.dense_context_px + 8
-        self.session = _session(_Dense(model.eval()), torch.zeros(1, 1, side, side),
+        self.session = _session(_PositiveProbability(model.eval(), dense=True), torch.zeros(1, 1, side, side),
                                 {"x": {2: "h", 3: "w"}, "p": {1: "h", 2: "w"}}, threads)
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
