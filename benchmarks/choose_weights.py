@@ -15,6 +15,15 @@ same on the validation images whose own pixel is at least defaults.COARSE_INPUT_
 mcseg/weights/coarse/) if the coarse networks' sensitivity at 1 FP/image on those images is higher
 than the bundled pipeline's as it runs today (0.07 mm, with its candidate classifier). Written and
 committed before any evaluation image was run with the coarse weights. Writes DIR/choice.json.
+
+With --route-from MM (no candidate folder needed; the bundled weights only), the rule decides
+where the coarse weights' range starts: on the bundled weights' validation images whose own pixel
+lies in [MM, defaults.COARSE_INPUT_MIN_SPACING_MM), the coarse pipeline (its networks and its
+candidate classifier, forced onto those inputs) replaces the fine one (0.07 mm, with its candidate
+classifier, as served today) if its sensitivity at 1 FP/image on those images is higher; then
+COARSE_INPUT_MIN_SPACING_MM is to be lowered to MM. Written and committed (issue 15, session of
+2026-12-06) before any evaluation image was run with that routing. Writes
+benchmarks/coarse_route_choice.json.
 """
 
 from __future__ import annotations
@@ -35,11 +44,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("candidate", type=Path)
+    parser.add_argument("candidate", type=Path, nargs="?")
     parser.add_argument("--adopt", action="store_true")
     parser.add_argument("--coarse", action="store_true",
                         help="coarse-pixel weights: judged on the validation images they would serve")
+    parser.add_argument("--route-from", type=float, metavar="MM",
+                        help="judge serving [MM, COARSE_INPUT_MIN_SPACING_MM) inputs by the bundled coarse weights")
     args = parser.parse_args()
+    if args.route_from is not None:
+        choose_route(args.route_from)
+        return
+    if args.candidate is None:
+        parser.error("give the candidate weights' folder (or --route-from)")
     report = json.loads((args.candidate / "training.json").read_text())
     held_out = set(report["validation_images"])
     cases = [c for c in find_cases(report["data"]) if c.image_id in held_out]
@@ -59,6 +75,27 @@ def main() -> None:
         for name in ("detector.pt", "segmentator.pt", "training.json"):
             shutil.copy2(args.candidate / name, target / name)
         print(f"candidate adopted into {target}")
+
+
+def choose_route(route_from_mm: float) -> None:
+    """The --route-from rule (see the module docstring)."""
+    weights = ROOT / "mcseg" / "weights"
+    # The coarse weights were trained on the same folder with the same hash split (same validation
+    # images); their training.json points at the copy of it that this checkout keeps.
+    report = json.loads((weights / "coarse" / "training.json").read_text())
+    held_out = set(report["validation_images"])
+    cases = [c for c in find_cases(report["data"]) if c.image_id in held_out
+             and route_from_mm <= min(read_mammogram(c.image_path).spacing_mm) < COARSE_INPUT_MIN_SPACING_MM]
+    result = {"route_from_mm": route_from_mm, "route_to_mm": COARSE_INPUT_MIN_SPACING_MM,
+              "validation_images": len(cases)}
+    fine = Pipeline.from_weights(weights / "detector.pt", weights / "segmentator.pt", coarse_dir=None)
+    coarse = Pipeline.from_weights(weights / "coarse" / "detector.pt", weights / "coarse" / "segmentator.pt",
+                                   coarse_dir=None)
+    result["fine"] = calibrate_operating_threshold(fine, cases, 1.0, progress=True)
+    result["coarse"] = calibrate_operating_threshold(coarse, cases, 1.0, progress=True)
+    result["coarse_wins"] = result["coarse"]["sensitivity"] > result["fine"]["sensitivity"]
+    (ROOT / "benchmarks" / "coarse_route_choice.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
