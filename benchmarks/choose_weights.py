@@ -10,15 +10,15 @@ among them), no image of any evaluation set. Both with the 8-view average. With 
 candidate is copied to mcseg/weights/ when it wins. Writes DIR/choice.json.
 
 With --coarse (weights from scripts/train_coarse_weights.sh, working at 0.14 mm), the rule is the
-same on the validation images whose own pixel is at least defaults.COARSE_INPUT_MIN_SPACING_MM
-(0.11 mm), the inputs the coarse weights would serve: they are adopted (copied to
+same on the validation images whose own pixel is at least 0.11 mm (then
+defaults.COARSE_INPUT_MIN_SPACING_MM), the inputs the coarse weights would serve: they are adopted (copied to
 mcseg/weights/coarse/) if the coarse networks' sensitivity at 1 FP/image on those images is higher
 than the bundled pipeline's as it runs today (0.07 mm, with its candidate classifier). Written and
 committed before any evaluation image was run with the coarse weights. Writes DIR/choice.json.
 
 With --route-from MM (no candidate folder needed; the bundled weights only), the rule decides
 where the coarse weights' range starts: on the bundled weights' validation images whose own pixel
-lies in [MM, defaults.COARSE_INPUT_MIN_SPACING_MM), the coarse pipeline (its networks and its
+lies in [MM, 0.11 mm), the coarse pipeline (its networks and its
 candidate classifier, forced onto those inputs) replaces the fine one (0.07 mm, with its candidate
 classifier, as served today) if its sensitivity at 1 FP/image on those images is higher; then
 COARSE_INPUT_MIN_SPACING_MM is to be lowered to MM. Written and committed (issue 15, session of
@@ -33,13 +33,16 @@ import json
 import shutil
 from pathlib import Path
 
-from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM
 from mcseg.io import read_mammogram
 from mcseg.pipeline import Pipeline
 from mcseg.training import find_cases
 from mcseg.training.calibrate import calibrate_operating_threshold
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Where the coarse weights' range started when both rules were written and run (then
+#: defaults.COARSE_INPUT_MIN_SPACING_MM; --route-from has since moved that to 0.08 mm). Kept
+#: fixed here so that rerunning either rule judges the same images.
+COARSE_INPUT_MIN_SPACING_MM = 0.11
 
 
 def main() -> None:

@@ -186,7 +186,7 @@ def test_cuda_path_gives_the_cpu_decisions():
 
 
 def test_coarse_weights_serve_coarse_inputs(tmp_path):
-    """Inputs of 0.11 mm and coarser go to the coarse-pixel networks, finer ones stay at 0.07 mm;
+    """Inputs of 0.08 mm and coarser go to the coarse-pixel networks, finer ones stay at 0.07 mm;
     retrained networks or a forced working pixel serve every input themselves."""
     import torch
 
@@ -213,6 +213,9 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
     assert coarse_result.mask.shape == mammo.shape and coarse_result.to_json()["working_frame"]["working_spacing_mm"] \
         == [COARSE_WORKING_SPACING_MM, COARSE_WORKING_SPACING_MM]
     assert coarse_result.settings["operating_threshold"] == 0.77
+    # The range's edge: a native 0.085 mm detector goes to the coarse networks, 0.075 mm does not.
+    assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is routed.coarse
+    assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.075)) is routed
     assert str(coarse) in coarse_result.weights["segmentator"]["path"]
     # A forced working pixel or networks other than the bundled ones: no routing.
     assert Pipeline.from_weights(config=PipelineConfig(working_spacing_mm=0.07)).coarse is None
