@@ -47,6 +47,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--symmetry-refine-above", type=float, metavar="P",
                    help="run the further symmetry views only where the first view's probability reaches P "
                         f"(0 = everywhere; default {defaults.SYMMETRY_REFINE_ABOVE}): much cheaper on real tissue")
+    g.add_argument("--time-budget-s", type=float, metavar="S",
+                   help="time budget per image: the further symmetry views stop when the next would not fit "
+                        "in S seconds (the first always runs; the JSON's symmetry_views says how many ran). "
+                        "Default: no budget")
     g.add_argument("--device", help="where the networks run: auto (CUDA when present, else CPU; the default), "
                                     "cpu, cuda, cuda:1 ...")
     g.add_argument("--backend", choices=defaults.INFERENCE_BACKENDS,
@@ -320,6 +324,7 @@ def _pipeline_from_args(args):
         segmentator_path=getattr(args, "segmentator_path", None),
         segmentator_symmetries=getattr(args, "symmetries", None),
         symmetry_refine_above=getattr(args, "symmetry_refine_above", None),
+        time_budget_s=getattr(args, "time_budget_s", None),
         device=getattr(args, "device", None),
         backend=getattr(args, "backend", None),
         working_spacing_mm=getattr(args, "working_spacing_mm", None),

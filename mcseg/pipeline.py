@@ -85,6 +85,8 @@ class SegmentationResult:
     #: (n_calcifications, n_features) second-stage features, rows in ``calcifications`` order
     #: (kept when asked for, or when the candidate classifier ran).
     candidate_features: np.ndarray | None = field(default=None, repr=False)
+    #: {"run": n, "of": N}: symmetry views averaged (fewer than asked when a time budget cut them).
+    symmetry_views: dict[str, int] | None = None
 
     def label_map(self, with_uncertain: bool = False) -> np.ndarray:
         """uint8: 1 calcification; with ``with_uncertain`` also 2 where the models disagree below the threshold."""
@@ -102,6 +104,8 @@ class SegmentationResult:
                     "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}}
         if self.detector is not None:
             findings["detector_windows"] = self.detector.summary()
+        if self.symmetry_views is not None:
+            findings["symmetry_views"] = self.symmetry_views
         return result_document(self, findings)
 
 
@@ -303,7 +307,10 @@ class Pipeline:
             timings["detector"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            prob, spread = self.segment(frame, region, progress, with_spread=True)
+            views_run: dict[str, int] = {}
+            deadline = None if cfg.time_budget_s is None else start + cfg.time_budget_s
+            prob, spread = self.segment(frame, region, progress, with_spread=True, deadline=deadline,
+                                        views_run=views_run)
             timings["segmentator"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -339,7 +346,7 @@ class Pipeline:
             settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None,
                                       "inference_backend": self.backend},
             weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
-            candidate_features=features,
+            candidate_features=features, symmetry_views=views_run,
         )
 
     def _rescore(self, calcs: list, features: np.ndarray) -> tuple[list, np.ndarray]:
@@ -407,14 +414,16 @@ class Pipeline:
             region &= self._roi_mask(frame, roi_px)
         return region
 
-    def segment(self, frame: WorkingFrame, region: np.ndarray, progress: bool = False, with_spread: bool = False):
+    def segment(self, frame: WorkingFrame, region: np.ndarray, progress: bool = False, with_spread: bool = False,
+                deadline: float | None = None, views_run: dict | None = None):
         """Segmentator probabilities on ``region`` of the working frame (0 elsewhere); with
-        ``with_spread`` also their standard deviation over the symmetry views (None with one view)."""
+        ``with_spread`` also their standard deviation over the symmetry views (None with one view).
+        ``deadline`` and ``views_run``: see :func:`~mcseg.segmentator.inference.segment_with_spread`."""
         views = self.config.segmentator_symmetries
         bar = self._bar(progress, "segmentator pixels", int(region.sum()) * views)
         prob, spread = segment_with_spread(self.segmentator, frame.image, region, self.config.segmentator_path,
                                            bar, views, with_spread, self.config.symmetry_refine_above,
-                                           self.dense_runner())
+                                           self.dense_runner(), deadline, views_run)
         _close(bar)
         return (prob, spread) if with_spread else prob
 

@@ -102,6 +102,38 @@ def test_refining_only_above_a_probability_keeps_the_full_average_there():
     assert (part_spread[region & ~refined] == 0).all() and (part[~region] == 0).all()
 
 
+def test_a_time_budget_stops_the_further_views_and_averages_those_that_ran(monkeypatch):
+    """A further view starts only if the previous one's time fits before the deadline; the result is
+    then the average of the views that ran, exactly as if only those had been asked for."""
+    import mcseg.segmentator.inference as inference
+
+    model = randomise_batch_norm(PatchCNN(NetworkConfig(padding="valid")))
+    image = np.random.default_rng(3).normal(size=(80, 70)).astype(np.float32)
+    region = np.zeros(image.shape, bool)
+    region[20:60, 15:55] = True
+    three, three_spread = inference.segment_with_spread(model, image, region, symmetries=3)
+    first, _ = inference.segment_with_spread(model, image, region, symmetries=1)
+
+    class Clock:  # every reading one second later: each view "takes" a known time
+        now = 0.0
+
+        def perf_counter(self):
+            self.now += 1.0
+            return self.now
+
+    monkeypatch.setattr(inference, "time", Clock())
+    views = {}
+    # Readings: 1 start, 2 after view 1 (1 s), 3 check (3 + 1 <= 6.5), 4 start, 5 after view 2,
+    # 6 after view 3 (6 + 1 > 6.5: stop).
+    mean, spread = inference.segment_with_spread(model, image, region, symmetries=8, deadline=6.5, views_run=views)
+    assert views == {"run": 3, "of": 8}
+    assert np.array_equal(mean, three) and np.array_equal(spread, three_spread)
+    # A deadline already past: the first view alone, no spread.
+    monkeypatch.setattr(inference, "time", Clock())
+    mean, spread = inference.segment_with_spread(model, image, region, symmetries=8, deadline=0.0, views_run=views)
+    assert views == {"run": 1, "of": 8} and spread is None and np.array_equal(mean, first)
+
+
 def test_dense_refuses_a_same_network():
     model = PatchCNN(NetworkConfig(padding="same")).eval()
     with pytest.raises(ValueError, match="valid"):

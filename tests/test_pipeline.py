@@ -115,6 +115,18 @@ def test_default_weights_find_the_demo_calcifications(demo_result):
     assert (~match.hits).sum() <= 5
 
 
+def test_time_budget_cuts_the_symmetry_views_and_says_so(demo_result):
+    """With the budget spent before the segmentator, only the first view runs: the result is the
+    single-view pipeline's, and the JSON says 1 of 8 views ran (8 of 8 without a budget)."""
+    assert demo_result.to_json()["symmetry_views"] == {"run": 8, "of": 8}
+    budget = Pipeline.from_weights(config=PipelineConfig(time_budget_s=0.0)).run(read_mammogram(DEMO))
+    one_view = Pipeline.from_weights(config=PipelineConfig(segmentator_symmetries=1)).run(read_mammogram(DEMO))
+    doc = budget.to_json()
+    assert doc["symmetry_views"] == {"run": 1, "of": 8} and doc["settings"]["time_budget_s"] == 0.0
+    assert np.array_equal(budget.mask, one_view.mask)
+    assert [c["score"] for c in budget.calcifications] == [c["score"] for c in one_view.calcifications]
+
+
 def test_mirrored_image_gives_mirrored_result(tmp_path, pipeline, demo_result):
     m = read_mammogram(DEMO)
     path = write_mammogram_dicom(tmp_path / "mirror.dcm", m.pixels[:, ::-1].astype(np.uint16),

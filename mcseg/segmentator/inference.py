@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import torch
@@ -138,7 +139,8 @@ def segment(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = 
 
 def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, path: str = "dense",
                         progress=None, symmetries: int = 1, with_spread: bool = True,
-                        refine_above: float = 0.0, runner=None) -> tuple[np.ndarray, np.ndarray | None]:
+                        refine_above: float = 0.0, runner=None, deadline: float | None = None,
+                        views_run: dict | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(mean, standard deviation) of the probabilities over the symmetry views: the spread says where
     the views disagree, at the cost of one more map; None when not asked for or with one view.
 
@@ -146,13 +148,21 @@ def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, 
     the pixels where it reached ``refine_above``; elsewhere the first view's probability stands (and
     the spread is 0). Exact per pixel (each pixel's probability depends only on its own patch); with
     ``refine_above`` at or below the candidate threshold every listed calcification gets all views.
+
+    ``deadline`` (a ``time.perf_counter()`` value): a further view starts only if the previous one's
+    time still fits before it; the mean and spread are over the views that ran, and ``views_run``
+    (a dict, when given) gets ``{"run": n, "of": symmetries}``.
     """
     if not 1 <= symmetries <= len(D4):
         raise ValueError(f"symmetries must be 1..{len(D4)}, not {symmetries}")
     with_spread = with_spread and symmetries > 1
     views = D4[:symmetries]
+    started = time.perf_counter()
     first = next(segment_views(model, image, region, views[:1], path, progress, runner=runner))
-    if symmetries == 1:
+    last_view_s = time.perf_counter() - started
+    if views_run is not None:
+        views_run.update(run=1, of=symmetries)
+    if symmetries == 1 or (deadline is not None and time.perf_counter() + last_view_s > deadline):
         return first, None
     refine = region & (first >= refine_above) if refine_above > 0 else region
     if progress is not None and refine is not region:
@@ -169,12 +179,21 @@ def segment_with_spread(model: PatchCNN, image: np.ndarray, region: np.ndarray, 
     shift = np.zeros_like(first_in)
     squares = np.zeros_like(first_in) if with_spread else None
     block = DENSE_BLOCK_PX if refine is region else REFINE_BLOCK_PX
+    run = 1
+    started = time.perf_counter()
     for p in segment_views(model, image, refine, views[1:], path, progress, block, runner):
         p = p.ravel()[where] - first_in
         shift += p
         if with_spread:
             squares += p * p
-    n = np.float32(symmetries)
+        run += 1
+        now = time.perf_counter()
+        last_view_s, started = now - started, now
+        if deadline is not None and run < symmetries and now + last_view_s > deadline:
+            break  # the generator computes a view only when asked: nothing more runs
+    if views_run is not None:
+        views_run.update(run=run, of=symmetries)
+    n = np.float32(run)
     shift /= n
     mean = first.copy()
     mean.ravel()[where] = first_in + shift
