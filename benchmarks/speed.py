@@ -14,7 +14,8 @@ Cases, each in a fresh process so its peak resident memory is its own:
            sample of 20,000 of the same pixels: seconds per pixel, speed-up, agreement.
 Every image case runs --runs times (default 3) in fresh processes; the median run is kept with every
 run's total. Every image case runs with the default settings and, with --refine-above P, again with the
-selective symmetry averaging (--symmetry-refine-above P). On a machine with CUDA the image cases
+selective symmetry averaging (--symmetry-refine-above P) and, with --time-budget-s S, with that time
+budget per image. On a machine with CUDA the image cases
 also run on the GPU.
 """
 
@@ -89,7 +90,7 @@ def case_segment(path: str, config: dict | None = None) -> dict:
             "stages_s": {k: round(v, 2) for k, v in result.timings_s.items()},
             "windows": int(len(result.detector.scores)), "flagged_windows": int(result.detector.flagged.sum()),
             "calcifications_in_mask": sum(c["in_mask"] for c in result.calcifications),
-            "peak_rss_mb": round(_peak_rss_mb(), 0), "torch_threads": torch.get_num_threads(),
+            "symmetry_views": result.symmetry_views, "peak_rss_mb": round(_peak_rss_mb(), 0), "torch_threads": torch.get_num_threads(),
             "device": str(pipeline.device) + (f" ({torch.cuda.get_device_name()})" if pipeline.device.type == "cuda"
                                                else ""), "config": config or {}}
 
@@ -138,6 +139,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "speed.json")
     parser.add_argument("--refine-above", type=float, help="also run every image with this --symmetry-refine-above")
+    parser.add_argument("--time-budget-s", type=float, metavar="S",
+                        help="also run every image with this time budget per image (--time-budget-s)")
     parser.add_argument("--skip-paths", action="store_true", help="leave out the dense-vs-reference case")
     parser.add_argument("--runs", type=int, default=3, help="runs of every case (default 3; the median is kept)")
     parser.add_argument("--torch-too", action="store_true",
@@ -157,6 +160,8 @@ def main() -> None:
     configs = {"": {}}
     if args.refine_above is not None:
         configs[f" refine>={args.refine_above:g}"] = {"symmetry_refine_above": args.refine_above}
+    if args.time_budget_s is not None:
+        configs[f" budget {args.time_budget_s:g} s"] = {"time_budget_s": args.time_budget_s}
     if args.torch_too:
         configs[" torch"] = {"backend": "torch"}
     if torch.cuda.is_available():
