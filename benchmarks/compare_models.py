@@ -17,6 +17,8 @@ the hit rules are the same. The other models:
   mass U-Net on the mini-MIAS masses of patients 81-161 (set mini-mias-masses).
 * cortina_svm: Cortina et al.'s pipeline 1 (grayscale-morphology candidates, hand-crafted features,
   a cascade of two RBF-SVMs), which lists calcifications: every figure the pipeline has.
+* cortina_resnet: Cortina et al.'s pipeline 2 (a ResNet classifier of 16 x 16 px patches in a
+  stride-8 sliding window, detections at the smoothed saliency map's peaks): every figure.
 
 Writes benchmarks/compare_models.json, runs/compare/<model>/<set>/ and runs/compare/froc.png (copied
 to benchmarks/compare_models.png, the README's picture). ``--models`` runs some models only and keeps
@@ -44,6 +46,7 @@ import evaluate_default as ev  # noqa: E402  (the sets and their data live there
 from mcseg.baselines.cluster_presence import ClusterPresence  # noqa: E402
 from mcseg.baselines.cortina.cascade import SVMCascade  # noqa: E402
 from mcseg.baselines.cortina.model import CortinaPipeline1  # noqa: E402
+from mcseg.baselines.cortina.resnet import CortinaResNetModel  # noqa: E402
 from mcseg.baselines.unet_segmentation import DEFAULT_MASS_WEIGHTS, UNetSegmentation  # noqa: E402
 from mcseg.defaults import MASS_ROI_PX, UNET_ROI_PX, WORKING_SPACING_MM  # noqa: E402
 from mcseg.evaluation.froc import froc, match_points  # noqa: E402
@@ -61,7 +64,8 @@ PAPER = {"luna_lozoya": "99.3% patch accuracy (INbreast patches; 8,301 parameter
                         "finding; TPR 0.77 at 3.65 FPPI (91 M parameters)"}
 PAPER["marita_unet_masses"] = PAPER["marita_unet"]
 PAPER["cortina_svm"] = "AUFROC 0-50 0.757 +- 0.018 (INbreast test half, calcifications under 1 mm)"
-MODELS = ("luna_lozoya", "marita_unet", "cortina_svm")
+PAPER["cortina_resnet"] = "AUFROC 0-50 0.679 +- 0.019 (INbreast test half, calcifications under 1 mm)"
+MODELS = ("luna_lozoya", "marita_unet", "cortina_svm", "cortina_resnet")
 #: The mass set: the mini-MIAS images with mass rows of patients 81-161 (patients 1-80 trained the
 #: mass U-Net) and the held-out normals of the mini-mias set; a mass is found when a predicted
 #: region's centroid lies inside its circle.
@@ -232,6 +236,7 @@ def main() -> None:
     parser.add_argument("--unet", type=Path, help="unet.pt (default: the bundled weights)")
     parser.add_argument("--unet-masses", type=Path, help="unet_masses.pt (default: the bundled weights)")
     parser.add_argument("--cortina", type=Path, help="cortina_svm_cascade.npz (default: the bundled one)")
+    parser.add_argument("--cortina-resnet", type=Path, help="cortina_resnet.pt (default: the bundled one)")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--reuse-predictions", action="store_true",
                         help="score a model's predictions under --out again where every image has one, instead "
@@ -241,11 +246,13 @@ def main() -> None:
     pipeline_figures = json.loads((ROOT / "benchmarks" / "evaluation.json").read_text())
     loaders = {"luna_lozoya": lambda: ClusterPresence.from_weights(args.cluster_cnn),
                "marita_unet": lambda: UNetSegmentation.from_weights(args.unet),
-               "cortina_svm": lambda: CortinaPipeline1.from_weights(args.cortina)}
+               "cortina_svm": lambda: CortinaPipeline1.from_weights(args.cortina),
+               "cortina_resnet": lambda: CortinaResNetModel.from_weights(args.cortina_resnet)}
     models = {m: loaders[m]() for m in args.models}
     weights_of = {m: (model.weights["path"] if isinstance(model.weights, dict) else model.weights)
                   for m, model in models.items()}
-    runners = {"luna_lozoya": run_cluster_cnn, "marita_unet": run_outlining, "cortina_svm": run_outlining}
+    runners = {"luna_lozoya": run_cluster_cnn, "marita_unet": run_outlining, "cortina_svm": run_outlining,
+               "cortina_resnet": run_outlining}
     store = ROOT / "benchmarks" / "compare_models.json"
     previous = json.loads(store.read_text()) if store.is_file() else {}
     results = previous.get("sets", {})

@@ -296,6 +296,32 @@ CORTINA_STAGE1_SENSITIVITY = 0.98
 CORTINA_MAX_NEGATIVES_PER_IMAGE = 150
 CORTINA_MAX_TRAINING_SAMPLES = 12000
 
+# --- Cortina et al., pipeline 2: detection by classification (issue 19; report sec. 2.3.1) ------
+
+#: "16x16 patch wise classification with our specifically tailored ResNet based network applied in a
+#: sliding window fashion with stride of 8 and Gaussian smoothing of the saliency map with kernel size
+#: of 9" (the report's best variant of the pipeline), at its pixel (INbreast's 0.07 mm).
+CORTINA_RESNET_PATCH_PX = 16
+CORTINA_RESNET_STRIDE_PX = 8
+CORTINA_RESNET_SMOOTHING_KERNEL_PX = 9
+#: "For images of size 16x16 only N=2 downsampling stages were used" (Figure 16); the stage widths
+#: and the fully connected layer are ours (the report gives neither): small enough for 2 CPU cores.
+CORTINA_RESNET_WIDTHS = (16, 32, 64)
+CORTINA_RESNET_FC_UNITS = 64
+#: Dropout before the output and GELU on the fully connected layer (report, Appendix 2).
+CORTINA_RESNET_DROPOUT = 0.5
+#: Detections: local maxima of the saliency map "using a window of 14x14 pixels", each a 14 x 14 box.
+CORTINA_RESNET_PEAK_WINDOW_PX = 14
+#: Training patches per image: every calcification centred (the report's positives), with this many
+#: copies shifted by up to 2 px (ours: a stride-8 window rarely centres a calcification exactly), and
+#: this many negatives at random breast positions whose patch holds no calcification pixel (ours).
+CORTINA_RESNET_POSITIVE_COPIES = 4
+CORTINA_RESNET_NEGATIVES_PER_IMAGE = 200
+#: Adam; the report's 1e-4 was for networks started from pretrained weights, ours start from scratch
+#: (ours: 1e-3). Batches of 128, half positive (ours).
+CORTINA_RESNET_LEARNING_RATE = 1e-3
+CORTINA_RESNET_BATCH_SIZE = 128
+
 
 @dataclass(frozen=True)
 class NetworkConfig:

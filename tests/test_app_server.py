@@ -60,8 +60,9 @@ def _status(exc: MONAILabelClientException) -> int:
 def test_info_lists_models_and_trainers(server):
     info = server["client"].info()
     assert {"pipeline", "detector", "segmentator", "luna_lozoya", "marita_unet", "marita_unet_masses",
-            "cortina_svm"} <= set(info["models"])
-    assert {"detector", "segmentator", "luna_lozoya", "marita_unet", "cortina_svm"} <= set(info["trainers"])
+            "cortina_svm", "cortina_resnet"} <= set(info["models"])
+    assert {"detector", "segmentator", "luna_lozoya", "marita_unet", "cortina_svm",
+            "cortina_resnet"} <= set(info["trainers"])
     assert "calcification" in info["labels"]
     assert info["datastore"]["total"] >= 2
     assert {"uncertain_c2c3", "random", "first"} <= set(info["strategies"])
@@ -197,6 +198,24 @@ def test_cortina_svm_cascade_returns_a_calcification_label(server):
     assert doc["model"] == "cortina_svm" and doc["candidates"]["proposed"] > 0
     strong = [c for c in doc["calcifications"] if c["in_mask"]]
     assert len(strong) == doc["candidates"]["in_mask"] and bool(strong) == bool(mask.any())
+    for calc in strong:
+        r, c = (int(round(v)) for v in calc["centroid_px"])
+        assert mask[max(r - 8, 0):r + 9, max(c - 8, 0):c + 9].any()
+    os.unlink(label_file)
+
+
+def test_cortina_resnet_returns_a_calcification_label(server):
+    """Cortina et al.'s pipeline 2 through the server on a real-background DICOM: a label on the
+    image's geometry, detections at the saliency map's peaks, the strong ones on the mask."""
+    client = server["client"]
+    label_file, doc = client.infer("cortina_resnet", OTHER.stem, {})
+    label, image = sitk.ReadImage(label_file), sitk.ReadImage(str(OTHER))
+    assert label.GetSize()[:2] == image.GetSize()[:2]
+    np.testing.assert_allclose(label.GetSpacing()[:2], image.GetSpacing()[:2])
+    mask = sitk.GetArrayFromImage(label).reshape(image.GetSize()[1], image.GetSize()[0])
+    assert doc["model"] == "cortina_resnet" and doc["windows"] > 0
+    strong = [c for c in doc["calcifications"] if c["in_mask"]]
+    assert bool(strong) == bool(mask.any())
     for calc in strong:
         r, c = (int(round(v)) for v in calc["centroid_px"])
         assert mask[max(r - 8, 0):r + 9, max(c - 8, 0):c + 9].any()
@@ -433,4 +452,19 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert stats["labelled_images"] == 2 and stats["candidates"]["train"]["positives"] > 0, stats
     result_file, params = client.infer("cortina_svm", IMAGE.stem, {})
     assert params["weights"]["path"] == str(cascade)
+    os.unlink(result_file)
+
+    # 7. Cortina's ResNet classifier trained on the same labels (a short run), then served.
+    with pytest.raises(MONAILabelClientException) as err:
+        client.train_start("cortina_resnet", {"epochs": 0})
+    assert _status(err.value) == 422 and "epochs" in err.value.msg
+    resnet = server["root"] / "model" / "cortina_resnet.pt"
+    client.train_start("cortina_resnet", {"epochs": 1, "steps_per_epoch": 20})
+    status = _wait_for_training(client)
+    assert status["status"] == "DONE", "\n".join(status.get("details", []))
+    assert resnet.is_file()
+    stats = client.info()["train_stats"]["cortina_resnet"]
+    assert stats["labelled_images"] == 2 and stats["patches"]["train"]["positives"] > 0, stats
+    result_file, params = client.infer("cortina_resnet", IMAGE.stem, {})
+    assert params["weights"]["path"] == str(resnet)
     os.unlink(result_file)

@@ -19,11 +19,14 @@ from mcseg.baselines.unet_segmentation import DEFAULT_WEIGHTS as DEFAULT_UNET_WE
 from mcseg.baselines.unet_segmentation import UNetSegmentation
 from mcseg.baselines.cortina.model import DEFAULT_WEIGHTS as DEFAULT_CORTINA_WEIGHTS
 from mcseg.baselines.cortina.model import CortinaPipeline1
+from mcseg.baselines.cortina.resnet import DEFAULT_WEIGHTS as DEFAULT_CORTINA_RESNET_WEIGHTS
+from mcseg.baselines.cortina.resnet import CortinaResNetModel
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 
 BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS,
            "cluster_cnn": DEFAULT_CLUSTER_CNN_WEIGHTS, "unet": DEFAULT_UNET_WEIGHTS,
-           "unet_masses": DEFAULT_UNET_MASS_WEIGHTS, "cortina_svm": DEFAULT_CORTINA_WEIGHTS}
+           "unet_masses": DEFAULT_UNET_MASS_WEIGHTS, "cortina_svm": DEFAULT_CORTINA_WEIGHTS,
+           "cortina_resnet": DEFAULT_CORTINA_RESNET_WEIGHTS}
 
 
 class ModelFiles:
@@ -34,6 +37,7 @@ class ModelFiles:
         self._cached_clusters: tuple[tuple, ClusterPresence] | None = None
         self._cached_unets: dict[str, tuple[tuple, UNetSegmentation]] = {}
         self._cached_cortina: tuple[tuple, CortinaPipeline1] | None = None
+        self._cached_cortina_resnet: tuple[tuple, CortinaResNetModel] | None = None
 
     def published(self, role: str) -> Path:
         return self.models_dir / (f"{role}.npz" if role == "cortina_svm" else f"{role}.pt")
@@ -79,3 +83,12 @@ class ModelFiles:
             if self._cached_cortina is None or self._cached_cortina[0] != key:
                 self._cached_cortina = (key, CortinaPipeline1.from_weights(path))
             return self._cached_cortina[1]
+
+    def cortina_resnet(self) -> CortinaResNetModel:
+        """Cortina's pipeline 2 with the ResNet classifier in use (reloaded when it changes)."""
+        path = self.path("cortina_resnet")
+        key = (str(path), path.stat().st_mtime_ns)
+        with self._lock:
+            if self._cached_cortina_resnet is None or self._cached_cortina_resnet[0] != key:
+                self._cached_cortina_resnet = (key, CortinaResNetModel.from_weights(path))
+            return self._cached_cortina_resnet[1]

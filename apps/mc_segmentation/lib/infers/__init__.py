@@ -1,3 +1,3 @@
-from .mcseg_infer import ClusterPresenceInfer, CortinaInfer, DetectorInfer, PipelineInfer, SegmentatorInfer, UNetInfer
+from .mcseg_infer import ClusterPresenceInfer, CortinaInfer, CortinaResNetInfer, DetectorInfer, PipelineInfer, SegmentatorInfer, UNetInfer
 
-__all__ = ["ClusterPresenceInfer", "CortinaInfer", "DetectorInfer", "PipelineInfer", "SegmentatorInfer", "UNetInfer"]
+__all__ = ["ClusterPresenceInfer", "CortinaInfer", "CortinaResNetInfer", "DetectorInfer", "PipelineInfer", "SegmentatorInfer", "UNetInfer"]

@@ -197,6 +197,27 @@ class CortinaInfer(McsegInferTask):
         return result.label_map(), result.to_json()
 
 
+class CortinaResNetInfer(McsegInferTask):
+    """Cortina et al.'s pipeline 2: a ResNet patch classifier in a sliding window, detections at the
+    saliency map's peaks (a baseline)."""
+
+    label_value_names = {"calcification": 1}
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        super().__init__(models, "Microcalcifications: Cortina's ResNet patch classifier in a sliding window, "
+                         "detections at the peaks of its saliency map, with clusters (a baseline)", spacing_mm)
+
+    def is_valid(self) -> bool:
+        return self.models.path("cortina_resnet").is_file()
+
+    def get_path(self, validate=True):
+        return str(self.models.path("cortina_resnet"))
+
+    def run(self, mammo, request):
+        result = self.models.cortina_resnet().run(mammo)
+        return result.label_map(), result.to_json()
+
+
 def _roi_px(request: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """The region as (r0, c0, r1, c1): ``roi_px``, or the 3D Slicer ROI ``roi`` (i/j/k min-max in IJK)."""
     roi = request.get("roi_px")
