@@ -47,20 +47,34 @@ class _PositiveProbability(torch.nn.Module):
 _EXPORT_LOCK = threading.Lock()
 
 
-def _session(module: torch.nn.Module, probe: torch.Tensor, dynamic_axes: dict, threads: int | None):
-    """An ONNX Runtime session of ``module`` exported in memory (input "x", output "p")."""
-    if not onnxruntime_available():
-        raise RuntimeError("the onnxruntime backend needs the packages onnxruntime and onnx")
+def export_graph(module: torch.nn.Module, probe: torch.Tensor, dynamic_axes: dict) -> bytes:
+    """``module`` as an ONNX graph in memory (input "x", output "p")."""
     buffer = io.BytesIO()
     with _EXPORT_LOCK, torch.no_grad():
         torch.onnx.export(module.eval(), probe, buffer, input_names=["x"], output_names=["p"],
                           dynamic_axes=dynamic_axes, opset_version=17, dynamo=False)
+    return buffer.getvalue()
+
+
+def dense_graph(model: PatchCNN) -> bytes:
+    """The segmentator's dense pass with its positive-class probability, as the dense runner exports it."""
+    side = model.dense_context_px + 8
+    return export_graph(_PositiveProbability(model.eval(), dense=True), torch.zeros(1, 1, side, side),
+                        {"x": {2: "h", 3: "w"}, "p": {1: "h", 2: "w"}})
+
+
+def _session(module: torch.nn.Module | bytes, probe: torch.Tensor | None = None, dynamic_axes: dict | None = None,
+             threads: int | None = None):
+    """An ONNX Runtime session of ``module`` exported in memory, or of an exported graph."""
+    if not onnxruntime_available():
+        raise RuntimeError("the onnxruntime backend needs the packages onnxruntime and onnx")
+    graph = module if isinstance(module, bytes) else export_graph(module, probe, dynamic_axes)
     ort = importlib.import_module("onnxruntime")
     options = ort.SessionOptions()
     # The same share of the cores PyTorch was given (mcseg segment --threads, --workers).
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxWindowRunner:
@@ -79,10 +93,9 @@ class OnnxDenseRunner:
     """``runner(tile)``: the calcification probability of ``model.forward_dense(tile)`` for a (1, 1, H, W)
     float32 array, as a (1, H', W') numpy array."""
 
-    def __init__(self, model: PatchCNN, threads: int | None = None):
-        side = model.dense_context_px + 8
-        self.session = _session(_PositiveProbability(model.eval(), dense=True), torch.zeros(1, 1, side, side),
-                                {"x": {2: "h", 3: "w"}, "p": {1: "h", 2: "w"}}, threads)
+    def __init__(self, model: PatchCNN, threads: int | None = None, graph: bytes | None = None):
+        """``graph``: an exported dense graph to run instead of ``model``'s own (e.g. a quantised copy)."""
+        self.session = _session(graph if graph is not None else dense_graph(model), threads=threads)
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"x": np.ascontiguousarray(tile, dtype=np.float32)})[0]
