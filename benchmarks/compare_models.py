@@ -280,6 +280,7 @@ def main() -> None:
                     or previous.get("sets", {}).get(name, {}).get(model_name, {}).get("wall_seconds")
             else:
                 summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+            summary["curves"] = stored_curves(curves)
             results[name][model_name] = summary
             curves_by_set.setdefault(name, {})[model_name] = curves
         print(json.dumps(results[name], indent=1))
@@ -288,6 +289,7 @@ def main() -> None:
         weights_of["marita_unet_masses"] = mass_model.weights["path"]
         summary, curve = evaluate_masses(mass_model, args.out / "marita_unet_masses" / MASS_SET / "pred",
                                          args.mias_normals, args.reuse_predictions)
+        summary["curves"] = stored_curves({"mass": curve})
         results[MASS_SET] = {"marita_unet_masses": summary}
         curves_by_set.setdefault(MASS_SET, {})["marita_unet_masses"] = {"mass": curve}
         print(json.dumps(results[MASS_SET], indent=1))
@@ -316,9 +318,36 @@ def main() -> None:
     text = table(results, params)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.md").write_text(text)
-    if _plot(curves_by_set, results, args.out / "froc.png"):  # the README's picture
+    if _plot(_with_stored(curves_by_set, results), results, args.out / "froc.png"):  # the README's picture
         shutil.copyfile(args.out / "froc.png", ROOT / "benchmarks" / "compare_models.png")
     print(text)
+
+
+def stored_curves(curves: dict, points: int = 200) -> dict:
+    """The FROC curves of a model on a set, thinned to at most ``points`` steps, so that a later run of
+    other models still draws them (the plot needs every model's curve, not only this run's)."""
+    out = {}
+    for level, curve in curves.items():
+        if curve is None or not curve.n_truth:
+            continue
+        fppi, sens = np.asarray(curve.fppi, float), np.maximum.accumulate(np.asarray(curve.sensitivity, float))
+        keep = np.unique(np.linspace(0, len(fppi) - 1, min(points, len(fppi))).round().astype(int))
+        out[level] = {"fppi": [round(float(v), 4) for v in fppi[keep]],
+                      "sensitivity": [round(float(v), 4) for v in sens[keep]], "n_truth": int(curve.n_truth)}
+    return out
+
+
+def _with_stored(curves_by_set: dict, results: dict) -> dict:
+    """This run's curves, and the stored ones of the models it did not run."""
+    from types import SimpleNamespace
+
+    merged = {name: dict(models) for name, models in curves_by_set.items()}
+    for name, models in results.items():
+        for model, summary in models.items():
+            if model in merged.get(name, {}) or not isinstance(summary, dict) or not summary.get("curves"):
+                continue
+            merged.setdefault(name, {})[model] = {level: SimpleNamespace(**c) for level, c in summary["curves"].items()}
+    return merged
 
 
 def _plot(curves_by_set: dict, results: dict, path: Path) -> bool:

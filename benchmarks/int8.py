@@ -4,7 +4,7 @@
 
 The bundled 0.07 mm segmentator's dense graph (what ONNX Runtime runs by default) is quantised with
 ONNX Runtime's static quantisation (QDQ, int8 weights per channel, uint8 activations), calibrated on
-the dense tiles of the two bundled demo images (not evaluation images). Reported: the time of one
+the dense tiles of the three bundled demo images (not evaluation images). Reported: the time of one
 256 px block (the pipeline's block, with its 48 px context) float against int8, median of --runs,
 and the decisions of the whole pipeline with each on the synthetic evaluation images of
 evaluate_default.py: mask pixels in both over pixels in either, and the calcifications in the mask.
@@ -33,7 +33,7 @@ DEMO = ROOT / "mcseg" / "data" / "demo"
 
 
 def calibration_tiles(pipeline: Pipeline, limit: int = 40) -> list[np.ndarray]:
-    """The dense tiles the pipeline evaluates (first view) on the demo images."""
+    """The dense tiles the pipeline evaluates (first view) on the demo images (at most ``limit``)."""
     seg = pipeline.segmentator
     n, ctx = seg.patch_size_px, seg.dense_context_px
     tiles = []
