@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Where the coarse weights' range started when both rules were written and run (then
 #: defaults.COARSE_INPUT_MIN_SPACING_MM; --route-from has since moved that to 0.08 mm). Kept
 #: fixed here so that rerunning either rule judges the same images.
-COARSE_INPUT_MIN_SPACING_MM = 0.11
+RULES_COARSE_FROM_MM = 0.11
 
 
 def main() -> None:
@@ -63,7 +63,7 @@ def main() -> None:
     held_out = set(report["validation_images"])
     cases = [c for c in find_cases(report["data"]) if c.image_id in held_out]
     if args.coarse:
-        cases = [c for c in cases if min(read_mammogram(c.image_path).spacing_mm) >= COARSE_INPUT_MIN_SPACING_MM]
+        cases = [c for c in cases if min(read_mammogram(c.image_path).spacing_mm) >= RULES_COARSE_FROM_MM]
     result = {"validation_images": len(cases), "coarse": args.coarse,
               "negatives": sum(1 for c in cases if c.image_id.startswith("mias_normal_"))}
     for name, folder in (("bundled", ROOT / "mcseg" / "weights"), ("candidate", args.candidate)):
@@ -88,8 +88,8 @@ def choose_route(route_from_mm: float) -> None:
     report = json.loads((weights / "coarse" / "training.json").read_text())
     held_out = set(report["validation_images"])
     cases = [c for c in find_cases(report["data"]) if c.image_id in held_out
-             and route_from_mm <= min(read_mammogram(c.image_path).spacing_mm) < COARSE_INPUT_MIN_SPACING_MM]
-    result = {"route_from_mm": route_from_mm, "route_to_mm": COARSE_INPUT_MIN_SPACING_MM,
+             and route_from_mm <= min(read_mammogram(c.image_path).spacing_mm) < RULES_COARSE_FROM_MM]
+    result = {"route_from_mm": route_from_mm, "route_to_mm": RULES_COARSE_FROM_MM,
               "validation_images": len(cases)}
     fine = Pipeline.from_weights(weights / "detector.pt", weights / "segmentator.pt", coarse_dir=None)
     coarse = Pipeline.from_weights(weights / "coarse" / "detector.pt", weights / "coarse" / "segmentator.pt",

@@ -178,7 +178,7 @@ SYMMETRY_REFINE_ABOVE = 0.0
 #: budget, each further view runs only if the previous view's time still fits before the budget is
 #: spent; the first view always runs, so at worst the result is the single-view map. The JSON's
 #: ``symmetry_views`` says how many views ran. Off by default: on the evaluation sets the slowest
-#: image takes at most 2.9x its set's median without it.
+#: image takes at most 3.0x its set's median without it, and a cut changes the decisions.
 TIME_BUDGET_S: float | None = None
 #: A listed calcification whose probability spreads at least this much over the symmetry views
 #: (standard deviation at its peak; 0 = all views agree, 0.5 = they split) is "uncertain": its

@@ -49,6 +49,8 @@ _EXPORT_LOCK = threading.Lock()
 
 def export_graph(module: torch.nn.Module, probe: torch.Tensor, dynamic_axes: dict) -> bytes:
     """``module`` as an ONNX graph in memory (input "x", output "p")."""
+    if not onnxruntime_available():
+        raise RuntimeError("the onnxruntime backend needs the packages onnxruntime and onnx")
     buffer = io.BytesIO()
     with _EXPORT_LOCK, torch.no_grad():
         torch.onnx.export(module.eval(), probe, buffer, input_names=["x"], output_names=["p"],
@@ -63,12 +65,8 @@ def dense_graph(model: PatchCNN) -> bytes:
                         {"x": {2: "h", 3: "w"}, "p": {1: "h", 2: "w"}})
 
 
-def _session(module: torch.nn.Module | bytes, probe: torch.Tensor | None = None, dynamic_axes: dict | None = None,
-             threads: int | None = None):
-    """An ONNX Runtime session of ``module`` exported in memory, or of an exported graph."""
-    if not onnxruntime_available():
-        raise RuntimeError("the onnxruntime backend needs the packages onnxruntime and onnx")
-    graph = module if isinstance(module, bytes) else export_graph(module, probe, dynamic_axes)
+def _session(graph: bytes, threads: int | None = None):
+    """An ONNX Runtime session of an exported graph."""
     ort = importlib.import_module("onnxruntime")
     options = ort.SessionOptions()
     # The same share of the cores PyTorch was given (mcseg segment --threads, --workers).
@@ -82,8 +80,9 @@ class OnnxWindowRunner:
 
     def __init__(self, model: PatchCNN, threads: int | None = None):
         n = model.patch_size_px
-        self.session = _session(_PositiveProbability(model.eval(), dense=False), torch.zeros(2, 1, n, n),
-                                {"x": {0: "batch"}, "p": {0: "batch"}}, threads)
+        self.session = _session(export_graph(_PositiveProbability(model.eval(), dense=False),
+                                             torch.zeros(2, 1, n, n), {"x": {0: "batch"}, "p": {0: "batch"}}),
+                                threads)
 
     def __call__(self, patches: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"x": np.ascontiguousarray(patches, dtype=np.float32)})[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any, Callable
 
 from mcseg.baselines.cluster_presence import DEFAULT_WEIGHTS as DEFAULT_CLUSTER_CNN_WEIGHTS
 from mcseg.baselines.cluster_presence import ClusterPresence
@@ -34,10 +35,8 @@ class ModelFiles:
         self.models_dir = Path(models_dir).resolve()
         self._lock = threading.Lock()
         self._cached: tuple[tuple, Pipeline] | None = None
-        self._cached_clusters: tuple[tuple, ClusterPresence] | None = None
-        self._cached_unets: dict[str, tuple[tuple, UNetSegmentation]] = {}
-        self._cached_cortina: tuple[tuple, CortinaPipeline1] | None = None
-        self._cached_cortina_resnet: tuple[tuple, CortinaResNetModel] | None = None
+        #: role -> (the file's path, mtime and settings; the model loaded from it)
+        self._baselines: dict[str, tuple[tuple, Any]] = {}
 
     def published(self, role: str) -> Path:
         return self.models_dir / (f"{role}.npz" if role == "cortina_svm" else f"{role}.pt")
@@ -56,39 +55,28 @@ class ModelFiles:
                 self._cached = (key, Pipeline.from_weights(*paths))
             return self._cached[1]
 
-    def cluster_presence(self, **settings) -> ClusterPresence:
-        """Luna-Lozoya's cluster CNN with the weights in use (reloaded when they change)."""
-        path = self.path("cluster_cnn")
+    def _baseline(self, role: str, load: Callable[..., Any], **settings) -> Any:
+        """A baseline model of ``role`` with the weights in use, loaded once per version of its file
+        (and of ``settings``): a trainer's publish is picked up by the next inference."""
+        path = self.path(role)
         key = (str(path), path.stat().st_mtime_ns, tuple(sorted(settings.items())))
         with self._lock:
-            if self._cached_clusters is None or self._cached_clusters[0] != key:
-                self._cached_clusters = (key, ClusterPresence.from_weights(path, **settings))
-            return self._cached_clusters[1]
+            if role not in self._baselines or self._baselines[role][0] != key:
+                self._baselines[role] = (key, load(path, **settings))
+            return self._baselines[role][1]
+
+    def cluster_presence(self, **settings) -> ClusterPresence:
+        """Luna-Lozoya's cluster CNN."""
+        return self._baseline("cluster_cnn", ClusterPresence.from_weights, **settings)
 
     def unet(self, role: str = "unet") -> UNetSegmentation:
-        """Marita's U-Net (``unet`` for calcifications, ``unet_masses``) with the weights in use
-        (reloaded when they change)."""
-        path = self.path(role)
-        key = (str(path), path.stat().st_mtime_ns)
-        with self._lock:
-            if role not in self._cached_unets or self._cached_unets[role][0] != key:
-                self._cached_unets[role] = (key, UNetSegmentation.from_weights(path))
-            return self._cached_unets[role][1]
+        """Marita's U-Net (``unet`` for calcifications, ``unet_masses``)."""
+        return self._baseline(role, UNetSegmentation.from_weights)
 
     def cortina(self) -> CortinaPipeline1:
-        """Cortina's pipeline 1 with the SVM cascade in use (reloaded when it changes)."""
-        path = self.path("cortina_svm")
-        key = (str(path), path.stat().st_mtime_ns)
-        with self._lock:
-            if self._cached_cortina is None or self._cached_cortina[0] != key:
-                self._cached_cortina = (key, CortinaPipeline1.from_weights(path))
-            return self._cached_cortina[1]
+        """Cortina's pipeline 1 with its SVM cascade."""
+        return self._baseline("cortina_svm", CortinaPipeline1.from_weights)
 
     def cortina_resnet(self) -> CortinaResNetModel:
-        """Cortina's pipeline 2 with the ResNet classifier in use (reloaded when it changes)."""
-        path = self.path("cortina_resnet")
-        key = (str(path), path.stat().st_mtime_ns)
-        with self._lock:
-            if self._cached_cortina_resnet is None or self._cached_cortina_resnet[0] != key:
-                self._cached_cortina_resnet = (key, CortinaResNetModel.from_weights(path))
-            return self._cached_cortina_resnet[1]
+        """Cortina's pipeline 2 with its ResNet classifier."""
+        return self._baseline("cortina_resnet", CortinaResNetModel.from_weights)

@@ -321,7 +321,3 @@ class CortinaResNetModel:
                     "candidate_threshold": CANDIDATE_THRESHOLD}
         return CortinaResNetResult(mammo, frame, mask, calc_json, cluster_json, windows, time.perf_counter() - start,
                                    timings, settings, self.weights, saliency if keep_saliency else None)
-
-
-def parameter_count(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))

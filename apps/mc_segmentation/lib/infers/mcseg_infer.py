@@ -37,6 +37,8 @@ class McsegInferTask(InferTask):
     """Reads the image with mcseg's reader, runs one stage, writes the label."""
 
     label_value_names = {name: value for value, name in LABEL_NAMES.items()}
+    #: The ModelFiles role of a baseline's weights; None = the pipeline's two networks.
+    weights_role: str | None = None
 
     def __init__(self, models: ModelFiles, description: str, spacing_mm: float | None = None,
                  type: InferType = InferType.SEGMENTATION, config: dict[str, Any] | None = None):
@@ -46,10 +48,11 @@ class McsegInferTask(InferTask):
         self.spacing_mm = spacing_mm
 
     def is_valid(self) -> bool:
-        return self.models.path("detector").is_file() and self.models.path("segmentator").is_file()
+        roles = (self.weights_role,) if self.weights_role else ("detector", "segmentator")
+        return all(self.models.path(role).is_file() for role in roles)
 
     def get_path(self, validate=True):
-        return str(self.models.path("segmentator"))
+        return str(self.models.path(self.weights_role or "segmentator"))
 
     def __call__(self, request: dict[str, Any]):
         image = request.get("image")
@@ -130,17 +133,12 @@ class ClusterPresenceInfer(McsegInferTask):
     """Luna-Lozoya et al.'s shallow CNN: where a cluster is likely, window by window (a baseline)."""
 
     label_value_names = {"cluster": 1}
+    weights_role = "cluster_cnn"
 
     def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
         super().__init__(models, "Microcalcification clusters: Luna-Lozoya's shallow CNN on 1 cm^2 windows at "
                          "stride_px (a baseline beside the pipeline)", spacing_mm, type=InferType.DETECTION,
                          config={"stride_px": CLUSTER_MAP_STRIDE_PX})
-
-    def is_valid(self) -> bool:
-        return self.models.path("cluster_cnn").is_file()
-
-    def get_path(self, validate=True):
-        return str(self.models.path("cluster_cnn"))
 
     def run(self, mammo, request):
         stride = request.get("stride_px")
@@ -158,7 +156,7 @@ class UNetInfer(McsegInferTask):
     calcifications and clusters, or with ``finding="mass"`` the mask of masses, as in the paper."""
 
     def __init__(self, models: ModelFiles, spacing_mm: float | None = None, finding: str = "calcification"):
-        self.role = "unet" if finding == "calcification" else "unet_masses"
+        self.weights_role = "unet" if finding == "calcification" else "unet_masses"
         self.label_value_names = {finding: 1}
         description = ("Microcalcifications: Marita's U-Net on non-overlapping 9 mm tiles, with clusters (a baseline "
                        "beside the pipeline)" if finding == "calcification" else
@@ -166,14 +164,8 @@ class UNetInfer(McsegInferTask):
                        "baseline; the paper's own task)")
         super().__init__(models, description, spacing_mm)
 
-    def is_valid(self) -> bool:
-        return self.models.path(self.role).is_file()
-
-    def get_path(self, validate=True):
-        return str(self.models.path(self.role))
-
     def run(self, mammo, request):
-        result = self.models.unet(self.role).run(mammo)
+        result = self.models.unet(self.weights_role).run(mammo)
         return result.label_map(), result.to_json()
 
 
@@ -181,16 +173,11 @@ class CortinaInfer(McsegInferTask):
     """Cortina et al.'s pipeline 1: morphology candidates, features, SVM cascade (a baseline)."""
 
     label_value_names = {"calcification": 1}
+    weights_role = "cortina_svm"
 
     def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
         super().__init__(models, "Microcalcifications: Cortina's grayscale-morphology candidates, hand-crafted "
                          "features and a two-stage SVM cascade, with clusters (a baseline)", spacing_mm)
-
-    def is_valid(self) -> bool:
-        return self.models.path("cortina_svm").is_file()
-
-    def get_path(self, validate=True):
-        return str(self.models.path("cortina_svm"))
 
     def run(self, mammo, request):
         result = self.models.cortina().run(mammo)
@@ -202,16 +189,11 @@ class CortinaResNetInfer(McsegInferTask):
     saliency map's peaks (a baseline)."""
 
     label_value_names = {"calcification": 1}
+    weights_role = "cortina_resnet"
 
     def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
         super().__init__(models, "Microcalcifications: Cortina's ResNet patch classifier in a sliding window, "
                          "detections at the peaks of its saliency map, with clusters (a baseline)", spacing_mm)
-
-    def is_valid(self) -> bool:
-        return self.models.path("cortina_resnet").is_file()
-
-    def get_path(self, validate=True):
-        return str(self.models.path("cortina_resnet"))
 
     def run(self, mammo, request):
         result = self.models.cortina_resnet().run(mammo)
