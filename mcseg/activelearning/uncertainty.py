@@ -124,3 +124,30 @@ def score_image(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> Ima
                                            round(b[3] * sc, 2)], u))
     top = [p.uncertainty for p in out[:top_k]]
     return ImageUncertainty(float(np.mean(top)) if top else 0.0, out, int(len(detection.scores)), n_cand_used)
+
+
+#: Side of the square tiles over which :func:`entropy_score` averages, in working pixels
+#: (about a 2 mm square at 0.07 mm, a small cluster's extent).
+ENTROPY_TILE_PX = 32
+
+
+def entropy_score(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> float:
+    """Plain uncertainty, the comparison strategy without the C2/C3 split.
+
+    The segmentator's single-view probability map over the region the detector
+    flags; the binary entropy (bits) of each pixel, averaged over square tiles;
+    the image's score is the mean of its ``top_k`` tiles, the same aggregation
+    as :func:`score_image`. One dense pass, no symmetry views, no detector spread.
+    """
+    cfg = pipeline.config
+    with torch.inference_mode():
+        frame = pipeline.prepare(mammo)
+        region = pipeline.candidate_region(frame, pipeline.detect(frame))
+        prob = next(segment_views(pipeline.segmentator, frame.image, region, [(0, False)], cfg.segmentator_path))
+    p = np.clip(prob.astype(np.float64), 1e-6, 1 - 1e-6)
+    entropy = np.where(region, -(p * np.log2(p) + (1 - p) * np.log2(1 - p)), 0.0)
+    n = ENTROPY_TILE_PX
+    rows, cols = -(-entropy.shape[0] // n) * n, -(-entropy.shape[1] // n) * n
+    tiles = np.pad(entropy, ((0, rows - entropy.shape[0]), (0, cols - entropy.shape[1])))
+    tile_means = tiles.reshape(rows // n, n, cols // n, n).mean(axis=(1, 3)).ravel()
+    return float(np.sort(tile_means)[::-1][:top_k].mean())
