@@ -275,6 +275,34 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
     cr.add_argument("--no-progress", action="store_true")
 
+    tcd = sub.add_parser("train-cortina-detector",
+                         help="train Cortina et al.'s sliding-window CNN detector (pipeline 3, a baseline)",
+                         description="Cut 224 x 224 px windows at 0.07 mm on a stride-100 grid from every labelled "
+                                     "image S.* of DATA, keeping those that hold calcifications, with a 14 x 14 px box "
+                                     "on each; train MONAI's RetinaNet over the pipeline 2 backbone (started from "
+                                     "--backbone) and keep the epoch of best validation AP at IoU 0.5. Writes "
+                                     "OUT/cortina_detector.pt and OUT/cortina_detector.json.")
+    tcd.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
+    tcd.add_argument("-o", "--out", type=Path, default=Path("runs/cortina-detector"), help="output folder")
+    tcd.add_argument("--epochs", type=int, default=15, help="epochs at most (default 15, the report's)")
+    tcd.add_argument("--steps-per-epoch", type=int, default=100, help="minibatches per epoch (default 100)")
+    tcd.add_argument("--max-minutes", type=float, help="start no epoch after this many minutes")
+    tcd.add_argument("--backbone", default="bundled",
+                     help="cortina_resnet.pt to start the backbone from (default: the bundled one; 'none': scratch)")
+    tcd.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
+    tcd.add_argument("--seed", type=int, default=0)
+    tcd.add_argument("--no-progress", action="store_true")
+
+    cd = sub.add_parser("cortina-detector", help="calcifications from Cortina et al.'s pipeline 3 (a baseline)",
+                        description="The CNN detector on 224 px windows of stride 200, detections fused by "
+                                    "non-maximum suppression; writes S.json (the output contract; `mcseg evaluate` "
+                                    "scores it) and S.mask.nrrd (the boxes of the detections at the threshold).")
+    cd.add_argument("inputs", type=Path, nargs="+", help="images or folders")
+    cd.add_argument("-o", "--out", type=Path, default=Path("cortina-detector-out"), help="output folder")
+    cd.add_argument("--weights", type=Path, help="cortina_detector.pt (default: the bundled one)")
+    cd.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
+    cd.add_argument("--no-progress", action="store_true")
+
     synth = sub.add_parser("synth", help="generate synthetic mammograms with exact ground truth",
                            description="Write S.dcm (MG DICOM with pixel spacing), S.gt.nrrd (calcification "
                                        "mask) and S.gt.json (calcifications and clusters) per image.")
@@ -693,12 +721,51 @@ def cmd_cortina_resnet(args) -> int:
                               {1: "calcification"})
 
 
+def cmd_train_cortina_detector(args) -> int:
+    import json
+
+    from mcseg.baselines.cortina import detection
+    from mcseg.baselines.cortina.resnet import DEFAULT_WEIGHTS as RESNET_WEIGHTS
+    from mcseg.training import find_cases
+
+    cases = [c for folder in args.data for c in find_cases(folder)]
+    if not cases:
+        print(f"error: no labelled images in {', '.join(map(str, args.data))}", file=sys.stderr)
+        return 2
+    backbone = {"bundled": RESNET_WEIGHTS, "none": None}.get(args.backbone, args.backbone)
+    if backbone is not None and not Path(backbone).is_file():
+        print(f"error: no backbone weights at {backbone}", file=sys.stderr)
+        return 2
+    windows = detection.training_windows(cases, args.seed, args.spacing_mm, progress=not args.no_progress)
+    try:
+        detector, report = detection.train_detector(windows, args.epochs, args.steps_per_epoch, args.max_minutes,
+                                                    args.seed, backbone, progress=not args.no_progress)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report |= {"trained_with": args.command_line, "images": len(cases)}
+    config = detection.backbone_config(backbone)
+    path = detection.save_weights(detector, config, report, args.out / "cortina_detector.pt")
+    (args.out / "cortina_detector.json").write_text(json.dumps(report, indent=1))
+    print(f"trained the detector: best epoch {report['best_epoch']}, validation AP50 {report['val_ap50']}; "
+          f"wrote {path}")
+    return 0
+
+
+def cmd_cortina_detector(args) -> int:
+    from mcseg.baselines.cortina.detection import CortinaDetectorModel
+
+    return _model_over_inputs(args, CortinaDetectorModel.from_weights(args.weights), "Cortina detector", "mask",
+                              {1: "calcification"})
+
+
 COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth,
             "negatives": cmd_negatives, "train-classifier": cmd_train_classifier,
             "evaluate": cmd_evaluate, "train-cluster-cnn": cmd_train_cluster_cnn, "clusters": cmd_clusters,
             "train-unet": cmd_train_unet, "unet": cmd_unet, "train-cortina": cmd_train_cortina,
             "cortina": cmd_cortina, "train-cortina-resnet": cmd_train_cortina_resnet,
-            "cortina-resnet": cmd_cortina_resnet}
+            "cortina-resnet": cmd_cortina_resnet, "train-cortina-detector": cmd_train_cortina_detector,
+            "cortina-detector": cmd_cortina_detector}
 
 
 def main(argv: list[str] | None = None) -> int:

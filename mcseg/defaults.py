@@ -322,6 +322,28 @@ CORTINA_RESNET_NEGATIVES_PER_IMAGE = 200
 CORTINA_RESNET_LEARNING_RATE = 1e-3
 CORTINA_RESNET_BATCH_SIZE = 128
 
+# --- Cortina et al., pipeline 3: a CNN detector on sliding windows (issue 19; report sec. 2.3.2) -----
+
+#: "applied in sliding window fashion on patches of 224x224 with stride of 200 fusing all detections and
+#: finally applying non-maxima suppression with 0.5 IoU threshold"; trained on "224x224 patches,
+#: extracted from the original image using a stride of 100 with only patches containing MCs";
+#: "ground truth bounding boxes were defined as 14x14 squares around the center of every lesion";
+#: anchors "14x14 size and the aspect ratio of 1:1"; batch size 6 (Appendix 3).
+CORTINA_DETECTOR_PATCH_PX = 224
+CORTINA_DETECTOR_INFER_STRIDE_PX = 200
+CORTINA_DETECTOR_TRAIN_STRIDE_PX = 100
+CORTINA_DETECTOR_BOX_PX = 14
+CORTINA_DETECTOR_NMS_IOU = 0.5
+CORTINA_DETECTOR_BATCH_SIZE = 6
+#: At most this many training windows per image, drawn at random (ours: keeps the windows of a
+#: 300-image training folder in memory, about 0.5 GB).
+CORTINA_DETECTOR_WINDOWS_PER_IMAGE = 8
+#: Channels of every feature pyramid level (ours: small enough for 2 CPU cores).
+CORTINA_DETECTOR_FPN_CHANNELS = 32
+#: Adam at the report's 1e-4 (with its StepLR replaced by keeping the best epoch: our runs are
+#: minutes on a CPU, not 10-15 epochs of the report's data on a GPU).
+CORTINA_DETECTOR_LEARNING_RATE = 1e-4
+
 
 @dataclass(frozen=True)
 class NetworkConfig:

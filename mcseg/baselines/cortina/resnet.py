@@ -257,6 +257,8 @@ class CortinaResNetResult:
     settings: dict[str, Any]
     weights: dict[str, Any]
     saliency: np.ndarray | None = field(default=None, repr=False)
+    #: Pipeline 3 (mcseg.baselines.cortina.detection) returns its findings in the same form.
+    model: str = MODEL_NAME
 
     def label_map(self) -> np.ndarray:
         return self.mask
@@ -264,7 +266,7 @@ class CortinaResNetResult:
     def to_json(self) -> dict[str, Any]:
         return result_document(self, {"calcifications": self.calcifications, "clusters": self.clusters,
                                       "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
-                                      "model": MODEL_NAME, "windows": self.windows})
+                                      "model": self.model, "windows": self.windows})
 
 
 class CortinaResNetModel:
