@@ -19,6 +19,9 @@ the hit rules are the same. The other models:
   a cascade of two RBF-SVMs), which lists calcifications: every figure the pipeline has.
 * cortina_resnet: Cortina et al.'s pipeline 2 (a ResNet classifier of 16 x 16 px patches in a
   stride-8 sliding window, detections at the smoothed saliency map's peaks): every figure.
+* cortina_detector: Cortina et al.'s pipeline 3 (a CNN object detector, MONAI's RetinaNet with one
+  14 px anchor, on 224 px windows of stride 200, NMS over the fused detections): every figure; its
+  mask is the boxes of its detections, so its Dice says little.
 
 Writes benchmarks/compare_models.json, runs/compare/<model>/<set>/ and runs/compare/froc.png (copied
 to benchmarks/compare_models.png, the README's picture). ``--models`` runs some models only and keeps
@@ -46,6 +49,7 @@ import evaluate_default as ev  # noqa: E402  (the sets and their data live there
 from mcseg.baselines.cluster_presence import ClusterPresence  # noqa: E402
 from mcseg.baselines.cortina.cascade import SVMCascade  # noqa: E402
 from mcseg.baselines.cortina.model import CortinaPipeline1  # noqa: E402
+from mcseg.baselines.cortina.detection import CortinaDetectorModel  # noqa: E402
 from mcseg.baselines.cortina.resnet import CortinaResNetModel  # noqa: E402
 from mcseg.baselines.unet_segmentation import DEFAULT_MASS_WEIGHTS, UNetSegmentation  # noqa: E402
 from mcseg.defaults import MASS_ROI_PX, UNET_ROI_PX, WORKING_SPACING_MM  # noqa: E402
@@ -65,7 +69,9 @@ PAPER = {"luna_lozoya": "99.3% patch accuracy (INbreast patches; 8,301 parameter
 PAPER["marita_unet_masses"] = PAPER["marita_unet"]
 PAPER["cortina_svm"] = "AUFROC 0-50 0.757 +- 0.018 (INbreast test half, calcifications under 1 mm)"
 PAPER["cortina_resnet"] = "AUFROC 0-50 0.679 +- 0.019 (INbreast test half, calcifications under 1 mm)"
-MODELS = ("luna_lozoya", "marita_unet", "cortina_svm", "cortina_resnet")
+PAPER["cortina_detector"] = ("AUFROC 0-50 0.809 +- 0.014 (INbreast test half, calcifications under 1 mm; "
+                              "Faster R-CNN, DenseNet-121 backbone)")
+MODELS = ("luna_lozoya", "marita_unet", "cortina_svm", "cortina_resnet", "cortina_detector")
 #: The mass set: the mini-MIAS images with mass rows of patients 81-161 (patients 1-80 trained the
 #: mass U-Net) and the held-out normals of the mini-mias set; a mass is found when a predicted
 #: region's centroid lies inside its circle.
@@ -237,6 +243,7 @@ def main() -> None:
     parser.add_argument("--unet-masses", type=Path, help="unet_masses.pt (default: the bundled weights)")
     parser.add_argument("--cortina", type=Path, help="cortina_svm_cascade.npz (default: the bundled one)")
     parser.add_argument("--cortina-resnet", type=Path, help="cortina_resnet.pt (default: the bundled one)")
+    parser.add_argument("--cortina-detector", type=Path, help="cortina_detector.pt (default: the bundled one)")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--reuse-predictions", action="store_true",
                         help="score a model's predictions under --out again where every image has one, instead "
@@ -247,12 +254,13 @@ def main() -> None:
     loaders = {"luna_lozoya": lambda: ClusterPresence.from_weights(args.cluster_cnn),
                "marita_unet": lambda: UNetSegmentation.from_weights(args.unet),
                "cortina_svm": lambda: CortinaPipeline1.from_weights(args.cortina),
-               "cortina_resnet": lambda: CortinaResNetModel.from_weights(args.cortina_resnet)}
+               "cortina_resnet": lambda: CortinaResNetModel.from_weights(args.cortina_resnet),
+               "cortina_detector": lambda: CortinaDetectorModel.from_weights(args.cortina_detector)}
     models = {m: loaders[m]() for m in args.models}
     weights_of = {m: (model.weights["path"] if isinstance(model.weights, dict) else model.weights)
                   for m, model in models.items()}
     runners = {"luna_lozoya": run_cluster_cnn, "marita_unet": run_outlining, "cortina_svm": run_outlining,
-               "cortina_resnet": run_outlining}
+               "cortina_resnet": run_outlining, "cortina_detector": run_outlining}
     store = ROOT / "benchmarks" / "compare_models.json"
     previous = json.loads(store.read_text()) if store.is_file() else {}
     results = previous.get("sets", {})

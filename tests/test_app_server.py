@@ -60,9 +60,9 @@ def _status(exc: MONAILabelClientException) -> int:
 def test_info_lists_models_and_trainers(server):
     info = server["client"].info()
     assert {"pipeline", "detector", "segmentator", "luna_lozoya", "marita_unet", "marita_unet_masses",
-            "cortina_svm", "cortina_resnet"} <= set(info["models"])
+            "cortina_svm", "cortina_resnet", "cortina_detector"} <= set(info["models"])
     assert {"detector", "segmentator", "luna_lozoya", "marita_unet", "cortina_svm",
-            "cortina_resnet"} <= set(info["trainers"])
+            "cortina_resnet", "cortina_detector"} <= set(info["trainers"])
     assert "calcification" in info["labels"]
     assert info["datastore"]["total"] >= 2
     assert {"uncertain_c2c3", "random", "first"} <= set(info["strategies"])
@@ -204,16 +204,17 @@ def test_cortina_svm_cascade_returns_a_calcification_label(server):
     os.unlink(label_file)
 
 
-def test_cortina_resnet_returns_a_calcification_label(server):
-    """Cortina et al.'s pipeline 2 through the server on a real-background DICOM: a label on the
-    image's geometry, detections at the saliency map's peaks, the strong ones on the mask."""
+@pytest.mark.parametrize("model", ["cortina_resnet", "cortina_detector"])
+def test_cortina_deep_pipelines_return_a_calcification_label(server, model):
+    """Cortina et al.'s pipelines 2 and 3 through the server on a real-background DICOM: a label on
+    the image's geometry, detections (saliency peaks; detector boxes), the strong ones on the mask."""
     client = server["client"]
-    label_file, doc = client.infer("cortina_resnet", OTHER.stem, {})
+    label_file, doc = client.infer(model, OTHER.stem, {})
     label, image = sitk.ReadImage(label_file), sitk.ReadImage(str(OTHER))
     assert label.GetSize()[:2] == image.GetSize()[:2]
     np.testing.assert_allclose(label.GetSpacing()[:2], image.GetSpacing()[:2])
     mask = sitk.GetArrayFromImage(label).reshape(image.GetSize()[1], image.GetSize()[0])
-    assert doc["model"] == "cortina_resnet" and doc["windows"] > 0
+    assert doc["model"] == model and doc["windows"] > 0
     strong = [c for c in doc["calcifications"] if c["in_mask"]]
     assert bool(strong) == bool(mask.any())
     for calc in strong:

@@ -4,7 +4,7 @@
 
 Settings (``--conf``):
   models       all (default) or a comma list of: pipeline, detector, segmentator, luna_lozoya,
-               marita_unet (with marita_unet_masses), cortina_svm, cortina_resnet
+               marita_unet (with marita_unet_masses), cortina_svm, cortina_resnet, cortina_detector
   models_dir   where trained weights are published (default <app>/model); until
                a training run has published, the weights bundled with mcseg are used
   spacing_mm   pixel size for images whose files carry none (default: mcseg's

@@ -22,12 +22,14 @@ from mcseg.baselines.cortina.model import DEFAULT_WEIGHTS as DEFAULT_CORTINA_WEI
 from mcseg.baselines.cortina.model import CortinaPipeline1
 from mcseg.baselines.cortina.resnet import DEFAULT_WEIGHTS as DEFAULT_CORTINA_RESNET_WEIGHTS
 from mcseg.baselines.cortina.resnet import CortinaResNetModel
+from mcseg.baselines.cortina.detection import DEFAULT_WEIGHTS as DEFAULT_CORTINA_DETECTOR_WEIGHTS
+from mcseg.baselines.cortina.detection import CortinaDetectorModel
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 
 BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS,
            "cluster_cnn": DEFAULT_CLUSTER_CNN_WEIGHTS, "unet": DEFAULT_UNET_WEIGHTS,
            "unet_masses": DEFAULT_UNET_MASS_WEIGHTS, "cortina_svm": DEFAULT_CORTINA_WEIGHTS,
-           "cortina_resnet": DEFAULT_CORTINA_RESNET_WEIGHTS}
+           "cortina_resnet": DEFAULT_CORTINA_RESNET_WEIGHTS, "cortina_detector": DEFAULT_CORTINA_DETECTOR_WEIGHTS}
 
 
 class ModelFiles:
@@ -80,3 +82,7 @@ class ModelFiles:
     def cortina_resnet(self) -> CortinaResNetModel:
         """Cortina's pipeline 2 with its ResNet classifier."""
         return self._baseline("cortina_resnet", CortinaResNetModel.from_weights)
+
+    def cortina_detector(self) -> CortinaDetectorModel:
+        """Cortina's pipeline 3 with its sliding-window CNN detector."""
+        return self._baseline("cortina_detector", CortinaDetectorModel.from_weights)

@@ -32,6 +32,7 @@ from lib.offload import OffloadHeavyRoutes, Workload
 from lib.trainers.cluster_cnn_trainer import cluster_train_options
 from lib.trainers.patch_cnn_trainer import train_options, train_processes
 from lib.trainers.cortina_trainer import cortina_train_options
+from lib.trainers.cortina_detector_trainer import cortina_detector_train_options
 from lib.trainers.cortina_resnet_trainer import cortina_resnet_train_options
 from lib.trainers.unet_trainer import unet_train_options
 
@@ -137,6 +138,8 @@ def _training_problem(body: bytes, trainer: str) -> str | None:
             cortina_train_options(params)
         elif trainer == "cortina_resnet":
             cortina_resnet_train_options(params)
+        elif trainer == "cortina_detector":
+            cortina_detector_train_options(params)
         else:
             config, _ = train_options(params)
             train_processes(params, config.batch_size)

@@ -303,7 +303,10 @@ def save_weights(detector: RetinaNetDetector, resnet_config: dict[str, Any], rep
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"model": MODEL_NAME, "backbone_config": resnet_config, "state_dict": detector.network.state_dict(),
-                "meta": {k: v for k, v in report.items() if k != "history"}, "history": report.get("history", [])}, tmp)
+                "meta": {k: v for k, v in report.items() if k != "history"}, "history": report.get("history", []),
+                "validation": {"ap50": report.get("val_ap50"), "on": report.get("validated_on"),
+                               "windows": report.get("windows")},
+                "best_epoch": report.get("best_epoch"), "trained_on": report.get("trained_on")}, tmp)
     tmp.replace(path)  # atomically: the app's inferer may be loading the previous file
     return path
 

@@ -1,3 +1,3 @@
-from .mcseg_infer import ClusterPresenceInfer, CortinaInfer, CortinaResNetInfer, DetectorInfer, PipelineInfer, SegmentatorInfer, UNetInfer
+from .mcseg_infer import ClusterPresenceInfer, CortinaDetectorInfer, CortinaInfer, CortinaResNetInfer, DetectorInfer, PipelineInfer, SegmentatorInfer, UNetInfer
 
-__all__ = ["ClusterPresenceInfer", "CortinaInfer", "CortinaResNetInfer", "DetectorInfer", "PipelineInfer", "SegmentatorInfer", "UNetInfer"]
+__all__ = ["ClusterPresenceInfer", "CortinaDetectorInfer", "CortinaInfer", "CortinaResNetInfer", "DetectorInfer", "PipelineInfer", "SegmentatorInfer", "UNetInfer"]

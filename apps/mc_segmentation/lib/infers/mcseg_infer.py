@@ -200,6 +200,22 @@ class CortinaResNetInfer(McsegInferTask):
         return result.label_map(), result.to_json()
 
 
+class CortinaDetectorInfer(McsegInferTask):
+    """Cortina et al.'s pipeline 3: a CNN object detector on sliding windows, detections fused by
+    non-maximum suppression (a baseline); the label marks each detection's 14 x 14 px box."""
+
+    label_value_names = {"calcification": 1}
+    weights_role = "cortina_detector"
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        super().__init__(models, "Microcalcifications: Cortina's CNN detector (RetinaNet, 14 px anchors) on "
+                         "224 px windows, each detection's box, with clusters (a baseline)", spacing_mm)
+
+    def run(self, mammo, request):
+        result = self.models.cortina_detector().run(mammo)
+        return result.label_map(), result.to_json()
+
+
 def _roi_px(request: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """The region as (r0, c0, r1, c1): ``roi_px``, or the 3D Slicer ROI ``roi`` (i/j/k min-max in IJK)."""
     roi = request.get("roi_px")
