@@ -66,6 +66,29 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                         "the weights' folder may hold (candidate_classifier.npz)")
 
 
+def _train_parser(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A baseline's training command: DATA folders, -o OUT (set_defaults gives its default), and the
+    pixel size, seed and progress options every trainer takes."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
+    parser.add_argument("-o", "--out", type=Path, help="output folder")
+    parser.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def _model_parser(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A baseline's inference command: images or folders, -o OUT (set_defaults gives its default), and
+    the pixel size and progress options every model takes."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.add_argument("inputs", type=Path, nargs="+", help="images or folders")
+    parser.add_argument("-o", "--out", type=Path, help="output folder")
+    parser.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcseg",
@@ -162,44 +185,36 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--seed", type=int, default=0)
     tc.add_argument("--no-progress", action="store_true")
 
-    tcc = sub.add_parser("train-cluster-cnn", help="train Luna-Lozoya et al.'s shallow cluster CNN (a baseline)",
-                         description="Cut 1 cm^2 patches (144 x 144 px at 0.07 mm) from every labelled image S.* "
-                                     "of DATA: positive where at least 6 calcifications of a cluster lie inside, "
-                                     "negative where none does. Train the 8,301-parameter CNN (BCE, Adam, batch "
-                                     "64, rotations and flips) and keep the epoch of best validation accuracy. "
-                                     "Writes OUT/cluster_cnn.pt and OUT/cluster_cnn.json.")
-    tcc.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
-    tcc.add_argument("-o", "--out", type=Path, default=Path("runs/cluster-cnn"), help="output folder")
+    tcc = _train_parser(sub, "train-cluster-cnn", help="train Luna-Lozoya et al.'s shallow cluster CNN (a baseline)",
+                        description="Cut 1 cm^2 patches (144 x 144 px at 0.07 mm) from every labelled image S.* "
+                                    "of DATA: positive where at least 6 calcifications of a cluster lie inside, "
+                                    "negative where none does. Train the 8,301-parameter CNN (BCE, Adam, batch "
+                                    "64, rotations and flips) and keep the epoch of best validation accuracy. "
+                                    "Writes OUT/cluster_cnn.pt and OUT/cluster_cnn.json.")
+    tcc.set_defaults(out=Path("runs/cluster-cnn"))
     tcc.add_argument("--epochs", type=int, default=defaults.CLUSTER_CNN_MAX_EPOCHS,
                      help=f"epochs (default {defaults.CLUSTER_CNN_MAX_EPOCHS}, the paper's)")
     tcc.add_argument("--per-cluster", type=int, default=8, help="positive patches per cluster (default 8)")
     tcc.add_argument("--negatives", type=int, default=8, help="negative patches per image (default 8)")
-    tcc.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
-    tcc.add_argument("--seed", type=int, default=0)
-    tcc.add_argument("--no-progress", action="store_true")
 
-    cl = sub.add_parser("clusters", help="cluster-probability map and cluster candidates (Luna-Lozoya CNN)",
-                        description="Run the shallow cluster CNN over the breast of each image at a stride and "
-                                    "write S.json (the output contract, with clusters and no calcifications; "
-                                    "`mcseg evaluate` scores it at cluster level) and S.clusters.nrrd (1 where a "
-                                    "window at or above the threshold lies).")
-    cl.add_argument("inputs", type=Path, nargs="+", help="images or folders")
-    cl.add_argument("-o", "--out", type=Path, default=Path("clusters-out"), help="output folder")
+    cl = _model_parser(sub, "clusters", help="cluster-probability map and cluster candidates (Luna-Lozoya CNN)",
+                       description="Run the shallow cluster CNN over the breast of each image at a stride and "
+                                   "write S.json (the output contract, with clusters and no calcifications; "
+                                   "`mcseg evaluate` scores it at cluster level) and S.clusters.nrrd (1 where a "
+                                   "window at or above the threshold lies).")
+    cl.set_defaults(out=Path("clusters-out"))
     cl.add_argument("--weights", type=Path, help="cluster_cnn.pt (default: the bundled weights)")
     cl.add_argument("--stride-px", type=int, default=defaults.CLUSTER_MAP_STRIDE_PX,
                     help=f"window stride at the working pixel (default {defaults.CLUSTER_MAP_STRIDE_PX})")
     cl.add_argument("--threshold", type=float, help=f"default {defaults.CLUSTER_CNN_THRESHOLD} (the paper's)")
-    cl.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
-    cl.add_argument("--no-progress", action="store_true")
 
-    tu = sub.add_parser("train-unet", help="train Marita et al.'s U-Net for calcifications (a baseline)",
-                        description="Cut 128 x 128 px ROIs (0.07 mm) from every labelled image S.* of DATA: one "
-                                    "centred on each finding, 4 copies with the centre shifted at random, and a few "
-                                    "at random breast positions. Train MONAI's U-Net with pixel-weighted binary "
-                                    "cross-entropy (Adam, batch 8) and keep the epoch of best validation Dice. "
-                                    "Writes OUT/unet.pt and OUT/unet.json.")
-    tu.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
-    tu.add_argument("-o", "--out", type=Path, default=Path("runs/unet"), help="output folder")
+    tu = _train_parser(sub, "train-unet", help="train Marita et al.'s U-Net for calcifications (a baseline)",
+                       description="Cut 128 x 128 px ROIs (0.07 mm) from every labelled image S.* of DATA: one "
+                                   "centred on each finding, 4 copies with the centre shifted at random, and a few "
+                                   "at random breast positions. Train MONAI's U-Net with pixel-weighted binary "
+                                   "cross-entropy (Adam, batch 8) and keep the epoch of best validation Dice. "
+                                   "Writes OUT/unet.pt and OUT/unet.json.")
+    tu.set_defaults(out=Path("runs/unet"))
     tu.add_argument("--epochs", type=int, default=defaults.UNET_MAX_EPOCHS,
                     help=f"epochs (default {defaults.UNET_MAX_EPOCHS}, the paper's)")
     tu.add_argument("--max-minutes", type=float, help="start no epoch after this many minutes of training")
@@ -208,100 +223,73 @@ def build_parser() -> argparse.ArgumentParser:
                          "masses (256 px at 0.2 mm, the paper's 1024 px film ROIs downsampled by 4)")
     tu.add_argument("--background-rois", type=int, default=defaults.UNET_BACKGROUND_ROIS,
                     help=f"ROIs at random breast positions per image (default {defaults.UNET_BACKGROUND_ROIS})")
-    tu.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
-    tu.add_argument("--seed", type=int, default=0)
-    tu.add_argument("--no-progress", action="store_true")
 
-    un = sub.add_parser("unet", help="calcification mask from Marita et al.'s U-Net (a baseline)",
-                        description="Run the U-Net over the breast in non-overlapping 128 x 128 px tiles and write "
-                                    "S.json (the output contract: calcifications and clusters; `mcseg evaluate` "
-                                    "scores it as it scores the pipeline) and S.mask.nrrd.")
-    un.add_argument("inputs", type=Path, nargs="+", help="images or folders")
-    un.add_argument("-o", "--out", type=Path, default=Path("unet-out"), help="output folder")
+    un = _model_parser(sub, "unet", help="calcification mask from Marita et al.'s U-Net (a baseline)",
+                       description="Run the U-Net over the breast in non-overlapping 128 x 128 px tiles and write "
+                                   "S.json (the output contract: calcifications and clusters; `mcseg evaluate` "
+                                   "scores it as it scores the pipeline) and S.mask.nrrd.")
+    un.set_defaults(out=Path("unet-out"))
     un.add_argument("--weights", type=Path, help="unet.pt (default: the bundled weights for calcifications)")
     un.add_argument("--masses", action="store_true", help="the bundled weights for masses (unet_masses.pt)")
     un.add_argument("--threshold", type=float, help=f"default {defaults.UNET_THRESHOLD} (the paper's)")
-    un.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
-    un.add_argument("--no-progress", action="store_true")
 
-    tcs = sub.add_parser("train-cortina", help="train Cortina et al.'s SVM cascade (pipeline 1, a baseline)",
-                         description="Propose candidates in every labelled image S.* of DATA (grayscale morphology "
-                                     "or difference of Gaussians), label them (true when the 14 px circle at the "
-                                     "centre meets the ground truth), compute the 139 features of their 14 x 14 px "
-                                     "patches and train the two-stage RBF-SVM cascade. Writes "
-                                     "OUT/cortina_svm_cascade.npz and OUT/cortina_svm_cascade.json.")
-    tcs.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
-    tcs.add_argument("-o", "--out", type=Path, default=Path("runs/cortina"), help="output folder")
+    tcs = _train_parser(sub, "train-cortina", help="train Cortina et al.'s SVM cascade (pipeline 1, a baseline)",
+                        description="Propose candidates in every labelled image S.* of DATA (grayscale morphology "
+                                    "or difference of Gaussians), label them (true when the 14 px circle at the "
+                                    "centre meets the ground truth), compute the 139 features of their 14 x 14 px "
+                                    "patches and train the two-stage RBF-SVM cascade. Writes "
+                                    "OUT/cortina_svm_cascade.npz and OUT/cortina_svm_cascade.json.")
+    tcs.set_defaults(out=Path("runs/cortina"))
     tcs.add_argument("--candidates", choices=("gm", "dog"), default="gm",
                      help="grayscale morphology (default, the report's choice) or difference of Gaussians")
     tcs.add_argument("--C", type=float, default=1.0, help="the SVMs' C (default 1)")
-    tcs.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
-    tcs.add_argument("--seed", type=int, default=0)
-    tcs.add_argument("--no-progress", action="store_true")
 
-    co = sub.add_parser("cortina", help="calcifications from Cortina et al.'s pipeline 1 (a baseline)",
-                        description="Candidates, features and the SVM cascade on each image; writes S.json (the "
-                                    "output contract; `mcseg evaluate` scores it) and S.mask.nrrd.")
-    co.add_argument("inputs", type=Path, nargs="+", help="images or folders")
-    co.add_argument("-o", "--out", type=Path, default=Path("cortina-out"), help="output folder")
+    co = _model_parser(sub, "cortina", help="calcifications from Cortina et al.'s pipeline 1 (a baseline)",
+                       description="Candidates, features and the SVM cascade on each image; writes S.json (the "
+                                   "output contract; `mcseg evaluate` scores it) and S.mask.nrrd.")
+    co.set_defaults(out=Path("cortina-out"))
     co.add_argument("--weights", type=Path, help="cortina_svm_cascade.npz (default: the bundled one)")
     co.add_argument("--candidates", choices=("gm", "dog"), help="default: the method the cascade was trained on")
-    co.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
-    co.add_argument("--no-progress", action="store_true")
 
-    tcr = sub.add_parser("train-cortina-resnet",
-                         help="train Cortina et al.'s ResNet patch classifier (pipeline 2, a baseline)",
-                         description="Cut 16 x 16 px patches at 0.07 mm from every labelled image S.* of DATA (each "
-                                     "calcification centred, with shifted copies; background patches at random breast "
-                                     "positions), train the ResNet-based classifier on balanced minibatches and keep "
-                                     "the epoch of best validation AUROC. Writes OUT/cortina_resnet.pt and "
-                                     "OUT/cortina_resnet.json.")
-    tcr.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
-    tcr.add_argument("-o", "--out", type=Path, default=Path("runs/cortina-resnet"), help="output folder")
+    tcr = _train_parser(sub, "train-cortina-resnet",
+                        help="train Cortina et al.'s ResNet patch classifier (pipeline 2, a baseline)",
+                        description="Cut 16 x 16 px patches at 0.07 mm from every labelled image S.* of DATA (each "
+                                    "calcification centred, with shifted copies; background patches at random breast "
+                                    "positions), train the ResNet-based classifier on balanced minibatches and keep "
+                                    "the epoch of best validation AUROC. Writes OUT/cortina_resnet.pt and "
+                                    "OUT/cortina_resnet.json.")
+    tcr.set_defaults(out=Path("runs/cortina-resnet"))
     tcr.add_argument("--epochs", type=int, default=30, help="epochs at most (default 30, the report's)")
     tcr.add_argument("--steps-per-epoch", type=int, default=200, help="minibatches per epoch (default 200)")
     tcr.add_argument("--max-minutes", type=float, help="start no epoch after this many minutes")
-    tcr.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
-    tcr.add_argument("--seed", type=int, default=0)
-    tcr.add_argument("--no-progress", action="store_true")
 
-    cr = sub.add_parser("cortina-resnet", help="calcifications from Cortina et al.'s pipeline 2 (a baseline)",
-                        description="The ResNet patch classifier in a stride-8 sliding window, the smoothed saliency "
-                                    "map's local maxima as detections; writes S.json (the output contract; `mcseg "
-                                    "evaluate` scores it) and S.mask.nrrd.")
-    cr.add_argument("inputs", type=Path, nargs="+", help="images or folders")
-    cr.add_argument("-o", "--out", type=Path, default=Path("cortina-resnet-out"), help="output folder")
+    cr = _model_parser(sub, "cortina-resnet", help="calcifications from Cortina et al.'s pipeline 2 (a baseline)",
+                       description="The ResNet patch classifier in a stride-8 sliding window, the smoothed saliency "
+                                   "map's local maxima as detections; writes S.json (the output contract; `mcseg "
+                                   "evaluate` scores it) and S.mask.nrrd.")
+    cr.set_defaults(out=Path("cortina-resnet-out"))
     cr.add_argument("--weights", type=Path, help="cortina_resnet.pt (default: the bundled one)")
-    cr.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
-    cr.add_argument("--no-progress", action="store_true")
 
-    tcd = sub.add_parser("train-cortina-detector",
-                         help="train Cortina et al.'s sliding-window CNN detector (pipeline 3, a baseline)",
-                         description="Cut 224 x 224 px windows at 0.07 mm on a stride-100 grid from every labelled "
-                                     "image S.* of DATA, keeping those that hold calcifications, with a 14 x 14 px box "
-                                     "on each; train MONAI's RetinaNet over the pipeline 2 backbone (started from "
-                                     "--backbone) and keep the epoch of best validation AP at IoU 0.5. Writes "
-                                     "OUT/cortina_detector.pt and OUT/cortina_detector.json.")
-    tcd.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
-    tcd.add_argument("-o", "--out", type=Path, default=Path("runs/cortina-detector"), help="output folder")
+    tcd = _train_parser(sub, "train-cortina-detector",
+                        help="train Cortina et al.'s sliding-window CNN detector (pipeline 3, a baseline)",
+                        description="Cut 224 x 224 px windows at 0.07 mm on a stride-100 grid from every labelled "
+                                    "image S.* of DATA, keeping those that hold calcifications, with a 14 x 14 px box "
+                                    "on each; train MONAI's RetinaNet over the pipeline 2 backbone (started from "
+                                    "--backbone) and keep the epoch of best validation AP at IoU 0.5. Writes "
+                                    "OUT/cortina_detector.pt and OUT/cortina_detector.json.")
+    tcd.set_defaults(out=Path("runs/cortina-detector"))
     tcd.add_argument("--epochs", type=int, default=15, help="epochs at most (default 15, the report's)")
     tcd.add_argument("--steps-per-epoch", type=int, default=100, help="minibatches per epoch (default 100)")
     tcd.add_argument("--max-minutes", type=float, help="start no epoch after this many minutes")
     tcd.add_argument("--backbone", default="bundled",
                      help="cortina_resnet.pt to start the backbone from (default: the bundled one; 'none': scratch)")
-    tcd.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
-    tcd.add_argument("--seed", type=int, default=0)
-    tcd.add_argument("--no-progress", action="store_true")
 
-    cd = sub.add_parser("cortina-detector", help="calcifications from Cortina et al.'s pipeline 3 (a baseline)",
-                        description="The CNN detector on 224 px windows of stride 200, detections fused by "
-                                    "non-maximum suppression; writes S.json (the output contract; `mcseg evaluate` "
-                                    "scores it) and S.mask.nrrd (the boxes of the detections at the threshold).")
-    cd.add_argument("inputs", type=Path, nargs="+", help="images or folders")
-    cd.add_argument("-o", "--out", type=Path, default=Path("cortina-detector-out"), help="output folder")
+    cd = _model_parser(sub, "cortina-detector", help="calcifications from Cortina et al.'s pipeline 3 (a baseline)",
+                       description="The CNN detector on 224 px windows of stride 200, detections fused by "
+                                   "non-maximum suppression; writes S.json (the output contract; `mcseg evaluate` "
+                                   "scores it) and S.mask.nrrd (the boxes of the detections at the threshold).")
+    cd.set_defaults(out=Path("cortina-detector-out"))
     cd.add_argument("--weights", type=Path, help="cortina_detector.pt (default: the bundled one)")
-    cd.add_argument("--spacing-mm", type=float, help="pixel size for files that carry none")
-    cd.add_argument("--no-progress", action="store_true")
 
     synth = sub.add_parser("synth", help="generate synthetic mammograms with exact ground truth",
                            description="Write S.dcm (MG DICOM with pixel spacing), S.gt.nrrd (calcification "

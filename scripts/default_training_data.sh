@@ -1,7 +1,13 @@
 # The training folder of the bundled weights (wave 2), built once into $DATA ($OUT/data.done marks it).
-# Sourced by scripts/train_default_weights.sh and scripts/train_cluster_cnn.sh with OUT, SHARED,
-# MCSEG, DATA set and the function n (a count scaled by COUNT_SCALE) defined; what each group is:
-# scripts/train_default_weights.sh.
+# Sourced by the training scripts (scripts/train_*.sh) after scripts/setup.sh; what each group is:
+# scripts/train_default_weights.sh. Settings (environment): OUT (default runs/default-weights-2),
+# SHARED (../shared/data), COUNT_SCALE (1: every count of the bundled weights' folder).
+OUT=${OUT:-runs/default-weights-2}
+SHARED=${SHARED:-../shared/data}
+SCALE=${COUNT_SCALE:-1}
+MCSEG=.venv/bin/mcseg
+DATA="$OUT/data"
+n() { python3 -c "import sys; print(max(1, round($1 * $SCALE)))"; }
 PIXELS="0.05 0.07 0.085 0.1 0.12 0.14 0.17 0.2"
 if [ ! -f "$OUT/data.done" ]; then
   mkdir -p "$DATA" "$OUT/mias-normals"

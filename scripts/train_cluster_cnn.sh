@@ -7,12 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-OUT=${OUT:-runs/default-weights-2}
-SHARED=${SHARED:-../shared/data}
-SCALE=${COUNT_SCALE:-1}
 EPOCHS=${EPOCHS:-100}
-MCSEG=.venv/bin/mcseg
-DATA="$OUT/data"
-n() { python3 -c "import sys; print(max(1, round($1 * $SCALE)))"; }
 source scripts/default_training_data.sh
 $MCSEG train-cluster-cnn "$DATA" -o "${CLUSTER_OUT:-runs/cluster-cnn}" --epochs "$EPOCHS" --seed 0 --no-progress "$@"

@@ -10,12 +10,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-OUT=${OUT:-runs/default-weights-2}
-SHARED=${SHARED:-../shared/data}
-SCALE=${COUNT_SCALE:-1}
-MCSEG=.venv/bin/mcseg
-DATA="$OUT/data"
-n() { python3 -c "import sys; print(max(1, round($1 * $SCALE)))"; }
 source scripts/default_training_data.sh
 $MCSEG train-cortina-resnet "$DATA" -o "${RESNET_OUT:-runs/cortina-resnet}" --epochs 30 \
     --max-minutes "${MAX_MINUTES:-20}" --seed 0 --no-progress "$@"

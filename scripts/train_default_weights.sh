@@ -21,15 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-OUT=${OUT:-runs/default-weights-2}
-SHARED=${SHARED:-../shared/data}
-SCALE=${COUNT_SCALE:-1}
 STEPS=${STEPS:-1500}
-MCSEG=.venv/bin/mcseg
-DATA="$OUT/data"
-n() { python3 -c "import sys; print(max(1, round($1 * $SCALE)))"; }
-
-
 source scripts/default_training_data.sh  # builds $DATA once ($OUT/data.done)
 $MCSEG train "$DATA" -o "$OUT" --init-from mcseg/weights --steps "$STEPS" --finetune-steps "$STEPS" \
     --validate-every 100 --mining-rounds 1 --seed 0 --no-progress "$@"

@@ -21,6 +21,8 @@ def test_detector_shapes_and_one_14px_anchor_per_position():
     position; in evaluation it returns boxes and scores inside the window."""
     detector = build_detector()
     assert detector.network.num_anchors == 1
+    # The pipeline 2 network's convolutional stages (77,104), the 32-channel pyramid and the two heads.
+    assert sum(p.numel() for p in detector.network.parameters()) == 174_677
     with torch.inference_mode():
         maps = detector.network.feature_extractor(torch.zeros(1, 1, 224, 224))
     assert [tuple(m.shape[-2:]) for m in maps.values()] == [(112, 112), (56, 56), (28, 28)]

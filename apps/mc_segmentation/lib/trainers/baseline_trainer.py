@@ -1,15 +1,22 @@
-"""What the baselines' trainers share: checked numeric options, where their stats live, publishing them."""
+"""What the baselines' trainers share: checked numeric options, the labelled images, where their stats
+live, publishing them. A baseline's trainer says only how it trains (``train``)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from mcseg.io.atomic import atomic_write_text
+from mcseg.training import LabelledCase
+from monailabel.interfaces.datastore import Datastore
 from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.models import ModelFiles
+from lib.trainers.patch_cnn_trainer import labelled_cases
+
+log = logging.getLogger(__name__)
 
 
 def checked_options(spec: dict[str, tuple[type, Any, float]], request: dict[str, Any]) -> dict[str, Any]:
@@ -54,4 +61,21 @@ class BaselineTrainer(TrainTask):
     def save_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
         self.workspace.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.stats_path, json.dumps(stats, indent=1))
+        return stats
+
+    def check_options(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The request's options, checked (ValueError names a bad one)."""
+        return checked_options(self.options, request)
+
+    def train(self, cases: list[LabelledCase], options: dict[str, Any]) -> dict[str, Any]:
+        """Train on ``cases``, publish the weights and return the run's stats (with ``published``)."""
+        raise NotImplementedError
+
+    def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
+        options = self.check_options(request)
+        cases = labelled_cases(datastore)
+        if not cases:
+            raise ValueError("no image has a final label yet: save a label before training")
+        stats = self.save_stats(self.train(cases, options))
+        log.info("%s: published %s", self.model, stats["published"])
         return stats

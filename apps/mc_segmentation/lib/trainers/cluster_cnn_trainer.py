@@ -7,7 +7,6 @@ publishes them where the inferer looks.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,10 @@ import torch
 from mcseg import defaults
 from mcseg.baselines.cluster_presence import patches_of_cases, save_cluster_cnn, train_cluster_cnn
 from mcseg.networks import ShallowClusterCNN
-from monailabel.interfaces.datastore import Datastore
+from mcseg.training import LabelledCase
 
 from lib.models import ModelFiles
 from lib.trainers.baseline_trainer import BaselineTrainer, checked_options
-from lib.trainers.patch_cnn_trainer import labelled_cases
-
-log = logging.getLogger(__name__)
 
 #: Option: (type, default, lowest allowed). Fine-tuning needs far fewer epochs than the paper's 100.
 OPTIONS: dict[str, tuple[type, Any, float]] = {
@@ -45,11 +41,7 @@ class ClusterCNNTrainer(BaselineTrainer):
         super().__init__("luna_lozoya", "Fine-tune Luna-Lozoya's cluster CNN on the datastore's final labels",
                          models, workspace, spacing_mm)
 
-    def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
-        options = cluster_train_options(request)
-        cases = labelled_cases(datastore)
-        if not cases:
-            raise ValueError("no image has a final label yet: save a label before training")
+    def train(self, cases: list[LabelledCase], options: dict[str, Any]) -> dict[str, Any]:
         start = self.models.path("cluster_cnn")
         patches = patches_of_cases(cases, options["seed"], options["per_cluster"], options["negatives"],
                                    spacing_mm=self.spacing_mm)
@@ -62,6 +54,4 @@ class ClusterCNNTrainer(BaselineTrainer):
                  "epochs": options["epochs"], "validation": result.validation, "seconds": round(result.seconds, 1),
                  "patches": {s: {"patches": int(len(p.y)), "positives": int(p.y.sum())} for s, p in patches.items()},
                  "validated_on": "val split" if len(patches["val"].y) else "train split (no held-out patches yet)"}
-        self.save_stats(stats)
-        log.info("luna_lozoya: published %s; validation %s", published, result.validation)
         return stats

@@ -7,18 +7,14 @@ validation AP kept) and publishes it where the inferer looks.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from mcseg.baselines.cortina.detection import backbone_config, save_weights, train_detector, training_windows
-from monailabel.interfaces.datastore import Datastore
+from mcseg.training import LabelledCase
 
 from lib.models import ModelFiles
 from lib.trainers.baseline_trainer import BaselineTrainer, checked_options
-from lib.trainers.patch_cnn_trainer import labelled_cases
-
-log = logging.getLogger(__name__)
 
 #: Option: (type, default, lowest allowed).
 OPTIONS: dict[str, tuple[type, Any, float]] = {"epochs": (int, 3, 1), "steps_per_epoch": (int, 100, 1),
@@ -36,11 +32,7 @@ class CortinaDetectorTrainer(BaselineTrainer):
         super().__init__("cortina_detector", "Train Cortina's CNN detector on the datastore's final labels",
                          models, workspace, spacing_mm)
 
-    def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
-        options = cortina_detector_train_options(request)
-        cases = labelled_cases(datastore)
-        if not cases:
-            raise ValueError("no image has a final label yet: save a label before training")
+    def train(self, cases: list[LabelledCase], options: dict[str, Any]) -> dict[str, Any]:
         windows = training_windows(cases, options["seed"], self.spacing_mm, progress=False)
         backbone = self.models.path("cortina_resnet")
         detector, report = train_detector(windows, options["epochs"], options["steps_per_epoch"],
@@ -51,6 +43,4 @@ class CortinaDetectorTrainer(BaselineTrainer):
         stats = {"published": str(published), "labelled_images": len(cases), "best_epoch": report["best_epoch"],
                  "val_ap50": report["val_ap50"], "validated_on": report["validated_on"],
                  "windows": report["windows"], "seconds": report["seconds"]}
-        self.save_stats(stats)
-        log.info("cortina_detector: published %s; validation AP50 %s", published, report["val_ap50"])
         return stats

@@ -7,18 +7,14 @@ where the inferer looks.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from mcseg.baselines.cortina.resnet import save_weights, train_resnet, training_patches
-from monailabel.interfaces.datastore import Datastore
+from mcseg.training import LabelledCase
 
 from lib.models import ModelFiles
 from lib.trainers.baseline_trainer import BaselineTrainer, checked_options
-from lib.trainers.patch_cnn_trainer import labelled_cases
-
-log = logging.getLogger(__name__)
 
 #: Option: (type, default, lowest allowed).
 OPTIONS: dict[str, tuple[type, Any, float]] = {"epochs": (int, 5, 1), "steps_per_epoch": (int, 200, 1),
@@ -36,11 +32,7 @@ class CortinaResNetTrainer(BaselineTrainer):
         super().__init__("cortina_resnet", "Train Cortina's ResNet patch classifier on the datastore's final labels",
                          models, workspace, spacing_mm)
 
-    def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
-        options = cortina_resnet_train_options(request)
-        cases = labelled_cases(datastore)
-        if not cases:
-            raise ValueError("no image has a final label yet: save a label before training")
+    def train(self, cases: list[LabelledCase], options: dict[str, Any]) -> dict[str, Any]:
         patches = training_patches(cases, options["seed"], self.spacing_mm, progress=False)
         model, report = train_resnet(patches, options["epochs"], options["steps_per_epoch"], seed=options["seed"],
                                      progress=False)
@@ -49,6 +41,4 @@ class CortinaResNetTrainer(BaselineTrainer):
         stats = {"published": str(published), "labelled_images": len(cases), "best_epoch": report["best_epoch"],
                  "val_auroc": report["val_auroc"], "validated_on": report["validated_on"],
                  "patches": report["patches"], "seconds": report["seconds"]}
-        self.save_stats(stats)
-        log.info("cortina_resnet: published %s; validation AUROC %s", published, report["val_auroc"])
         return stats

@@ -7,18 +7,14 @@ publishes it where the inferer looks.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from mcseg.baselines.cortina.model import training_data, train_pipeline1
-from monailabel.interfaces.datastore import Datastore
+from mcseg.training import LabelledCase
 
 from lib.models import ModelFiles
 from lib.trainers.baseline_trainer import BaselineTrainer, checked_options
-from lib.trainers.patch_cnn_trainer import labelled_cases
-
-log = logging.getLogger(__name__)
 
 #: Option: (type, default, lowest allowed).
 OPTIONS: dict[str, tuple[type, Any, float]] = {"C": (float, 1.0, 1e-6), "seed": (int, 0, 0)}
@@ -43,11 +39,10 @@ class CortinaTrainer(BaselineTrainer):
     def config(self) -> dict[str, Any]:
         return super().config() | {"candidates": "gm"}
 
-    def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
-        options = cortina_train_options(request)
-        cases = labelled_cases(datastore)
-        if not cases:
-            raise ValueError("no image has a final label yet: save a label before training")
+    def check_options(self, request: dict[str, Any]) -> dict[str, Any]:
+        return cortina_train_options(request)
+
+    def train(self, cases: list[LabelledCase], options: dict[str, Any]) -> dict[str, Any]:
         data = training_data(cases, options["candidates"], options["seed"], self.spacing_mm)
         if not data.y["train"].any():
             raise ValueError("no candidate of the labelled images meets a calcification: nothing to learn from")
@@ -58,6 +53,4 @@ class CortinaTrainer(BaselineTrainer):
         stats = {"published": str(published), "labelled_images": len(cases),
                  "candidates": {s: {"candidates": int(len(y)), "positives": int(y.sum())} for s, y in data.y.items()},
                  "candidate_recall": data.recall, "cascade": {k: cascade.meta[k] for k in ("stage1", "stage2")}}
-        self.save_stats(stats)
-        log.info("cortina_svm: published %s", published)
         return stats

@@ -7,7 +7,6 @@ epoch of best validation Dice kept) and publishes them where the inferer looks.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,10 @@ import torch
 from mcseg import defaults
 from mcseg.baselines.unet_segmentation import rois_of_cases, save_unet, train_unet
 from mcseg.networks.unet import CalcificationUNet
-from monailabel.interfaces.datastore import Datastore
+from mcseg.training import LabelledCase
 
 from lib.models import ModelFiles
 from lib.trainers.baseline_trainer import BaselineTrainer, checked_options
-from lib.trainers.patch_cnn_trainer import labelled_cases
-
-log = logging.getLogger(__name__)
 
 #: Option: (type, default, lowest allowed). Fine-tuning needs far fewer epochs than the paper's 100.
 OPTIONS: dict[str, tuple[type, Any, float]] = {
@@ -44,11 +40,7 @@ class UNetTrainer(BaselineTrainer):
         super().__init__("marita_unet", "Fine-tune Marita's U-Net on the datastore's final labels",
                          models, workspace, spacing_mm)
 
-    def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
-        options = unet_train_options(request)
-        cases = labelled_cases(datastore)
-        if not cases:
-            raise ValueError("no image has a final label yet: save a label before training")
+    def train(self, cases: list[LabelledCase], options: dict[str, Any]) -> dict[str, Any]:
         start = self.models.path("unet")
         rois = rois_of_cases(cases, options["seed"], background=options["background_rois"],
                              spacing_mm=self.spacing_mm)
@@ -62,6 +54,4 @@ class UNetTrainer(BaselineTrainer):
                  "positive_weight": result.positive_weight,
                  "rois": {s: len(r) for s, r in rois.items()},
                  "validated_on": "val split" if len(rois["val"]) else "train split (no held-out ROIs yet)"}
-        self.save_stats(stats)
-        log.info("marita_unet: published %s; validation %s", published, result.validation)
         return stats
