@@ -26,7 +26,7 @@ done
 # The wheel carries the candidate classifier as well as the networks, and the demo used it.
 "$WORK/venv/bin/python" -c "import json, sys; d = json.load(open('$WORK/demo-out/demo_synthetic_0000.json')); \
   sys.exit(0 if 'candidate_classifier' in d['weights'] else 'the wheel ran without its candidate classifier')"
-# ... and the coarse-pixel weights for inputs of 0.11 mm and coarser.
+# ... and the coarse-pixel weights for inputs of 0.08 mm and coarser (COARSE_INPUT_MIN_SPACING_MM).
 "$WORK/venv/bin/python" -c "from mcseg.pipeline import Pipeline; import sys; \
   sys.exit(0 if Pipeline.from_weights().coarse is not None else 'the wheel has no coarse-pixel weights')"
 "$WORK/venv/bin/python" -c "import mcseg, pathlib, sys; p = pathlib.Path(mcseg.__file__).resolve(); \
