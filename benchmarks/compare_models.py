@@ -381,13 +381,17 @@ def _plot(curves_by_set: dict, results: dict, path: Path) -> bool:
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.3 * nrows), squeeze=False)
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
+    # One colour per model in every panel, so that a curve can be followed from panel to panel.
+    palette = plt.get_cmap("tab10").colors
+    colour = {m: palette[i] for i, m in enumerate(("pipeline (Valvano)",) + MODELS + ("marita_unet_masses",))}
     for ax, (name, level, curves) in zip(axes.ravel(), panels):
         for model, curve in curves.items():
             ax.step(np.asarray(curve.fppi), np.maximum.accumulate(np.asarray(curve.sensitivity)), where="post",
-                    label=model)
+                    label=model, color=colour.get(model))
         points = results.get(name, {}).get("pipeline (Valvano)", {}).get(level, {}).get("sensitivity_at_fppi")
         if points:
-            ax.plot([float(k) for k in points], list(points.values()), "o--", label="pipeline (Valvano)")
+            ax.plot([float(k) for k in points], list(points.values()), "o--", label="pipeline (Valvano)",
+                    color=colour["pipeline (Valvano)"])
         ax.set_xscale("symlog", linthresh=0.1)
         ax.set_xlim(0, 50 if level == "calcification" else 10)
         ax.set_ylim(0, 1)
