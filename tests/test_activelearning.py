@@ -6,20 +6,22 @@ from dataclasses import replace
 
 import numpy as np
 
-from mcseg.activelearning import entropy_score
+from mcseg.activelearning import entropy_score, score_image
 from mcseg.io import read_mammogram
 from mcseg.io.dicom_write import write_mammogram_dicom
 from mcseg.pipeline import Pipeline
 from mcseg.synth import SynthConfig, synthesize_case
 
 
-def test_entropy_score_is_bounded_ranks_tiles_and_is_zero_without_a_flagged_window(tmp_path):
+def test_entropy_score_is_bounded_ranks_tiles_matches_the_scorer_and_is_zero_without_a_flagged_window(tmp_path):
     case = synthesize_case(np.random.default_rng(5), SynthConfig(shape_px=(400, 320), contrast_range=(3, 8)))
     mammo = read_mammogram(write_mammogram_dicom(tmp_path / "s.dcm", case.image, spacing_mm=(0.07, 0.07)))
     pipeline = Pipeline.from_weights()
     ten, one = entropy_score(pipeline, mammo), entropy_score(pipeline, mammo, top_k=1)
     # Faint calcifications in tissue leave some pixels undecided; entropy is at most 1 bit.
     assert 0.0 < ten <= one <= 1.0
+    # The app's scorer computes it from the first of its views, in the same pass: the same number.
+    assert score_image(pipeline, mammo).entropy == ten
     # A detector that flags no window leaves the segmentator nothing to be unsure about.
     pipeline.config = replace(pipeline.config, detector_threshold=1.01)
     assert entropy_score(pipeline, mammo) == 0.0

@@ -65,7 +65,7 @@ def test_info_lists_models_and_trainers(server):
             "cortina_resnet", "cortina_detector"} <= set(info["trainers"])
     assert "calcification" in info["labels"]
     assert info["datastore"]["total"] >= 2
-    assert {"uncertain_c2c3", "random", "first"} <= set(info["strategies"])
+    assert {"uncertain_c2c3", "entropy", "random", "first"} <= set(info["strategies"])
     assert "uncertain_c2c3" in info["scoring"]
     assert info["workload"]["workers"] == 1 and "scored_with_current_weights" in info["uncertain_c2c3_scoring"]
 
@@ -325,6 +325,12 @@ def test_next_sample_uncertain_c2c3(server):
         assert p["bbox_mm"][2] == pytest.approx(r1 * 0.07, abs=0.01) and 0 <= p["uncertainty"] <= 1
     scores = _scores(client)
     assert sample["id"] == max(scores, key=lambda i: scores[i]["score"])
+    # The plain-entropy strategy ranks the same stored entries by their entropy, computed in the same pass.
+    by_entropy = client.next_sample("entropy", {})
+    assert by_entropy["scored"] == 2
+    assert all(0 < scores[i]["entropy"] <= 1 for i in scores)
+    assert by_entropy["id"] == max(scores, key=lambda i: scores[i]["entropy"])
+    assert by_entropy["score"] == scores[by_entropy["id"]]["entropy"]
 
 
 def test_labels_round_trip_then_training_by_itself_and_on_request(server):

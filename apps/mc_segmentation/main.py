@@ -39,7 +39,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from lib.configs import CONFIGS
-from lib.activelearning import UncertainC2C3, UncertainC2C3Scoring
+from lib.activelearning import Entropy, UncertainC2C3, UncertainC2C3Scoring
 from lib.activelearning.background import BackgroundScorer
 from lib.auto_train import AutoTrainer
 from lib.batch_infer import PipelineBatchInfer
@@ -162,8 +162,8 @@ class MCSegmentationApp(MONAILabelApp):
         return {name: t for name, config in self.models.items() if (t := config.trainer())}
 
     def init_strategies(self):
-        return {"uncertain_c2c3": UncertainC2C3(self.model_files, self.spacing_mm), "random": Random(),
-                "first": First()}
+        return {"uncertain_c2c3": UncertainC2C3(self.model_files, self.spacing_mm),
+                "entropy": Entropy(self.model_files, self.spacing_mm), "random": Random(), "first": First()}
 
     def init_scoring_methods(self):
         return {"uncertain_c2c3": UncertainC2C3Scoring(self.model_files, self.spacing_mm)}

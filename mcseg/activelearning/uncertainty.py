@@ -57,13 +57,16 @@ class ImageUncertainty:
     patches: list[UncertainPatch]    # most uncertain first
     windows: int
     candidates: int
+    #: The plain-entropy score of the same image (:func:`entropy_score`), from the first of the views.
+    entropy: float = 0.0
 
     def to_json(self, top_k: int = TOP_K) -> dict[str, Any]:
         return {"score": round(self.score, 5), "patches": [p.to_json() for p in self.patches[:top_k]],
-                "windows": self.windows, "candidates": self.candidates}
+                "windows": self.windows, "candidates": self.candidates, "entropy": round(self.entropy, 5)}
 
 
-_TTA = [(0, False), (1, False), (2, False), (0, True)]          # four views for the costly dense pass
+#: Four views for the costly dense pass; the first is the image as it is (the entropy score reads it).
+_TTA = [(0, False), (1, False), (2, False), (0, True)]
 
 
 def score_image(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> ImageUncertainty:
@@ -123,7 +126,8 @@ def score_image(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> Ima
         out.append(UncertainPatch(cls, b, [round(b[0] * sr, 2), round(b[1] * sc, 2), round(b[2] * sr, 2),
                                            round(b[3] * sc, 2)], u))
     top = [p.uncertainty for p in out[:top_k]]
-    return ImageUncertainty(float(np.mean(top)) if top else 0.0, out, int(len(detection.scores)), n_cand_used)
+    return ImageUncertainty(float(np.mean(top)) if top else 0.0, out, int(len(detection.scores)), n_cand_used,
+                            tile_entropy(probs[0], region, top_k))
 
 
 #: Side of the square tiles over which :func:`entropy_score` averages, in working pixels
@@ -144,6 +148,11 @@ def entropy_score(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> f
         frame = pipeline.prepare(mammo)
         region = pipeline.candidate_region(frame, pipeline.detect(frame))
         prob = next(segment_views(pipeline.segmentator, frame.image, region, [(0, False)], cfg.segmentator_path))
+    return tile_entropy(prob, region, top_k)
+
+
+def tile_entropy(prob: np.ndarray, region: np.ndarray, top_k: int = TOP_K) -> float:
+    """Mean of the ``top_k`` highest tile means of the pixel entropy (bits) of ``prob`` on ``region``."""
     p = np.clip(prob.astype(np.float64), 1e-6, 1 - 1e-6)
     entropy = np.where(region, -(p * np.log2(p) + (1 - p) * np.log2(1 - p)), 0.0)
     n = ENTROPY_TILE_PX

@@ -1,5 +1,5 @@
-"""Active learning: the uncertain_c2c3 scoring method and strategy."""
+"""Active learning: the uncertain_c2c3 scoring method, and the strategies that read its stored scores."""
 
-from .uncertain_c2c3 import UncertainC2C3, UncertainC2C3Scoring
+from .uncertain_c2c3 import Entropy, UncertainC2C3, UncertainC2C3Scoring
 
-__all__ = ["UncertainC2C3", "UncertainC2C3Scoring"]
+__all__ = ["Entropy", "UncertainC2C3", "UncertainC2C3Scoring"]

@@ -85,9 +85,14 @@ class UncertainC2C3(Strategy):
     else (nothing scored yet) the first unlabelled image. It never scores inside
     the request."""
 
-    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
-        super().__init__("Unlabelled image with the most uncertain C2 (calcification border) and C3 "
-                         "(peripheral calcification) patches; returns their boxes")
+    name = KEY
+    #: The stored entry's field that ranks the images.
+    field = "score"
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None,
+                 description: str = "Unlabelled image with the most uncertain C2 (calcification border) and C3 "
+                                    "(peripheral calcification) patches; returns their boxes"):
+        super().__init__(description)
         self.models, self.spacing_mm = models, spacing_mm
 
     def __call__(self, request, datastore: Datastore):
@@ -101,8 +106,21 @@ class UncertainC2C3(Strategy):
         counts = {"scored": len(current), "stale": len(older), "unscored": len(unlabelled) - len(current) - len(older)}
         pool = current or older
         if not pool:
-            return {"id": sorted(unlabelled)[0], "strategy": KEY, "score": None, "patches": [], **counts,
+            return {"id": sorted(unlabelled)[0], "strategy": self.name, "score": None, "patches": [], **counts,
                     "note": "no image scored yet: the first unlabelled image; scores are being computed"}
-        best = max(pool, key=lambda i: pool[i]["score"])
-        return {"id": best, "score": pool[best]["score"], "patches": pool[best]["patches"], "strategy": KEY,
-                "score_is_current": best in current, **counts}
+        best = max(pool, key=lambda i: pool[i].get(self.field, 0.0))
+        return {"id": best, "score": pool[best].get(self.field), "patches": pool[best]["patches"],
+                "strategy": self.name, "score_is_current": best in current, **counts}
+
+
+class Entropy(UncertainC2C3):
+    """The unlabelled image of highest plain entropy (the segmentator's single view, top tiles), read
+    from the same stored entries: the background scorer computes it in the same pass. In the
+    project's active-learning experiment it ranked images best of the strategies tried (README)."""
+
+    name = "entropy"
+    field = "entropy"
+
+    def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        super().__init__(models, spacing_mm, "Unlabelled image of highest segmentator entropy (mean of its top "
+                                             "tiles); returns the C2/C3 patches as well")
