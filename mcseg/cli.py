@@ -66,6 +66,18 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                         "the weights' folder may hold (candidate_classifier.npz)")
 
 
+def _labelled_cases(folders: list[Path]) -> list | None:
+    """The labelled images of ``folders`` (a baseline's training data); None, said on stderr, when
+    there are none."""
+    from mcseg.training import find_cases
+
+    cases = [c for folder in folders for c in find_cases(folder)]
+    if not cases:
+        print(f"error: no labelled images in {', '.join(map(str, folders))}", file=sys.stderr)
+        return None
+    return cases
+
+
 def _train_parser(sub, name: str, **kwargs) -> argparse.ArgumentParser:
     """A baseline's training command: DATA folders, -o OUT (set_defaults gives its default), and the
     pixel size, seed and progress options every trainer takes."""
@@ -555,11 +567,9 @@ def cmd_train_cluster_cnn(args) -> int:
     import json
 
     from mcseg.baselines.cluster_presence import patches_of_cases, save_cluster_cnn, train_cluster_cnn
-    from mcseg.training import find_cases
 
-    cases = [c for folder in args.data for c in find_cases(folder)]
-    if not cases:
-        print(f"error: no labelled images in {', '.join(map(str, args.data))}", file=sys.stderr)
+    cases = _labelled_cases(args.data)
+    if cases is None:
         return 2
     patches = patches_of_cases(cases, args.seed, args.per_cluster, args.negatives, spacing_mm=args.spacing_mm,
                                progress=not args.no_progress)
@@ -614,11 +624,9 @@ def cmd_train_unet(args) -> int:
     import json
 
     from mcseg.baselines.unet_segmentation import FINDINGS, rois_of_cases, save_unet, train_unet
-    from mcseg.training import find_cases
 
-    cases = [c for folder in args.data for c in find_cases(folder)]
-    if not cases:
-        print(f"error: no labelled images in {', '.join(map(str, args.data))}", file=sys.stderr)
+    cases = _labelled_cases(args.data)
+    if cases is None:
         return 2
     finding = FINDINGS[args.finding]
     rois = rois_of_cases(cases, args.seed, background=args.background_rois, spacing_mm=args.spacing_mm,
@@ -651,11 +659,9 @@ def cmd_train_cortina(args) -> int:
     import json
 
     from mcseg.baselines.cortina.model import training_data, train_pipeline1
-    from mcseg.training import find_cases
 
-    cases = [c for folder in args.data for c in find_cases(folder)]
-    if not cases:
-        print(f"error: no labelled images in {', '.join(map(str, args.data))}", file=sys.stderr)
+    cases = _labelled_cases(args.data)
+    if cases is None:
         return 2
     started = time.perf_counter()
     data = training_data(cases, args.candidates, args.seed, args.spacing_mm, progress=not args.no_progress)
@@ -681,11 +687,9 @@ def cmd_train_cortina_resnet(args) -> int:
     import json
 
     from mcseg.baselines.cortina.resnet import save_weights, train_resnet, training_patches
-    from mcseg.training import find_cases
 
-    cases = [c for folder in args.data for c in find_cases(folder)]
-    if not cases:
-        print(f"error: no labelled images in {', '.join(map(str, args.data))}", file=sys.stderr)
+    cases = _labelled_cases(args.data)
+    if cases is None:
         return 2
     patches = training_patches(cases, args.seed, args.spacing_mm, progress=not args.no_progress)
     try:
@@ -714,11 +718,9 @@ def cmd_train_cortina_detector(args) -> int:
 
     from mcseg.baselines.cortina import detection
     from mcseg.baselines.cortina.resnet import DEFAULT_WEIGHTS as RESNET_WEIGHTS
-    from mcseg.training import find_cases
 
-    cases = [c for folder in args.data for c in find_cases(folder)]
-    if not cases:
-        print(f"error: no labelled images in {', '.join(map(str, args.data))}", file=sys.stderr)
+    cases = _labelled_cases(args.data)
+    if cases is None:
         return 2
     backbone = {"bundled": RESNET_WEIGHTS, "none": None}.get(args.backbone, args.backbone)
     if backbone is not None and not Path(backbone).is_file():
@@ -732,8 +734,7 @@ def cmd_train_cortina_detector(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     report |= {"trained_with": args.command_line, "images": len(cases)}
-    config = detection.backbone_config(backbone)
-    path = detection.save_weights(detector, config, report, args.out / "cortina_detector.pt")
+    path = detection.save_weights(detector, report, args.out / "cortina_detector.pt")
     (args.out / "cortina_detector.json").write_text(json.dumps(report, indent=1))
     print(f"trained the detector: best epoch {report['best_epoch']}, validation AP50 {report['val_ap50']}; "
           f"wrote {path}")

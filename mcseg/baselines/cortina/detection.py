@@ -71,6 +71,7 @@ class PyramidBackbone(nn.Module):
                                      f[5]])                                    # stride 4
         self.fpn = FeaturePyramidNetwork(2, list(resnet.config["widths"][1:]), out_channels, LastLevelMaxPool(2))
         self.out_channels = out_channels   # RetinaNet's heads read it
+        self.config = resnet.config        # the weights file records it to rebuild the network
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         maps = OrderedDict()
@@ -157,13 +158,16 @@ def training_windows(cases: list[LabelledCase], seed: int = 0, spacing_mm: float
         image = _padded(frame.image, n)
         tops = [(r, c) for r in range(0, max(image.shape[0] - n, 0) + 1, step)
                 for c in range(0, max(image.shape[1] - n, 0) + 1, step)]
-        holding = [(r, c) for r, c in tops
-                   if np.any((centres[:, 0] >= r) & (centres[:, 0] < r + n) & (centres[:, 1] >= c) & (centres[:, 1] < c + n))]
+        holding = []   # (top, the centres inside that window)
+        for r, c in tops:
+            inside = centres[(centres[:, 0] >= r) & (centres[:, 0] < r + n)
+                             & (centres[:, 1] >= c) & (centres[:, 1] < c + n)]
+            if len(inside):
+                holding.append(((r, c), inside))
         if len(holding) > CORTINA_DETECTOR_WINDOWS_PER_IMAGE:
             holding = [holding[i] for i in rng.choice(len(holding), CORTINA_DETECTOR_WINDOWS_PER_IMAGE, replace=False)]
         xs, bs = out[splits[case.image_id]]
-        for r, c in holding:
-            inside = centres[(centres[:, 0] >= r) & (centres[:, 0] < r + n) & (centres[:, 1] >= c) & (centres[:, 1] < c + n)]
+        for (r, c), inside in holding:
             xs.append(standardise(image[r:r + n, c:c + n]))
             bs.append(truth_boxes(inside - [r, c], (n, n)))
     return {s: WindowSet(np.stack(xs) if xs else np.zeros((0, n, n), np.float32), bs) for s, (xs, bs) in out.items()}
@@ -237,20 +241,16 @@ def _backbone(path: str | Path | None) -> CortinaResNet:
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or "config" not in ckpt:
         raise ValueError(f"{path} does not hold a cortina_resnet network")
-    resnet = CortinaResNet(tuple(ckpt["config"]["widths"]), ckpt["config"]["fc_units"], ckpt["config"]["dropout"])
+    resnet = CortinaResNet.from_config(ckpt["config"])
     resnet.load_state_dict(ckpt["state_dict"])
     return resnet
-
-
-def backbone_config(path: str | Path | None) -> dict[str, Any]:
-    """The backbone's layer sizes, which the detector's weights file records to be rebuilt from."""
-    return _backbone(path).config
 
 
 def train_detector(windows: dict[str, WindowSet], epochs: int = 10, steps_per_epoch: int = 100,
                    max_minutes: float | None = None, seed: int = 0, backbone: str | Path | None = RESNET_WEIGHTS,
                    learning_rate: float = CORTINA_DETECTOR_LEARNING_RATE,
-                   batch_size: int = CORTINA_DETECTOR_BATCH_SIZE, progress: bool = True) -> tuple[RetinaNetDetector, dict]:
+                   batch_size: int = CORTINA_DETECTOR_BATCH_SIZE,
+                   progress: bool = True) -> tuple[RetinaNetDetector, dict]:
     """Focal and box losses, Adam; the epoch of best validation AP at IoU 0.5 is kept. ``backbone``:
     the pipeline 2 weights to start from (None: from scratch)."""
     train, val = windows["train"], windows["val"]
@@ -297,12 +297,12 @@ def train_detector(windows: dict[str, WindowSet], epochs: int = 10, steps_per_ep
     return detector, report
 
 
-def save_weights(detector: RetinaNetDetector, resnet_config: dict[str, Any], report: dict[str, Any],
-                 path: str | Path) -> Path:
+def save_weights(detector: RetinaNetDetector, report: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": MODEL_NAME, "backbone_config": resnet_config, "state_dict": detector.network.state_dict(),
+    torch.save({"model": MODEL_NAME, "backbone_config": detector.network.feature_extractor.config,
+                "state_dict": detector.network.state_dict(),
                 "meta": {k: v for k, v in report.items() if k != "history"}, "history": report.get("history", []),
                 "validation": {"ap50": report.get("val_ap50"), "on": report.get("validated_on"),
                                "windows": report.get("windows")},
@@ -346,8 +346,7 @@ class CortinaDetectorModel:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(ckpt, dict) or ckpt.get("model") != MODEL_NAME:
             raise ValueError(f"{path} does not hold a {MODEL_NAME} network")
-        c = ckpt["backbone_config"]
-        detector = build_detector(CortinaResNet(tuple(c["widths"]), c["fc_units"], c["dropout"]))
+        detector = build_detector(CortinaResNet.from_config(ckpt["backbone_config"]))
         detector.network.load_state_dict(ckpt["state_dict"])
         return cls(detector, {"path": str(path), **ckpt.get("meta", {})}, **settings)
 

@@ -69,6 +69,11 @@ class CortinaResNet(nn.Module):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(widths[-1], fc_units), nn.GELU(),
                                   nn.Dropout(dropout), nn.Linear(fc_units, 1))
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "CortinaResNet":
+        """The network of a saved ``config`` (its ``self.config``), untrained."""
+        return cls(tuple(config["widths"]), config["fc_units"], config["dropout"])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, 16, 16) patches -> (N,) logits."""
         return self.head(self.features(x))[:, 0]
@@ -283,7 +288,7 @@ class CortinaResNetModel:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(ckpt, dict) or ckpt.get("model") != MODEL_NAME:
             raise ValueError(f"{path} does not hold a {MODEL_NAME} network")
-        network = CortinaResNet(tuple(ckpt["config"]["widths"]), ckpt["config"]["fc_units"], ckpt["config"]["dropout"])
+        network = CortinaResNet.from_config(ckpt["config"])
         network.load_state_dict(ckpt["state_dict"])
         return cls(network, {"path": str(path), **ckpt.get("meta", {})}, **settings)
 

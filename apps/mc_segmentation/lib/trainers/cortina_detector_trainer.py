@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mcseg.baselines.cortina.detection import backbone_config, save_weights, train_detector, training_windows
+from mcseg.baselines.cortina.detection import save_weights, train_detector, training_windows
 from mcseg.training import LabelledCase
 
 from lib.models import ModelFiles
@@ -34,12 +34,11 @@ class CortinaDetectorTrainer(BaselineTrainer):
 
     def train(self, cases: list[LabelledCase], options: dict[str, Any]) -> dict[str, Any]:
         windows = training_windows(cases, options["seed"], self.spacing_mm, progress=False)
-        backbone = self.models.path("cortina_resnet")
         detector, report = train_detector(windows, options["epochs"], options["steps_per_epoch"],
-                                          seed=options["seed"], backbone=backbone, progress=False)
+                                          seed=options["seed"], backbone=self.models.path("cortina_resnet"),
+                                          progress=False)
         report["trained_on"] = f"{len(cases)} labelled images of the datastore"
-        published = save_weights(detector, backbone_config(backbone), report,
-                                 self.models.published("cortina_detector"))
+        published = save_weights(detector, report, self.models.published("cortina_detector"))
         stats = {"published": str(published), "labelled_images": len(cases), "best_epoch": report["best_epoch"],
                  "val_ap50": report["val_ap50"], "validated_on": report["validated_on"],
                  "windows": report["windows"], "seconds": report["seconds"]}
