@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="patch side N in pixels (default 49)")
     train.add_argument("--detector-padding", choices=("same", "valid"), default=defaults.DETECTOR_PADDING)
     train.add_argument("--segmentator-padding", choices=("same", "valid"), default=defaults.SEGMENTATOR_PADDING)
+    for role in ("detector", "segmentator"):
+        train.add_argument(f"--{role}-channels", type=int, nargs=6, metavar="C", default=defaults.CONV_CHANNELS,
+                           help=f"the {role}'s six convolution widths (default "
+                                f"{' '.join(map(str, defaults.CONV_CHANNELS))}; wider: more capacity, slower)")
     train.add_argument("--steps", type=int, default=defaults.MAX_STEPS,
                        help=f"maximum steps per network (default {defaults.MAX_STEPS})")
     train.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
@@ -479,6 +483,7 @@ def cmd_train(args) -> int:
         roles=("detector", "segmentator") if args.role == "both" else (args.role,),
         patch_size_px=args.patch_size,
         padding={"detector": args.detector_padding, "segmentator": args.segmentator_padding},
+        conv_channels={"detector": tuple(args.detector_channels), "segmentator": tuple(args.segmentator_channels)},
         train=config, finetune_steps=args.finetune_steps, mining_rounds=args.mining_rounds,
         calibrate_fppi=args.calibrate_fppi, working_spacing_mm=args.working_spacing_mm,
         spacing_mm=args.spacing_mm, start_round=args.start_round, rebuild_store=args.rebuild_store,

@@ -14,6 +14,7 @@ from skimage import io as skio
 
 from mcseg.cli import main
 from mcseg.io import read_label, read_mammogram
+from mcseg.pipeline import load_network
 from mcseg.synth import SynthConfig, generate_dataset, local_noise_std, synthesize_case
 from mcseg.synth.ffdm import to_eight_bit, vendor_processing
 from mcseg.synth.phantom import synthesize_background
@@ -109,6 +110,22 @@ def test_train_init_from_starts_from_the_given_weights(tmp_path, capsys):
     assert main(["train", str(data), "-o", str(tmp_path / "run2"), "--init-from", str(tmp_path), "--steps", "1",
                  "--no-progress"]) == 2
     assert "no detector.pt" in capsys.readouterr().err
+
+
+def test_train_takes_the_networks_widths_and_refuses_init_from_another_architecture(tmp_path, capsys):
+    data = tmp_path / "data"
+    generate_dataset(data, 2, seed=5, config=SynthConfig(shape_px=(320, 280), contrast_range=(6.0, 15.0)),
+                     progress=False)
+    wide = ["16", "32", "32", "32", "64", "64"]
+    code = main(["train", str(data), "-o", str(tmp_path / "run"), "--role", "segmentator", "--segmentator-channels",
+                 *wide, "--steps", "1", "--validate-every", "1", "--batch-size", "8", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    model, _ = load_network(tmp_path / "run" / "segmentator.pt", "segmentator")
+    assert model.config.conv_channels == (16, 32, 32, 32, 64, 64) and model.blocks[0].conv.out_channels == 16
+    # The bundled weights are the default widths: fine-tuning them into wider ones cannot work.
+    code = main(["train", str(data), "-o", str(tmp_path / "run2"), "--init-from", str(DATA.parent / "weights"),
+                 "--segmentator-channels", *wide, "--steps", "1", "--no-progress"])
+    assert code == 2 and "another architecture" in capsys.readouterr().err
 
 
 def test_segment_preview_draws_the_found_calcifications(tmp_path, capsys):

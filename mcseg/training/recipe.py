@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mcseg.defaults import (CALIBRATION_TARGET_FPPI, DETECTOR_PADDING, FINETUNE_LR_FACTOR, MINING_ROUNDS,
+from mcseg.defaults import (CALIBRATION_TARGET_FPPI, CONV_CHANNELS, DETECTOR_PADDING, FINETUNE_LR_FACTOR, MINING_ROUNDS,
                             PATCH_SIZE_PX, RETRAIN_DICE_IMAGES, SEGMENTATOR_PADDING, WORKING_SPACING_MM,
                             NetworkConfig, PipelineConfig, TrainConfig)
 from mcseg.io.atomic import atomic_write_text
@@ -54,6 +54,8 @@ class TrainingPlan:
     patch_size_px: int = PATCH_SIZE_PX
     padding: dict[str, str] = field(default_factory=lambda: {"detector": DETECTOR_PADDING,
                                                              "segmentator": SEGMENTATOR_PADDING})
+    conv_channels: dict[str, tuple[int, ...]] = field(default_factory=lambda: {"detector": CONV_CHANNELS,
+                                                                               "segmentator": CONV_CHANNELS})
     train: TrainConfig = TrainConfig()
     finetune_steps: int | None = None      # per mining round; None: train.max_steps
     mining_rounds: int = MINING_ROUNDS
@@ -123,8 +125,11 @@ def train_from_scratch(plan: TrainingPlan, progress: bool = True,
             learning_rate=plan.train.learning_rate * FINETUNE_LR_FACTOR)
         for role in plan.roles:
             checkpoint = plan.out / f"{role}.pt"
-            network = NetworkConfig(patch_size_px=plan.patch_size_px, padding=plan.padding[role])
+            network = NetworkConfig(patch_size_px=plan.patch_size_px, padding=plan.padding[role],
+                                    conv_channels=tuple(plan.conv_channels[role]))
             init = checkpoint if round_ else (plan.init_from / f"{role}.pt" if plan.init_from else None)
+            if init is not None and round_ == 0:
+                _check_same_architecture(init, network, role)
             result = train_network(role, store, checkpoint, network, config, metadata, progress=progress,
                                    resume=plan.resume, init_from=init)
             report["networks"][f"{role} round {round_}"] = {
@@ -141,6 +146,15 @@ def train_from_scratch(plan: TrainingPlan, progress: bool = True,
     if distributed.current().is_main:
         atomic_write_text(plan.out / "training.json", json.dumps(report, indent=1))
     return report
+
+
+def _check_same_architecture(checkpoint: Path, network: NetworkConfig, role: str) -> None:
+    stored = load_network(checkpoint, role)[0].config
+    if stored != network:
+        raise TrainingDataError(f"--init-from {checkpoint} holds a {role} of another architecture "
+                                f"({stored.padding}, channels {stored.conv_channels}) than the one asked for "
+                                f"({network.padding}, channels {network.conv_channels}); start from scratch "
+                                "or ask for the same one")
 
 
 def _single_view_pipeline(plan: TrainingPlan) -> Pipeline:
