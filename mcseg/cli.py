@@ -7,6 +7,7 @@ input that failed is named with the reason; the others are still processed).
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import time
@@ -492,10 +493,7 @@ def cmd_train(args) -> int:
         train_from_scratch(plan, progress=not args.no_progress and shard.is_main,
                            on_message=print if shard.is_main else (lambda message: None))
     finally:
-        if shard.world > 1:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
+        distributed.teardown()
     return 0
 
 
@@ -568,6 +566,32 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _rank_zero_writes(command):
+    """A baseline trainer that also runs under `torchrun --nproc_per_node N -m mcseg train-...`: every
+    rank prepares the same training data (same seed) and trains its share of each minibatch on the CPU
+    (gloo; these networks are small), and rank 0 alone shows progress and writes the weights."""
+
+    @functools.wraps(command)
+    def run(args) -> int:
+        from mcseg.training import distributed
+
+        shard = distributed.setup_from_env(cpu_only=True)
+        args.no_progress = args.no_progress or not shard.is_main
+        try:
+            return command(args)
+        finally:
+            distributed.teardown()
+
+    return run
+
+
+def _writes_here() -> bool:
+    from mcseg.training import distributed
+
+    return distributed.current().is_main
+
+
+@_rank_zero_writes
 def cmd_train_cluster_cnn(args) -> int:
     import json
 
@@ -580,6 +604,8 @@ def cmd_train_cluster_cnn(args) -> int:
                                progress=not args.no_progress)
     result = train_cluster_cnn(patches["train"], patches["val"], args.epochs, seed=args.seed,
                                progress=not args.no_progress)
+    if not _writes_here():
+        return 0
     counts = {split: {"patches": int(len(p.y)), "positives": int(p.y.sum())} for split, p in patches.items()}
     path = save_cluster_cnn(result, args.out / "cluster_cnn.pt", trained_on=counts, trained_with=args.command_line)
     report = {"checkpoint": str(path), "images": len(cases), "patches": counts, "best_epoch": result.best_epoch,
@@ -625,6 +651,7 @@ def cmd_clusters(args) -> int:
     return _model_over_inputs(args, model, "clusters", "clusters", {1: "cluster"})
 
 
+@_rank_zero_writes
 def cmd_train_unet(args) -> int:
     import json
 
@@ -639,6 +666,8 @@ def cmd_train_unet(args) -> int:
                          roi_px=finding["roi_px"])
     result = train_unet(rois["train"], rois["val"], args.epochs, seed=args.seed, max_minutes=args.max_minutes,
                         progress=not args.no_progress, finding=args.finding)
+    if not _writes_here():
+        return 0
     counts = {split: {"rois": len(r), "rois_with_calcification": int(r.y.reshape(len(r), -1).any(1).sum()),
                       "images": len(set(r.image_ids))} for split, r in rois.items()}
     name = "unet" if args.finding == "calcification" else "unet_masses"
@@ -688,6 +717,7 @@ def cmd_cortina(args) -> int:
     return _model_over_inputs(args, model, "Cortina", "mask", {1: "calcification"})
 
 
+@_rank_zero_writes
 def cmd_train_cortina_resnet(args) -> int:
     import json
 
@@ -703,6 +733,8 @@ def cmd_train_cortina_resnet(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not _writes_here():
+        return 0
     report |= {"trained_with": args.command_line, "images": len(cases)}
     path = save_weights(model, report, args.out / "cortina_resnet.pt")
     (args.out / "cortina_resnet.json").write_text(json.dumps(report, indent=1))
@@ -718,6 +750,7 @@ def cmd_cortina_resnet(args) -> int:
                               {1: "calcification"})
 
 
+@_rank_zero_writes
 def cmd_train_cortina_detector(args) -> int:
     import json
 
@@ -738,6 +771,8 @@ def cmd_train_cortina_detector(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not _writes_here():
+        return 0
     report |= {"trained_with": args.command_line, "images": len(cases)}
     path = detection.save_weights(detector, report, args.out / "cortina_detector.pt")
     (args.out / "cortina_detector.json").write_text(json.dumps(report, indent=1))

@@ -37,6 +37,7 @@ from mcseg.io.reader import Mammogram, read_mammogram
 from mcseg.networks import ShallowClusterCNN
 from mcseg.patches.augment import dihedral_augment, dihedral_choices
 from mcseg.preprocess.frame import WorkingFrame, to_working_frame
+from mcseg.training import distributed
 from mcseg.training.data import LabelledCase, assign_splits
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,8 @@ def train_cluster_cnn(train: ClusterPatches, val: ClusterPatches, epochs: int = 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = init if init is not None else ShallowClusterCNN()
+    stepped = distributed.data_parallel(net)   # under torchrun: DDP, each rank its share of every minibatch
+    world = distributed.current().world
     optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
     best_state, best, best_epoch, history = None, None, 0, []
     started = time.perf_counter()
@@ -177,13 +180,16 @@ def train_cluster_cnn(train: ClusterPatches, val: ClusterPatches, epochs: int = 
         for i in range(0, len(order), batch_size):
             idx = np.sort(order[i:i + batch_size])
             x = dihedral_augment(train.x[idx], dihedral_choices(len(idx), rng))
-            loss = F.binary_cross_entropy_with_logits(net(torch.from_numpy(np.ascontiguousarray(x))),
-                                                      torch.from_numpy(train.y[idx]))
+            if len(idx) < world:  # a rank would get no patch
+                continue
+            x, y = distributed.share(np.ascontiguousarray(x)), distributed.share(train.y[idx])
+            loss = F.binary_cross_entropy_with_logits(stepped(torch.from_numpy(np.ascontiguousarray(x))),
+                                                      torch.from_numpy(y)) * distributed.share_weight(len(idx))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
-        score = _accuracy(net, val)
+            losses.append(distributed.mean_over_ranks(loss.item()))
+        score = distributed.on_main(lambda: _accuracy(net, val))
         history.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 5), **score})
         if best is None or (score["accuracy"], -score["loss"]) > (best["accuracy"], -best["loss"]):
             best, best_epoch = score, epoch

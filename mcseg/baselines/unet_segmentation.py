@@ -42,6 +42,7 @@ from mcseg.io.reader import Mammogram, read_mammogram
 from mcseg.networks.unet import CalcificationUNet
 from mcseg.pipeline import describe_findings, result_document
 from mcseg.preprocess.frame import WorkingFrame, to_working_frame
+from mcseg.training import distributed
 from mcseg.training.data import LabelledCase, assign_splits
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,8 @@ def train_unet(train: UNetROIs, val: UNetROIs, epochs: int = UNET_MAX_EPOCHS, ba
     rng = np.random.default_rng(seed)
     net = init if init is not None else CalcificationUNet(roi_px=train.x.shape[-1])
     pos_weight = positive_weight(train.y)
+    stepped = distributed.data_parallel(net)   # under torchrun: DDP, each rank its share of every minibatch
+    world = distributed.current().world
     optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
     best_state, best, best_epoch, history = None, None, 0, []
     started = time.perf_counter()
@@ -213,19 +216,24 @@ def train_unet(train: UNetROIs, val: UNetROIs, epochs: int = UNET_MAX_EPOCHS, ba
         losses = []
         for i in range(0, len(order), batch_size):
             idx = np.sort(order[i:i + batch_size])
-            loss = weighted_bce(net(torch.from_numpy(train.x[idx])), torch.from_numpy(train.y[idx]).float(), pos_weight)
+            if len(idx) < world:  # a rank would get no ROI
+                continue
+            mine = distributed.share(idx)
+            loss = weighted_bce(stepped(torch.from_numpy(train.x[mine])), torch.from_numpy(train.y[mine]).float(),
+                                pos_weight) * distributed.share_weight(len(idx))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
-        score = validation_scores(net, val, pos_weight)
+            losses.append(distributed.mean_over_ranks(loss.item()))
+        score = distributed.on_main(lambda: validation_scores(net, val, pos_weight))
         history.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 5), **score,
                         "minutes": round((time.perf_counter() - started) / 60, 2)})
         bar.set_postfix(dice=score["dice"])
         if best is None or (score["dice"], -score["loss"]) > (best["dice"], -best["loss"]):
             best, best_epoch = score, epoch
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        if max_minutes is not None and time.perf_counter() - started >= 60 * max_minutes:
+        # Rank 0's clock decides, so that every rank stops after the same epoch.
+        if distributed.broadcast(max_minutes is not None and time.perf_counter() - started >= 60 * max_minutes):
             log.info("stopping after epoch %d: %.1f minutes", epoch, max_minutes)
             break
     net.load_state_dict(best_state)

@@ -38,17 +38,53 @@ def current() -> Shard:
     return Shard()
 
 
-def setup_from_env() -> Shard:
-    """Join the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPUs); no-op otherwise."""
+def setup_from_env(cpu_only: bool = False) -> Shard:
+    """Join the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPUs or with
+    ``cpu_only``, for trainers that keep their tensors on the CPU); no-op otherwise."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or not dist.is_available() or dist.is_initialized():
         return current()
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() and not cpu_only:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl")
     else:
         dist.init_process_group("gloo")
     return current()
+
+
+def teardown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def data_parallel(model: torch.nn.Module) -> torch.nn.Module:
+    """The module a training loop steps: ``model`` under DistributedDataParallel when several ranks
+    train (each starts from rank 0's weights, gradients are averaged), ``model`` itself otherwise.
+
+    Batch norm is synchronised across GPUs (SyncBatchNorm needs CUDA); on CPUs each rank normalises
+    its own slice, as plain DDP does, so N ranks match one process statistically, not bit for bit.
+    """
+    if current().world == 1:
+        return model
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                     else None)
+
+
+def share_weight(global_size: int) -> float:
+    """Factor for a rank's mean loss over its share of a minibatch of ``global_size``, so that DDP's
+    average of the ranks' gradients is the gradient of the mean over the whole minibatch, also when
+    it does not split evenly (the last minibatch of an epoch)."""
+    shard = current()
+    return len(range(shard.rank, global_size, shard.world)) * shard.world / global_size
+
+
+def share(batch: T) -> T:
+    """This rank's rows of a global minibatch that every rank drew alike (rank r: rows r, r + N, ...)."""
+    shard = current()
+    return batch if shard.world == 1 else batch[shard.rank::shard.world]
 
 
 def device_for(shard: Shard) -> torch.device:

@@ -83,15 +83,9 @@ def train_network(
     if init_from is not None:
         model.load_state_dict(torch.load(init_from, map_location="cpu", weights_only=True)["state_dict"])
     model = model.to(device)
-    # Under torchrun the ranks start from rank 0's weights and average their gradients. Batch norm
-    # is synchronised across GPUs (SyncBatchNorm needs CUDA); on CPUs each rank normalises its own
-    # slice, as plain DDP does, so N ranks match one process statistically, not bit for bit.
-    stepped = model
-    if shard.world > 1:
-        if device.type == "cuda":
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        stepped = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+    # Under torchrun the ranks start from rank 0's weights and average their gradients.
+    stepped = distributed.data_parallel(model)
+    model = getattr(stepped, "module", stepped)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.lr_plateau_factor, patience=config.plateau_patience

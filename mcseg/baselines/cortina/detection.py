@@ -48,6 +48,7 @@ from mcseg.io.labels import read_label
 from mcseg.io.reader import Mammogram, read_mammogram
 from mcseg.pipeline import describe_findings
 from mcseg.preprocess.frame import to_working_frame
+from mcseg.training import distributed
 from mcseg.training.data import LabelledCase, assign_splits
 
 log = logging.getLogger(__name__)
@@ -261,26 +262,35 @@ def train_detector(windows: dict[str, WindowSet], epochs: int = 10, steps_per_ep
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     detector = build_detector(_backbone(backbone))
-    optimiser = torch.optim.Adam(detector.network.parameters(), lr=learning_rate)
+    network = detector.network
+    # Under torchrun the detector steps its network through DDP (it only calls network(images));
+    # validation, on rank 0 alone, calls the plain network (DDP's forward would wait for the others).
+    parallel = distributed.data_parallel(network)
+    optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate)
     best = (-1.0, None, 0)
     history = []
     started = time.perf_counter()
     for epoch in tqdm(range(1, epochs + 1), desc="Cortina detector epochs", unit="epoch", disable=not progress):
-        if max_minutes is not None and time.perf_counter() - started > max_minutes * 60:
+        # Rank 0's clock decides, so that every rank stops before the same epoch.
+        if distributed.broadcast(max_minutes is not None and time.perf_counter() - started > max_minutes * 60):
             break
+        detector.network = parallel
         detector.train()
         losses = []
         for _ in range(steps_per_epoch):
             pick = rng.choice(len(train.x), batch_size)
-            pairs = [_augment(train.x[i], train.boxes[i], rng) for i in pick]
+            pairs = distributed.share([_augment(train.x[i], train.boxes[i], rng) for i in pick])
             x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
             loss_parts = detector(x, _targets([p[1] for p in pairs]))
-            loss = loss_parts[detector.cls_key] + loss_parts[detector.box_reg_key]
+            # Focal and box losses are normalised by each rank's own matched anchors, so the ranks'
+            # average is close to, not exactly, the one-process loss.
+            loss = (loss_parts[detector.cls_key] + loss_parts[detector.box_reg_key]) * distributed.share_weight(len(pick))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            losses.append(loss.item())
-        ap = average_precision(detect_windows(detector, val.x), val.boxes)
+            losses.append(distributed.mean_over_ranks(loss.item()))
+        detector.network = network
+        ap = distributed.on_main(lambda: average_precision(detect_windows(detector, val.x), val.boxes))
         history.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 5), "val_ap50": round(ap, 5)})
         if ap > best[0]:
             best = (ap, {k: v.clone() for k, v in detector.network.state_dict().items()}, epoch)

@@ -39,6 +39,7 @@ from mcseg.io.labels import read_label
 from mcseg.io.reader import Mammogram, read_mammogram
 from mcseg.pipeline import describe_findings, result_document
 from mcseg.preprocess.frame import WorkingFrame, to_working_frame
+from mcseg.training import distributed
 from mcseg.training.data import LabelledCase, assign_splits
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def train_resnet(patches: dict[str, PatchSet], epochs: int = 30, steps_per_epoch
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = CortinaResNet()
+    stepped = distributed.data_parallel(model)   # under torchrun: DDP, each rank its share of every minibatch
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
     loss_fn = nn.BCEWithLogitsLoss()
     pos, neg = np.flatnonzero(train.y == 1), np.flatnonzero(train.y == 0)
@@ -175,20 +177,21 @@ def train_resnet(patches: dict[str, PatchSet], epochs: int = 30, steps_per_epoch
     history = []
     started = time.perf_counter()
     for epoch in tqdm(range(1, epochs + 1), desc="Cortina ResNet epochs", unit="epoch", disable=not progress):
-        if max_minutes is not None and time.perf_counter() - started > max_minutes * 60:
+        # Rank 0's clock decides, so that every rank stops before the same epoch.
+        if distributed.broadcast(max_minutes is not None and time.perf_counter() - started > max_minutes * 60):
             break
         model.train()
         losses = []
         for _ in range(steps_per_epoch):
             pick = np.r_[rng.choice(pos, half), rng.choice(neg, batch_size - half)]
-            x = torch.from_numpy(_augment(train.x[pick], rng)[:, None].copy())
-            y = torch.from_numpy(train.y[pick].astype(np.float32))
+            x = distributed.share(_augment(train.x[pick], rng)[:, None])
+            y = torch.from_numpy(distributed.share(train.y[pick]).astype(np.float32))
             optimiser.zero_grad()
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(stepped(torch.from_numpy(x.copy())), y) * distributed.share_weight(len(pick))
             loss.backward()
             optimiser.step()
-            losses.append(loss.item())
-        auroc = float(roc_auc_score(val.y, _probabilities(model, val.x)))
+            losses.append(distributed.mean_over_ranks(loss.item()))
+        auroc = distributed.on_main(lambda: float(roc_auc_score(val.y, _probabilities(model, val.x))))
         history.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 5), "val_auroc": round(auroc, 5)})
         if auroc > best[0]:
             best = (auroc, {k: v.clone() for k, v in model.state_dict().items()}, epoch)
