@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from conftest import DATA, VENDOR
 
-from mcseg.io.dicom_objects import calcification_report, calcification_segmentation
+from mcseg.io.dicom_objects import OHIF_DEFAULT_ORIENTATION, calcification_report, calcification_segmentation
 
 RESULT = {"spacing_mm": [0.085, 0.085],
           "calcifications": [{"id": 1, "centroid_px": [101.0, 201.5], "area_mm2": 0.06, "score": 0.93, "in_mask": True},
@@ -36,6 +36,22 @@ def test_segmentation_references_its_image_and_keeps_the_mask(tmp_path, source):
         assert [float(v) for v in measures.PixelSpacing] == [float(v) for v in ds.PixelSpacing]
     with pytest.raises(ValueError, match="does not match"):
         calcification_segmentation(mask[:-1], ds)
+
+
+def test_segmentation_of_a_projection_image_carries_the_orientation_ohif_assumes(tmp_path):
+    ds = pydicom.dcmread(DATA / "demo" / "demo_synthetic_0000.dcm")
+    assert "ImageOrientationPatient" not in ds  # as most mammograms: no Image Plane module
+    seg = calcification_segmentation(np.zeros((ds.Rows, ds.Columns), np.uint8), ds)
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    assert [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient] == OHIF_DEFAULT_ORIENTATION
+    # A source that states its orientation keeps it (highdicom copies it; nothing is invented).
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    ds.ImagePositionPatient = [0, 0, 0]
+    ds.FrameOfReferenceUID = pydicom.uid.generate_uid()
+    ds.PixelSpacing = [0.07, 0.07]
+    ds.SliceThickness = 1
+    shared = calcification_segmentation(np.zeros((ds.Rows, ds.Columns), np.uint8), ds).SharedFunctionalGroupsSequence[0]
+    assert [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient] == [1, 0, 0, 0, 1, 0]
 
 
 def test_report_lists_the_calcifications_in_the_mask_and_the_clusters(tmp_path):

@@ -24,6 +24,9 @@ from mcseg import __version__
 #: Label value -> segment label written into the SEG (the same names as the NRRD's segments).
 SEGMENT_LABELS = {1: "calcification"}
 MANUFACTURER = "mcseg (open-source research software, not for clinical use)"
+#: The orientation OHIF's metadata provider gives an image without ImageOrientationPatient
+#: (OHIF 3.10, the viewer the monailabel wheel ships); its SEG loader compares the two.
+OHIF_DEFAULT_ORIENTATION = [0, 1, 0, 0, 0, -1]
 
 
 def _codes():
@@ -57,12 +60,21 @@ def calcification_segmentation(mask: np.ndarray, source: pydicom.Dataset, series
         for value, name in sorted(labels.items())]
     # One frame per segment (binary): highdicom takes a label map with values 1..n as well.
     pixel_array = np.where(np.isin(mask, list(labels)), mask, 0).astype(np.uint8)
-    return hd.seg.Segmentation(
+    seg = hd.seg.Segmentation(
         source_images=[source], pixel_array=pixel_array, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=series_number,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name="mcseg",
         software_versions=__version__, device_serial_number="none", series_description="mcseg calcifications",
         omit_empty_frames=False)
+    if "ImageOrientationPatient" not in source and "PlaneOrientationSequence" not in seg.SharedFunctionalGroupsSequence[0]:
+        # A projection image without an Image Plane module (most mammograms): highdicom writes no
+        # plane orientation, and OHIF's SEG loader stops on the missing attribute. Give it the
+        # orientation OHIF (cornerstone) assumes for such a source image, so the two agree; the
+        # frames are still placed by their reference to the source image, not by coordinates.
+        orientation = pydicom.Dataset()
+        orientation.ImageOrientationPatient = OHIF_DEFAULT_ORIENTATION
+        seg.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence = [orientation]
+    return seg
 
 
 def _circle(centroid_px: list[float], area_px: float) -> np.ndarray:
