@@ -40,14 +40,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
     parser.add_argument("--adopt", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "coarse_classifier_choice.json")
     args = parser.parse_args()
     found = Harvest.load(args.run / "candidates.npz")
     val = np.flatnonzero(np.array([split_for(i) == "val" for i in found.ids]))
-    scorings = {
-        "segmentator score": found.features[:, FEATURE_NAMES.index("segmentator_score")],
-        "shipped": CandidateClassifier.load(COARSE / CLASSIFIER_FILE).predict(found.features),
-        "new": CandidateClassifier.load(args.run / CLASSIFIER_FILE).predict(found.features),
-    }
+    scorings = {"segmentator score": found.features[:, FEATURE_NAMES.index("segmentator_score")]}
+    # What ships: the coarse classifier, or the networks alone where none ships (after new networks
+    # replaced the ones it was fitted to, benchmarks/segmentator_capacity.py).
+    shipped = "shipped" if (COARSE / CLASSIFIER_FILE).is_file() else "segmentator score"
+    if shipped == "shipped":
+        scorings["shipped"] = CandidateClassifier.load(COARSE / CLASSIFIER_FILE).predict(found.features)
+    scorings["new"] = CandidateClassifier.load(args.run / CLASSIFIER_FILE).predict(found.features)
     result = {"validation_images": int(len(val)),
               "negative_images": int(sum(found.n_truth[i] == 0 for i in val)), "sensitivity_at_fppi": {}}
     for name, scores in scorings.items():
@@ -56,14 +59,14 @@ def main() -> None:
         result["sensitivity_at_fppi"][name] = {f"{f:g}": round(float(curve.sensitivity_at(f)), 4) for f in FPPI}
     at1 = {name: result["sensitivity_at_fppi"][name]["1"] for name in scorings}
     best = max(at1.values())
-    result["winner"] = "shipped" if at1["shipped"] == best else max(at1, key=at1.get)
-    (ROOT / "benchmarks" / "coarse_classifier_choice.json").write_text(json.dumps(result, indent=1))
+    result["winner"] = shipped if at1[shipped] == best else max(at1, key=at1.get)
+    args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     if args.adopt and result["winner"] == "new":
         for name in (CLASSIFIER_FILE, "candidate_classifier.json"):
             shutil.copy2(args.run / name, COARSE / name)
         print(f"new classifier adopted into {COARSE}")
-    elif args.adopt and result["winner"] == "segmentator score":
+    elif args.adopt and result["winner"] == "segmentator score" and shipped == "shipped":
         for name in (CLASSIFIER_FILE, "candidate_classifier.json"):
             (COARSE / name).unlink()
         print(f"coarse classifier removed from {COARSE}: the coarse networks score alone")
