@@ -115,7 +115,8 @@ def main() -> None:
         checkpoint = args.out / name / "segmentator.pt"
         network = NetworkConfig(padding="valid", conv_channels=channels)
         trained = train_network("segmentator", store, checkpoint, network, TrainConfig(max_steps=args.steps, seed=0),
-                                {"working_spacing_mm": COARSE_WORKING_SPACING_MM, "trained_with": "benchmarks/segmentator_capacity.py"},
+                                {"working_spacing_mm": COARSE_WORKING_SPACING_MM,
+                                 "trained_with": "benchmarks/segmentator_capacity.py"},
                                 resume=True)
         result["networks"][name] = {"channels": list(channels), "steps": trained.steps,
                                     "best_step": trained.best_step, "seconds": round(trained.seconds, 1),

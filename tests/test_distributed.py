@@ -1,4 +1,5 @@
-"""`mcseg train` and the baselines' trainers under torchrun: 2 gloo processes train like 1 with the same global minibatch."""
+"""`mcseg train` and the baselines' trainers under torchrun: 2 gloo processes train like 1 with the
+same global minibatch."""
 
 from __future__ import annotations
 

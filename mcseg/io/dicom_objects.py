@@ -66,14 +66,15 @@ def calcification_segmentation(mask: np.ndarray, source: pydicom.Dataset, series
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name="mcseg",
         software_versions=__version__, device_serial_number="none", series_description="mcseg calcifications",
         omit_empty_frames=False)
-    if "ImageOrientationPatient" not in source and "PlaneOrientationSequence" not in seg.SharedFunctionalGroupsSequence[0]:
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    if "ImageOrientationPatient" not in source and "PlaneOrientationSequence" not in shared:
         # A projection image without an Image Plane module (most mammograms): highdicom writes no
         # plane orientation, and OHIF's SEG loader stops on the missing attribute. Give it the
         # orientation OHIF (cornerstone) assumes for such a source image, so the two agree; the
         # frames are still placed by their reference to the source image, not by coordinates.
         orientation = pydicom.Dataset()
         orientation.ImageOrientationPatient = OHIF_DEFAULT_ORIENTATION
-        seg.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence = [orientation]
+        shared.PlaneOrientationSequence = [orientation]
     return seg
 
 

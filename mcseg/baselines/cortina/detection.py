@@ -284,7 +284,8 @@ def train_detector(windows: dict[str, WindowSet], epochs: int = 10, steps_per_ep
             loss_parts = detector(x, _targets([p[1] for p in pairs]))
             # Focal and box losses are normalised by each rank's own matched anchors, so the ranks'
             # average is close to, not exactly, the one-process loss.
-            loss = (loss_parts[detector.cls_key] + loss_parts[detector.box_reg_key]) * distributed.share_weight(len(pick))
+            loss = loss_parts[detector.cls_key] + loss_parts[detector.box_reg_key]
+            loss = loss * distributed.share_weight(len(pick))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
