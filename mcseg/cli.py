@@ -492,6 +492,7 @@ def cmd_train(args) -> int:
     try:
         train_from_scratch(plan, progress=not args.no_progress and shard.is_main,
                            on_message=print if shard.is_main else (lambda message: None))
+        distributed.barrier()  # rank 0 has written training.json before any rank leaves the group
     finally:
         distributed.teardown()
     return 0
@@ -578,7 +579,11 @@ def _rank_zero_writes(command):
         shard = distributed.setup_from_env(cpu_only=True)
         args.no_progress = args.no_progress or not shard.is_main
         try:
-            return command(args)
+            code = command(args)
+            # No rank leaves the group while another still works: gloo aborted a rank whose peer
+            # had gone (seen once in CI: "terminate called without an active exception").
+            distributed.barrier()
+            return code
         finally:
             distributed.teardown()
 

@@ -46,3 +46,27 @@ def test_train_then_segment(tmp_path):
     # 29 false positives per image; an untrained network finds nothing or floods.
     assert sensitivity >= 0.7, (hits, truths)
     assert false_positives / 3 <= 60, false_positives
+
+
+def test_checkpoint_chosen_by_a_whole_image_score(tmp_path):
+    generate_dataset(tmp_path / "data", 2, seed=7, config=SynthConfig(shape_px=(320, 280), contrast_range=(6.0, 15.0)),
+                     progress=False)
+    store = PatchStore(tmp_path / "patches.sqlite")
+    refresh_store(store, find_cases(tmp_path / "data"), 0.07, progress=False)
+    scores = iter([0.7, 0.3])
+    seen = []
+
+    def select_by(model):
+        seen.append(model.training)
+        return next(scores)
+
+    config = TrainConfig(max_steps=8, batch_size=16, validate_every=2, early_stopping_patience=0,
+                         validation_patches=64)
+    result = train_network("segmentator", store, tmp_path / "segmentator.pt", NetworkConfig(padding="valid"), config,
+                           progress=False, select_by=select_by, select_every=2)
+    # Validations at steps 2, 4, 6, 8; the score is taken at every second one (4 and 8) in eval mode,
+    # and the kept checkpoint is the better scored, whatever the patch loss says.
+    assert seen == [False, False]
+    assert [r.get("selection_score") for r in result.history] == [None, 0.7, None, 0.3]
+    assert result.best_step == 4 and result.validation["selection_score"] == 0.7
+    assert load_network(tmp_path / "segmentator.pt", "segmentator")[1]["step"] == 4

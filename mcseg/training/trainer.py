@@ -61,10 +61,16 @@ def train_network(
     on_validation: Callable[[dict[str, Any]], None] | None = None,
     init_from: str | Path | None = None,
     val_split: str = "val",
+    select_by: Callable[[PatchCNN], float] | None = None,
+    select_every: int = 1,
 ) -> TrainResult:
     """Train one network on the store's 'train' split, select on its ``val_split``.
 
-    ``init_from`` starts from a checkpoint's weights (a fine-tuning round).
+    ``init_from`` starts from a checkpoint's weights (a fine-tuning round). ``select_by``, when
+    given, scores the network (eval mode, on the CPU; higher is better) at every ``select_every``-th
+    validation and at the last step, and the checkpoint kept is the best by that score instead of
+    by the patch loss: the patch loss need not follow a whole-image measure. The learning rate and
+    early stopping still follow the patch loss.
     """
     if network.patch_size_px != store.patch_size_px:
         raise ValueError(f"the store holds {store.patch_size_px} px patches, the network wants "
@@ -94,6 +100,7 @@ def train_network(
     val_x, val_y, val_c = BalancedSampler(store, role, val_split, np.random.default_rng(config.seed + 1),
                                           augment=False).batch(config.validation_patches)
     step, best_loss, best_step, stale, history = 0, float("inf"), 0, 0, []
+    best_score, validations = float("-inf"), 0
     # Any number of ranks resumes what any number left: every rank reads rank 0's state file (the
     # weights and optimiser are the same on every rank, and so is the patch sampler, which draws the
     # global minibatch whole on each rank). Rank 0 takes back its own dropout RNG; the others seed
@@ -106,6 +113,7 @@ def train_network(
         scheduler.load_state_dict(state["scheduler"])
         step, best_loss, best_step, stale, history = (state["step"], state["best_loss"], state["best_step"],
                                                       state["stale"], state["history"])
+        best_score, validations = state.get("best_score", float("-inf")), state.get("validations", len(history))
         train_sampler.rng = state["rng"]
         if shard.is_main:
             torch.set_rng_state(state["torch_rng"])
@@ -139,12 +147,27 @@ def train_network(
         running = []
         history.append(record)
         bar.set_postfix(val_loss=val["loss"], val_acc=val["accuracy"])
-        if val["loss"] < best_loss:
-            best_loss, best_step, stale = val["loss"], step, 0
-            if shard.is_main:
-                _save(model, out_path, role, step, val, metadata, config)
+        validations += 1
+        improved = val["loss"] < best_loss
+        if improved:
+            best_loss, stale = val["loss"], 0
         else:
             stale += 1
+        last = step == config.max_steps or bool(config.early_stopping_patience
+                                                   and stale >= config.early_stopping_patience)
+        if select_by is None:
+            keep = improved
+        elif validations % select_every == 0 or last:
+            score = distributed.broadcast(_selection_score(model, select_by) if shard.is_main else None)
+            record["selection_score"] = val["selection_score"] = score
+            keep = score > best_score
+            best_score = max(best_score, score)
+        else:
+            keep = False
+        if keep:
+            best_step = step
+            if shard.is_main:
+                _save(model, out_path, role, step, val, metadata, config)
         if on_validation:
             on_validation(record)
         if shard.is_main:  # whole or not at all: a run stopped mid-write resumes from the previous state
@@ -152,6 +175,7 @@ def train_network(
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(), "step": step, "best_loss": best_loss,
                             "best_step": best_step, "stale": stale, "history": history,
+                            "best_score": best_score, "validations": validations,
                             "rng": train_sampler.rng, "torch_rng": torch.get_rng_state()}, tmp)
         if config.early_stopping_patience and stale >= config.early_stopping_patience:
             stopped_early = True
@@ -165,6 +189,14 @@ def train_network(
     return TrainResult(role=role, checkpoint=out_path, steps=step, best_step=best_step, best_val_loss=best_loss,
                        validation=best["validation"], seconds=time.perf_counter() - started,
                        stopped_early=stopped_early, history=history)
+
+
+def _selection_score(model: PatchCNN, select_by: Callable[[PatchCNN], float]) -> float:
+    was_on, was_training = next(model.parameters()).device, model.training
+    try:
+        return float(select_by(model.to("cpu").eval()))
+    finally:
+        model.to(was_on).train(was_training)
 
 
 def _save(model: PatchCNN, path: Path, role: str, step: int, val: dict[str, Any],
