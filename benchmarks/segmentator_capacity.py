@@ -112,6 +112,8 @@ WIDTHS = {"narrow": CONV_CHANNELS, "medium": (16, 16, 32, 32, 32, 32), "wide": (
 WIDER = ("medium", "wide")
 FPPI = (0.25, 0.5, 1.0, 2.0, 4.0)
 SPEED_BOUND = 2.0
+#: The reference every rule compares with: the bundled coarse pipeline as it serves today.
+BASE = "bundled coarse pipeline (with its classifier)"
 
 
 def main() -> None:
@@ -158,26 +160,11 @@ def main() -> None:
                                     "validation": trained.validation}
         print(name, result["networks"][name], flush=True)
 
-    config = PipelineConfig(use_candidate_classifier=False)  # the pixel and threshold: the weights' own
-    pipelines = {
-        "bundled coarse pipeline (with its classifier)": Pipeline.from_weights(
-            COARSE / "detector.pt", COARSE / "segmentator.pt", PipelineConfig(), coarse_dir=None),
-        "bundled coarse segmentator": Pipeline.from_weights(
-            COARSE / "detector.pt", COARSE / "segmentator.pt", config, classifier_path=None, coarse_dir=None),
-    }
-    for name in WIDTHS:
-        pipelines[name] = Pipeline.from_weights(COARSE / "detector.pt", args.out / name / "segmentator.pt", config,
-                                                classifier_path=None, coarse_dir=None)
-    scores = {}
-    for name, pipeline in pipelines.items():
-        scores[name] = score(pipeline, cases)
-        print(name, scores[name], flush=True)
-    result["scores"] = scores
-
-    at1 = {name: s["sensitivity"][str(1.0)] for name, s in scores.items()}
-    base = "bundled coarse pipeline (with its classifier)"
+    scores = result["scores"] = score_against_bundled({name: args.out / name / "segmentator.pt" for name in WIDTHS},
+                                                      cases)
+    at1 = {name: s["sensitivity"]["1.0"] for name, s in scores.items()}
     result["pays_for_capacity"] = {name: at1[name] > at1["narrow"] for name in WIDER}
-    result["speed_ratio"] = {name: round(scores[name]["median_s"] / scores[base]["median_s"], 2) for name in WIDER}
+    result["speed_ratio"] = {name: round(scores[name]["median_s"] / scores[BASE]["median_s"], 2) for name in WIDER}
     fast_enough = [name for name in WIDER if result["speed_ratio"][name] <= SPEED_BOUND]
     best = max(fast_enough, key=lambda name: at1[name], default=None)
     others = [v for k, v in at1.items() if k not in WIDER]
@@ -204,30 +191,7 @@ def finetune(args, store: PatchStore, cases) -> None:
                                 "best_step": trained.best_step, "seconds": round(trained.seconds, 1),
                                 "validation": trained.validation}}
     print(name, result["network"], flush=True)
-    base = "bundled coarse pipeline (with its classifier)"
-    pipelines = {
-        base: Pipeline.from_weights(COARSE / "detector.pt", COARSE / "segmentator.pt", PipelineConfig(),
-                                    coarse_dir=None),
-        "bundled coarse segmentator": Pipeline.from_weights(
-            COARSE / "detector.pt", COARSE / "segmentator.pt", PipelineConfig(use_candidate_classifier=False),
-            classifier_path=None, coarse_dir=None),
-        name: Pipeline.from_weights(COARSE / "detector.pt", args.out / name / "segmentator.pt",
-                                    PipelineConfig(use_candidate_classifier=False), classifier_path=None,
-                                    coarse_dir=None),
-    }
-    result["scores"] = {}
-    for key, pipeline in pipelines.items():
-        result["scores"][key] = score(pipeline, cases)
-        print(key, result["scores"][key], flush=True)
-    at1 = {key: s["sensitivity"]["1.0"] for key, s in result["scores"].items()}
-    result["speed_ratio"] = round(result["scores"][name]["median_s"] / result["scores"][base]["median_s"], 2)
-    result["replaces"] = (all(at1[name] > v for k, v in at1.items() if k != name)
-                          and result["speed_ratio"] <= SPEED_BOUND)
-    if not args.limit:
-        (ROOT / "benchmarks" / "segmentator_capacity_finetune.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: v for k, v in result.items() if k not in ("network", "scores")}, indent=1))
-    if args.adopt and result["replaces"] and not args.limit:
-        adopt(args.out / name / "segmentator.pt", result["scores"][name])
+    judge(args, result, name, cases, "segmentator_capacity_finetune.json")
 
 
 def select_by_froc(args, store: PatchStore, cases) -> None:
@@ -261,35 +225,46 @@ def select_by_froc(args, store: PatchStore, cases) -> None:
                                                      "validation": trained.validation,
                                                      "history": trained.history}}
     print(name, {k: v for k, v in result["network"].items() if k != "history"}, flush=True)
-    base = "bundled coarse pipeline (with its classifier)"
-    pipelines = {
-        base: Pipeline.from_weights(COARSE / "detector.pt", COARSE / "segmentator.pt", PipelineConfig(),
-                                    coarse_dir=None),
-        "bundled coarse segmentator": Pipeline.from_weights(
-            COARSE / "detector.pt", COARSE / "segmentator.pt", PipelineConfig(use_candidate_classifier=False),
-            classifier_path=None, coarse_dir=None),
-        name: Pipeline.from_weights(COARSE / "detector.pt", args.out / name / "segmentator.pt",
-                                    PipelineConfig(use_candidate_classifier=False), classifier_path=None,
-                                    coarse_dir=None),
-    }
-    result["scores"] = {}
-    for key, pipeline in pipelines.items():
-        result["scores"][key] = score(pipeline, cases)
-        print(key, result["scores"][key], flush=True)
-    at1 = {key: s["sensitivity"]["1.0"] for key, s in result["scores"].items()}
     if not args.from_bundled:
         patch_loss_choice = json.loads((ROOT / "benchmarks" / "segmentator_capacity.json").read_text())
         result["wide chosen by patch loss, at 1 FP/image"] = patch_loss_choice["scores"]["wide"]["sensitivity"]["1.0"]
+    judge(args, result, name, cases,
+          "segmentator_capacity_froc_bundled.json" if args.from_bundled else "segmentator_capacity_froc.json")
+
+
+def score_against_bundled(candidates: dict[str, Path], cases) -> dict[str, dict]:
+    """Scores of the bundled coarse pipeline (with its classifier), its segmentator alone, and each
+    candidate segmentator alone with the bundled coarse detector, on the same cases."""
+    alone = PipelineConfig(use_candidate_classifier=False)  # the pixel and threshold: the weights' own
+    pipelines = {
+        BASE: Pipeline.from_weights(COARSE / "detector.pt", COARSE / "segmentator.pt", PipelineConfig(),
+                                    coarse_dir=None),
+        "bundled coarse segmentator": Pipeline.from_weights(
+            COARSE / "detector.pt", COARSE / "segmentator.pt", alone, classifier_path=None, coarse_dir=None),
+    } | {name: Pipeline.from_weights(COARSE / "detector.pt", checkpoint, alone, classifier_path=None,
+                                     coarse_dir=None) for name, checkpoint in candidates.items()}
+    scores = {}
+    for name, pipeline in pipelines.items():
+        scores[name] = score(pipeline, cases)
+        print(name, scores[name], flush=True)
+    return scores
+
+
+def judge(args, result: dict, name: str, cases, out_name: str) -> None:
+    """Rule 2 for one follow-up network (OUT/<name>/segmentator.pt): scored beside the bundled
+    references; written to benchmarks/<out_name>; adopted with --adopt when it replaces."""
+    scores = result["scores"] = score_against_bundled({name: args.out / name / "segmentator.pt"}, cases)
+    at1 = {key: s["sensitivity"]["1.0"] for key, s in scores.items()}
+    if "wide chosen by patch loss, at 1 FP/image" in result:
         result["froc_choice_pays"] = at1[name] > result["wide chosen by patch loss, at 1 FP/image"]
-    result["speed_ratio"] = round(result["scores"][name]["median_s"] / result["scores"][base]["median_s"], 2)
+    result["speed_ratio"] = round(scores[name]["median_s"] / scores[BASE]["median_s"], 2)
     result["replaces"] = (all(at1[name] > v for k, v in at1.items() if k != name)
                           and result["speed_ratio"] <= SPEED_BOUND)
     if not args.limit:
-        out = "segmentator_capacity_froc_bundled.json" if args.from_bundled else "segmentator_capacity_froc.json"
-        (ROOT / "benchmarks" / out).write_text(json.dumps(result, indent=1))
+        (ROOT / "benchmarks" / out_name).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k not in ("network", "scores")}, indent=1))
     if args.adopt and result["replaces"] and not args.limit:
-        adopt(args.out / name / "segmentator.pt", result["scores"][name])
+        adopt(args.out / name / "segmentator.pt", scores[name])
 
 
 def score(pipeline: Pipeline, cases) -> dict:
