@@ -82,6 +82,8 @@ def images_of(name: str, mias_normals: int) -> tuple[list[Path], Path | None, Pa
     """(images, truth folder, mini-MIAS Info.txt, negatives-only, pixel size) of a set."""
     if name in ev.GENERATED:  # the same folders (and seeds) as evaluate_default.py
         work = ev.ensure_data(name, ROOT / "runs" / "evaluation" / name / "data")
+        if name == "ffdm-like":  # the vendor files' own calcifications are not scored, as there
+            ev.mark_background_findings(work)
         return [c.image_path for c in find_cases(work)], work, None, False, None
     if name == "mini-mias":
         calc, normal = ev.mias_references()

@@ -10,7 +10,10 @@ Sets (none of their images was used to train the default weights):
                    the local noise, so every contrast-to-noise band is populated) inserted into the real
                    GE and Siemens vendor FFDMs (tests/data/ffdm-vendor) at their own pixel size and
                    downsampled to 0.14 mm as 8-bit copies, and into FFDM-like phantoms (mcseg/synth/
-                   ffdm.py) at 0.07, 0.1 and 0.14 mm; no vendor file was used in training
+                   ffdm.py) at 0.07, 0.1 and 0.14 mm; no vendor file was used in training. The
+                   vendor files' own real calcifications (tests/data/ffdm-vendor/background_findings.json,
+                   reviewed by eye) are ignore regions: detections there are neither hits nor false
+                   positives (--score-background-findings counts them as false positives instead)
   mini-mias        the real mini-MIAS images at cluster level: the 25 images with CALC rows (27
                    located clusters) plus the normal images of patients 81-161 (mdb161-mdb322;
                    patients 1-80 are training negatives of the wave-2 weights); 0.2 mm pixels;
@@ -40,6 +43,7 @@ from mcseg.io import read_mammogram
 from mcseg.io.writer import write_result
 from mcseg.pipeline import Pipeline
 from mcseg.synth import SynthConfig, generate_dataset
+from mcseg.synth.dataset import background_findings_in_crop
 from mcseg.synth.calcifications import CONTRAST_BANDS
 from mcseg.training import find_cases
 
@@ -73,6 +77,9 @@ def main() -> None:
     parser.add_argument("--no-store", action="store_true", help="do not merge the figures into benchmarks/evaluation.json")
     parser.add_argument("--no-candidate-classifier", action="store_true",
                         help="the networks alone (figures go to benchmarks/evaluation_networks_only.json)")
+    parser.add_argument("--score-background-findings", action="store_true",
+                        help="ffdm-like: count detections of the vendor images' own calcifications as false "
+                             "positives, as before they were annotated (figures go to a *_scored.json file)")
     args = parser.parse_args()
     pipeline = Pipeline.from_weights(args.weights / "detector.pt" if args.weights else None,
                                      args.weights / "segmentator.pt" if args.weights else None,
@@ -88,6 +95,8 @@ def main() -> None:
         spacing = None
         if name in GENERATED:
             data = ensure_data(name, work / "data")
+            if name == "ffdm-like":
+                mark_background_findings(data, score_them=args.score_background_findings)
             images = [case.image_path for case in find_cases(data)]
             truth_dir = images_dir = data
         elif name == "mini-mias":
@@ -116,6 +125,8 @@ def main() -> None:
     # Sets run separately accumulate: the file keeps the latest figures of every set.
     store = ROOT / "benchmarks" / ("evaluation_networks_only.json" if args.no_candidate_classifier
                                    else "evaluation.json")
+    if args.score_background_findings:
+        store = store.with_name(store.stem + "_scored.json")
     merged = json.loads(store.read_text()) if store.is_file() and not args.no_store else {}
     merged.update(results)
     if not args.no_store:
@@ -169,6 +180,33 @@ def make_ffdm_like(data: Path) -> None:
     for spacing, seed in ((0.07, 9211), (0.1, 9212), (0.14, 9213)):
         generate_dataset(data, 3, seed, config=config, progress=False, prefix=f"phantom-{round(spacing * 1000)}um",
                          spacings_mm=(spacing,), ffdm_share=1.0, eight_bit_share=0.5)
+
+
+#: Real calcifications of the vendor files, reviewed by eye (how: in the file); ignore regions of
+#: the ffdm-like set, which inserts synthetic calcifications into those files.
+BACKGROUND_FINDINGS = VENDOR / "background_findings.json"
+
+
+def mark_background_findings(data: Path, score_them: bool = False) -> None:
+    """Write each vendor crop's background findings into its gt.json as ``ignore`` circles (or take them
+    out with ``score_them``). A set made before the generator recorded its crop windows is made again
+    (the same seeds give the same images)."""
+    cases = sorted(data.glob("*.gt.json"))
+    docs = {path: json.loads(path.read_text()) for path in cases}
+    reviewed = json.loads(BACKGROUND_FINDINGS.read_text())["files"]
+    if any(doc.get("source") in reviewed and "background_window_px" not in doc for doc in docs.values()):
+        print(f"{data}: made before crop windows were recorded; making it again")
+        shutil.rmtree(data)
+        make_ffdm_like(data)
+        docs = {path: json.loads(path.read_text()) for path in sorted(data.glob("*.gt.json"))}
+    for path, doc in docs.items():
+        if doc.get("source") not in reviewed:
+            continue
+        doc.pop("ignore", None)
+        if not score_them:
+            entry = reviewed[doc["source"]]
+            doc["ignore"] = background_findings_in_crop(doc, entry["findings"], entry["spacing_mm"])
+        path.write_text(json.dumps(doc, indent=1))
 
 
 def normal_false_positives(pred_dir: Path, normals: list[str]) -> dict:

@@ -127,6 +127,35 @@ def test_json_truth_with_contours(tmp_path):
     assert summary["calcification"]["operating_point"]["sensitivity"] == 0.5
 
 
+def test_ignore_circles_take_out_false_positives_on_real_findings_but_keep_hits(tmp_path):
+    """A background's own calcifications (ignore circles) are neither hits nor false positives: a
+    detection there drops out, one on a listed calcification inside a circle still hits, one outside
+    every circle still counts as a false positive; likewise a predicted cluster."""
+    doc = {"shape": [200, 200], "spacing_mm": list(SPACING),
+           "calcifications": [{"centroid_px": [50, 50]}, {"centroid_px": [150, 150]}],
+           "ignore": [{"centre_px": [50, 60], "radius_mm": 1.5}, {"centre_px": [120, 30], "radius_px": 10}]}
+    (tmp_path / "x.gt.json").write_text(json.dumps(doc))
+    truth = read_truth_json(tmp_path / "x.gt.json")
+    assert [c.radius_px for c in truth.ignore] == pytest.approx([15, 10])
+    calcs = [((50, 50), 0.8),     # a hit, inside the first circle
+             ((50, 62), 0.99),    # a real finding: ignored
+             ((121, 33), 0.98),   # a real finding: ignored
+             ((10, 190), 0.7)]    # a false positive
+    clusters = [((52, 60), 0.9), ((180, 20), 0.8)]
+    summary, _ = evaluate([_pred("x", calcs, clusters)], {"x": truth}, n_boot=0)
+    assert summary["ignored"] == {"detections": 2, "clusters": 1}
+    calc = summary["calcification"]
+    assert calc["operating_point"] == {"sensitivity": 0.5, "fppi": 1.0}
+    assert calc["sensitivity_at_fppi"]["0.25"] == 0.5   # the two 0.98-0.99 ones no longer rank first
+    assert summary["cluster"]["fppi_all_predicted"] == 1.0
+    # Without the circles the same detections score as before: three false positives.
+    del doc["ignore"]
+    (tmp_path / "x.gt.json").write_text(json.dumps(doc))
+    summary, _ = evaluate([_pred("x", calcs, clusters)], {"x": read_truth_json(tmp_path / "x.gt.json")}, n_boot=0)
+    assert summary["calcification"]["operating_point"] == {"sensitivity": 0.5, "fppi": 3.0}
+    assert summary["calcification"]["sensitivity_at_fppi"]["0.25"] == 0.0 and "ignored" not in summary
+
+
 def test_evaluate_command_writes_report(tmp_path):
     pred_dir, truth_dir = tmp_path / "pred", tmp_path / "truth"
     pred_dir.mkdir()

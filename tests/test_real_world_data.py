@@ -16,6 +16,7 @@ from mcseg.cli import main
 from mcseg.io import read_label, read_mammogram
 from mcseg.pipeline import load_network
 from mcseg.synth import SynthConfig, generate_dataset, local_noise_std, synthesize_case
+from mcseg.synth.dataset import background_findings_in_crop
 from mcseg.synth.ffdm import to_eight_bit, vendor_processing
 from mcseg.synth.phantom import synthesize_background
 
@@ -78,6 +79,36 @@ def test_a_real_background_is_never_made_finer_than_its_own_pixel(tmp_path):
                      config=SMALL, progress=False, spacings_mm=(0.05,))
     doc = json.loads((tmp_path / "synth_0000.gt.json").read_text())
     assert doc["spacing_mm"][0] == pytest.approx(0.085)  # the Siemens file's own ImagerPixelSpacing
+
+
+def test_a_vendor_files_own_calcification_is_mapped_into_each_crop_cut_from_it(tmp_path):
+    """The ffdm-like set's ignore circles: a real calcification of the Siemens file (reviewed in
+    background_findings.json) must land on the same bright spot in a crop at the file's pixel and in a
+    0.14 mm copy, wherever the crop was cut."""
+    findings = json.loads((VENDOR / "background_findings.json").read_text())["files"]["OutOfBoundsOverlay.dcm"]
+    cluster = findings["findings"][0]  # the biopsy target's cluster, the brightest spots of the file
+    for spacing, seed in ((0.085, 9203), (0.14, 9204)):
+        generate_dataset(tmp_path, 1, seed, mode="real-background", backgrounds=[VENDOR / "OutOfBoundsOverlay.dcm"],
+                         config=SynthConfig(contrast_range=(2.0, 20.0)), progress=False, spacings_mm=(spacing,),
+                         prefix=f"s{seed}")  # as the ffdm-like set cuts them
+        doc = json.loads((tmp_path / f"s{seed}_0000.gt.json").read_text())
+        assert doc["spacing_mm"][0] == pytest.approx(spacing) and len(doc["background_window_px"]) == 2
+        mapped = background_findings_in_crop(doc, [cluster], findings["spacing_mm"])
+        assert len(mapped) == 1 and doc["background_window_px"][1] > 0, doc["background_window_px"]
+        pixels = read_mammogram(tmp_path / doc["image"]).pixels
+        gt = read_label(tmp_path / doc["mask"]) > 0
+        r, c = (int(round(v)) for v in mapped[0]["centre_px"])
+        radius = int(cluster["radius_mm"] / spacing)
+        detail = pixels - ndimage.gaussian_filter(pixels, 1.0 / spacing)
+        noise = 1.4826 * np.median(np.abs(detail - np.median(detail)))
+        inside = np.zeros(pixels.shape, bool)
+        inside[max(r - radius, 0): r + radius + 1, max(c - radius, 0): c + radius + 1] = True
+        # A real calcification there, not an inserted one: the brightest detail is far above the
+        # noise, and it stays so away from the generator's calcifications.
+        assert detail[inside & ~ndimage.binary_dilation(gt, iterations=3)].max() > 8 * noise
+        # Moved 5 mm off, the circle lands on plain tissue.
+        off = np.roll(inside, int(5 / spacing), axis=1)
+        assert detail[off & ~ndimage.binary_dilation(gt, iterations=3)].max() < detail[inside].max() / 2
 
 
 def test_negatives_command_writes_real_images_with_empty_labels(tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 from mcseg.evaluation.froc import (FrocCurve, ImageMatch, aufroc, bootstrap_froc, calcification_hit_rule,
                                    cluster_hit_rule, froc, match_calcifications, match_clusters, match_listed,
-                                   match_points)
+                                   match_points, without_ignored)
 from mcseg.evaluation.overlap import Overlap, pixel_dice
 from mcseg.evaluation.patch_table import evaluate_patches, patch_error_table
 from mcseg.evaluation.truth import (GroundTruth, TruthCluster, find_truth, read_mias_info, read_truth_json,
@@ -11,4 +11,4 @@ from mcseg.evaluation.truth import (GroundTruth, TruthCluster, find_truth, read_
 __all__ = ["FrocCurve", "GroundTruth", "ImageMatch", "Overlap", "TruthCluster", "aufroc", "bootstrap_froc",
            "calcification_hit_rule", "cluster_hit_rule", "evaluate_patches", "find_truth", "froc",
            "match_calcifications", "match_clusters", "match_listed", "match_points", "patch_error_table",
-           "pixel_dice", "read_mias_info", "read_truth_json", "read_truth_mask", "truth_from_mask"]
+           "pixel_dice", "read_mias_info", "read_truth_json", "read_truth_mask", "truth_from_mask", "without_ignored"]

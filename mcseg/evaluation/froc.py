@@ -107,6 +107,21 @@ def match_listed(
                                 spacing_mm)
 
 
+def without_ignored(match: ImageMatch, centroids_px, ignore: list, spacing_mm: tuple[float, float],
+                    margin_mm: float = 0.0) -> tuple[ImageMatch, np.ndarray]:
+    """``match`` less the false positives whose centroid lies in an ignore circle (a
+    :class:`~mcseg.evaluation.truth.TruthCluster` with a radius) widened by ``margin_mm``; also
+    the kept predictions' mask, to subset anything aligned with them."""
+    pred = np.asarray(centroids_px, dtype=np.float64).reshape(-1, 2)
+    inside = np.zeros(len(pred), dtype=bool)
+    scale = np.asarray(spacing_mm, dtype=np.float64)
+    for circle in ignore:
+        d_mm = np.hypot(*((pred - np.asarray(circle.centre_px)) * scale).T)
+        inside |= d_mm <= circle.radius_px * scale.mean() + margin_mm
+    keep = match.hits | ~inside
+    return ImageMatch(match.scores[keep], match.hits[keep], match.n_truth), keep
+
+
 @dataclass
 class FrocCurve:
     thresholds: np.ndarray

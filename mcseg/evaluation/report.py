@@ -16,7 +16,8 @@ import numpy as np
 from mcseg.calcifications import find_clusters
 from mcseg.defaults import CLUSTER_AREA_MM2, CLUSTER_MIN_CALCIFICATIONS
 from mcseg.evaluation.froc import (FrocCurve, ImageMatch, aufroc, bootstrap_froc, calcification_hit_rule,
-                                   cluster_hit_rule, froc, match_clusters, match_points)
+                                   cluster_hit_rule, froc, match_clusters, match_points, without_ignored)
+from mcseg.evaluation.froc import CLUSTER_DILATION_MM
 from mcseg.evaluation.overlap import Overlap
 from mcseg.evaluation.patch_table import patch_error_table
 from mcseg.evaluation.truth import GroundTruth, TruthCluster, find_truth, read_mias_info
@@ -69,6 +70,15 @@ def derive_clusters(truth: GroundTruth, spacing_mm: tuple[float, float]) -> list
     return out
 
 
+def _circles(circles: list[TruthCluster], shape: tuple[int, int]) -> np.ndarray:
+    """Pixels inside any of ``circles`` (radius in pixels)."""
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    out = np.zeros(shape, dtype=bool)
+    for c in circles:
+        out |= (rows - c.centre_px[0]) ** 2 + (cols - c.centre_px[1]) ** 2 <= c.radius_px ** 2
+    return out
+
+
 def evaluate(
     predictions: list[Prediction],
     truths: dict[str, GroundTruth | None],
@@ -99,8 +109,12 @@ def evaluate(
             centres = np.zeros((0, 2)) if truth is None else truth.centres_px
             regions = None if truth is None else truth.regions
             m = match_points(centroids, scores, centres, regions, spacing)
-            calc_matches.append(m)
             strong = np.array([c.get("in_mask", True) for c in calcs], dtype=bool)
+            if truth is not None and truth.ignore:
+                m, keep = without_ignored(m, centroids, truth.ignore, spacing)
+                strong = strong[keep]
+                row["ignored_detections"] = int((~keep).sum())
+            calc_matches.append(m)
             row.update(truth_calcifications=m.n_truth, hits_at_operating_point=int((m.hits & strong).sum()),
                        false_positives_at_operating_point=int((~m.hits & strong).sum()))
 
@@ -110,8 +124,11 @@ def evaluate(
         n_unlocated = 0 if truth is None else truth.unlocated_clusters
         unlocated += n_unlocated
         clusters = doc.get("clusters", [])
-        cm = match_clusters([c["centroid_px"] for c in clusters], [c["score"] for c in clusters], truth_clusters,
-                            spacing, n_unlocated)
+        cluster_centroids = [c["centroid_px"] for c in clusters]
+        cm = match_clusters(cluster_centroids, [c["score"] for c in clusters], truth_clusters, spacing, n_unlocated)
+        if truth is not None and truth.ignore:
+            cm, keep = without_ignored(cm, cluster_centroids, truth.ignore, spacing, CLUSTER_DILATION_MM)
+            row["ignored_clusters"] = int((~keep).sum())
         cluster_matches.append(cm)
         row.update(truth_clusters=cm.n_truth, predicted_clusters=len(clusters), cluster_hits=int(cm.hits.sum()))
 
@@ -119,6 +136,8 @@ def evaluate(
         if pred.mask_path is not None and (truth is None or truth_mask is not None):
             mask = read_label(pred.mask_path)
             tmask = np.zeros_like(mask) if truth_mask is None else truth_mask
+            if tmask.shape == mask.shape and truth is not None and truth.ignore:
+                mask = mask & ~(_circles(truth.ignore, mask.shape) & ~tmask.astype(bool))
             if tmask.shape == mask.shape:
                 overlap = Overlap.of(mask, tmask)
                 pooled = pooled + overlap
@@ -169,6 +188,9 @@ def evaluate(
     if seconds:
         summary["seconds_per_image"] = {"mean": round(float(np.mean(seconds)), 2),
                                         "max": round(float(np.max(seconds)), 2)}
+    ignored = {key: sum(r.get(f"ignored_{key}", 0) for r in per_image) for key in ("detections", "clusters")}
+    if any(truths.get(p.stem) is not None and truths[p.stem].ignore for p in predictions):
+        summary["ignored"] = ignored
     summary["notes"] = notes
     summary["per_image"] = per_image
     return summary, curves
@@ -229,6 +251,10 @@ def markdown_report(summary: dict[str, Any], title: str) -> str:
         lines += ["## Calcifications", "", f"No ground-truth calcification: {calc['fppi_at_operating_point']} "
                   f"false positives per image at the operating threshold, {calc['fppi_all_candidates']} counting "
                   "every candidate.", ""]
+    if summary.get("ignored"):
+        ig = summary["ignored"]
+        lines += [f"Not scored: {ig['detections']} detections and {ig['clusters']} predicted clusters inside the "
+                  "ground truth's ignore circles (real findings it does not list).", ""]
     cl = summary["cluster"]
     lines += ["## Clusters", ""]
     if cl["truth"]:

@@ -9,7 +9,12 @@ JSON format (the generator's ``S.gt.json`` is one)::
      "mask": "S.gt.nrrd",                                       # optional, next to the JSON
      "calcifications": [{"centroid_px": [r, c], "contour_px": [[r, c], ...]}],   # contour optional
      "clusters": [{"contour_px": [[r, c], ...]} | {"centre_px": [r, c], "radius_mm": 4.0}
-                  | {"centre_px": [r, c], "radius_px": 20} | {"centre_px": [r, c]}]}
+                  | {"centre_px": [r, c], "radius_px": 20} | {"centre_px": [r, c]}],
+     "ignore": [{"centre_px": [r, c], "radius_mm": 1.0}]}      # optional, needs spacing_mm
+
+``ignore`` circles hold real findings that the truth does not list (the real calcifications of a
+background image that synthetic ones were inserted into): a detection there that hits no listed
+calcification is neither a hit nor a false positive, as in the ignore regions of detection benchmarks.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class GroundTruth:
     calcifications_annotated: bool = True           # False: cluster-level only (mini-MIAS)
     unlocated_clusters: int = 0                     # annotated without a position (mini-MIAS "NOTE 3")
     clusters_given: bool = False                    # False: derive clusters from the calcifications
+    ignore: list[TruthCluster] = field(default_factory=list)   # circles not scored (see the module doc)
 
     @property
     def n_calcifications(self) -> int:
@@ -86,9 +92,12 @@ def read_truth_json(path: str | Path, image: str | None = None) -> GroundTruth:
     shape = tuple(int(v) for v in doc["shape"]) if doc.get("shape") else None
     clusters = [_cluster(c, spacing) for c in doc.get("clusters", [])]
     given = "clusters" in doc
+    ignore = [_cluster(c, spacing) for c in doc.get("ignore", [])]
+    if any(c.radius_px is None for c in ignore):
+        raise UnreadableImageError(f"{path.name}: every ignore circle needs radius_mm or radius_px")
     if doc.get("mask") and (path.parent / doc["mask"]).is_file():
         truth = read_truth_mask(path.parent / doc["mask"], image or _stem(path))
-        truth.clusters, truth.clusters_given = clusters, given
+        truth.clusters, truth.clusters_given, truth.ignore = clusters, given, ignore
         truth.spacing_mm = spacing or truth.spacing_mm
         return truth
     calcs = doc.get("calcifications", [])
@@ -102,7 +111,7 @@ def read_truth_json(path: str | Path, image: str | None = None) -> GroundTruth:
                 rr, cc = fill_polygon(contour[:, 0], contour[:, 1], shape)
                 regions[rr, cc] = k + 1
     return GroundTruth(image or _stem(path), centres, regions, clusters, None, spacing, shape,
-                       clusters_given=given)
+                       clusters_given=given, ignore=ignore)
 
 
 def _cluster(doc: dict, spacing_mm: tuple[float, float] | None) -> TruthCluster:

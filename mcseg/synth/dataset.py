@@ -57,7 +57,30 @@ def case_to_json(case: SynthCase, stem: str) -> dict[str, Any]:
         "contrast_bands": {name: [lo, hi] for name, (lo, hi, _) in CONTRAST_BANDS.items()},
         "calcifications": case.calcifications,
         "clusters": case.clusters,
+        **({"background_window_px": [int(v) for v in case.background_window_px]}
+           if case.background_window_px is not None else {}),
     }
+
+
+def background_findings_in_crop(case_doc: dict[str, Any], findings: list[dict[str, Any]],
+                                background_spacing_mm: float) -> list[dict[str, Any]]:
+    """``findings`` of a real background (``centre_px`` in its own pixel frame at
+    ``background_spacing_mm``, ``radius_mm``) mapped into a case cut from it (``case_doc``: its gt.json,
+    which records ``background_window_px``): those whose circle reaches into the crop, in its pixels."""
+    window = case_doc.get("background_window_px")
+    if window is None:
+        raise ValueError(f"{case_doc.get('image')}: no background_window_px; regenerate the case")
+    spacing = float(case_doc["spacing_mm"][0])
+    rows, cols = case_doc["shape"]
+    scale = background_spacing_mm / spacing
+    out = []
+    for finding in findings:
+        # skimage.transform.rescale keeps pixel centres: x_new + 0.5 = (x_old + 0.5) * scale.
+        r, c = ((v + 0.5) * scale - 0.5 - w for v, w in zip(finding["centre_px"], window))
+        radius_px = float(finding["radius_mm"]) / spacing
+        if -radius_px <= r < rows + radius_px and -radius_px <= c < cols + radius_px:
+            out.append({**finding, "centre_px": [round(r, 2), round(c, 2)]})
+    return out
 
 
 def write_gt_nrrd(path: str | Path, gt_mask: np.ndarray, spacing_mm: tuple[float, float]) -> Path:
@@ -155,12 +178,23 @@ def random_breast_crop(
     A dimension larger than the image is clipped to it; None keeps the whole
     image. When no window is breast enough, the most breast one is taken.
     """
+    window = random_breast_window(breast_mask, crop_shape_px, rng, min_breast_fraction)
+    return image[window].copy(), breast_mask[window].copy()
+
+
+def random_breast_window(
+    breast_mask: np.ndarray,
+    crop_shape_px: tuple[int, int] | None,
+    rng: np.random.Generator,
+    min_breast_fraction: float = 0.6,
+) -> tuple[slice, slice]:
+    """The window :func:`random_breast_crop` cuts (the same draws from ``rng``)."""
     if crop_shape_px is None:
-        return image.copy(), breast_mask.copy()
-    rows, cols = image.shape
+        return slice(0, breast_mask.shape[0]), slice(0, breast_mask.shape[1])
+    rows, cols = breast_mask.shape
     crop_rows, crop_cols = min(crop_shape_px[0], rows), min(crop_shape_px[1], cols)
     if (crop_rows, crop_cols) != tuple(crop_shape_px):
-        logger.warning("crop %s larger than the image %s: cropping %s", crop_shape_px, image.shape, (crop_rows, crop_cols))
+        logger.warning("crop %s larger than the image %s: cropping %s", crop_shape_px, breast_mask.shape, (crop_rows, crop_cols))
     # Summed-area table: breast pixel count of every window, on a grid of top-left corners.
     table = np.zeros((rows + 1, cols + 1), np.int64)
     table[1:, 1:] = breast_mask.cumsum(0).cumsum(1)
@@ -182,8 +216,7 @@ def random_breast_crop(
         logger.warning("no crop is %.0f%% breast; taking one with %.0f%%",
                        100 * min_breast_fraction, 100 * fraction.ravel()[choice])
     i, j = np.unravel_index(choice, fraction.shape)
-    window = (slice(top[i], top[i] + crop_rows), slice(left[j], left[j] + crop_cols))
-    return image[window].copy(), breast_mask[window].copy()
+    return slice(int(top[i]), int(top[i]) + crop_rows), slice(int(left[j]), int(left[j]) + crop_cols)
 
 
 def load_real_background(
@@ -265,9 +298,11 @@ def generate_dataset(
             if key not in cache:
                 cache[key] = read_background(path, assumed_spacing_mm, image_config.spacing_mm)
             background = cache[key]
-            image, mask = random_breast_crop(background.image, background.breast_mask, image_config.shape_px, rng)
+            window = random_breast_window(background.breast_mask, image_config.shape_px, rng)
+            image, mask = background.image[window].copy(), background.breast_mask[window].copy()
             laterality = background.laterality or infer_laterality(background.breast_mask)
             case = synthesize_on_background(rng, image, mask, image_config, laterality=laterality, source=path.name)
+            case.background_window_px = (window[0].start, window[1].start)
         else:
             if ffdm_share:
                 image_config = replace(image_config, style="ffdm" if rng.uniform() < ffdm_share else "phantom")

@@ -107,6 +107,9 @@ class SynthCase:
     #: The background's local_noise_std: the unit of the calcifications' contrast.
     local_noise_std: float = 0.0
     specs: list[CalcificationSpec] = field(default_factory=list, repr=False)
+    #: A real background's crop: its top-left pixel in the background resampled to ``spacing_mm``
+    #: (None for a synthetic one), so that findings of that background can be mapped into the crop.
+    background_window_px: tuple[int, int] | None = None
 
 
 # --- Background -----------------------------------------------------------------
