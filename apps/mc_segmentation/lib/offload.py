@@ -1,4 +1,5 @@
-"""Run the routes that compute (inference, next sample, batch inference) in worker threads.
+"""Run the routes that compute (inference, batch inference) in worker threads, and next sample
+beside them.
 
 MONAI Label's route handlers are ``async`` and call the app synchronously, so
 one inference blocks the event loop and every other request waits for it,
@@ -7,6 +8,9 @@ worker thread with its own event loop, its messages passed back to the
 server's loop, so the HTTP layer keeps answering. At most ``workers`` run at
 once and at most ``queue`` wait; beyond that the answer is 503 with a
 Retry-After estimated from recent durations, so load cannot pile up in memory.
+
+Next sample reads the scores the background scorer stored (it computes nothing), so it has its
+own small pool: an annotator's "Next Sample" never waits behind someone's inference.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from lib.asgi import send_json
 
 log = logging.getLogger(__name__)
+
+#: Threads for next-sample requests (reads of stored scores, milliseconds each).
+LIGHT_WORKERS = 2
 
 
 class Workload:
@@ -51,12 +58,19 @@ class OffloadHeavyRoutes:
 
     def __init__(self, app, workload: Workload, prefix: str = ""):
         self.app, self.load = app, workload
-        self.pattern = re.compile(rf"^{re.escape(prefix)}/(infer|activelearning|batch)/")
+        self.pattern = re.compile(rf"^{re.escape(prefix)}/(infer|batch)/")
+        self.light = re.compile(rf"^{re.escape(prefix)}/activelearning/")
         self.executor = ThreadPoolExecutor(max_workers=workload.workers, thread_name_prefix="mcseg-worker")
+        self.light_executor = ThreadPoolExecutor(max_workers=LIGHT_WORKERS, thread_name_prefix="mcseg-light")
         self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not self.pattern.match(scope["path"]):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if self.light.match(scope["path"]):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.light_executor, self._serve_in_thread, loop, scope, receive, send)
+        if not self.pattern.match(scope["path"]):
             return await self.app(scope, receive, send)
         load = self.load
         if load.admitted >= load.workers + load.queue:
