@@ -147,7 +147,7 @@ def server(tmp_path_factory):
         _dicom(studies, name, _set(PixelSpacing=["-0.1", "-0.1"]) if "spacing" in name else
                _set(BitsAllocated=8, BitsStored=8, HighBit=7), spacing_tag="PixelSpacing")
     with running_server(root, studies, {"train_after_labels": "0", "infer_workers": "1", "infer_queue": "1"}) as client:
-        yield {"url": f"http://127.0.0.1:{client.port}", "root": root, "studies": studies}
+        yield {"url": f"http://127.0.0.1:{client.port}", "root": root, "studies": studies, "pid": client.proc.pid}
 
 
 def _check(server, response: requests.Response, words: str, what: str) -> None:
@@ -322,13 +322,30 @@ def test_acknowledged_labels_survive_kill_9(tmp_path):
 
 def test_server_answers_while_it_infers_and_refuses_past_its_queue(server):
     """One worker and a queue of one (this server's settings): while an inference computes, /info/
-    and Next Sample answer within 1 s; a second inference waits; a third gets 503 with Retry-After,
-    and Next Sample still answers within 1 s; none is lost."""
+    and Next Sample answer within 1 s; a second inference waits; 18 more sent at once get 503 with
+    Retry-After, and Next Sample still answers within 1 s; none is lost; the server's memory stays
+    under 3 GB."""
     import threading
     import time
 
+    import psutil
+
     url = server["url"]
     results: dict[str, requests.Response] = {}
+    peak_mb, sampling = [0.0], [True]
+
+    def sample_memory() -> None:  # the server's resident memory, its process tree
+        while sampling[0]:
+            try:
+                tree = [psutil.Process(server["pid"])]
+                tree += tree[0].children(recursive=True)
+                peak_mb[0] = max(peak_mb[0], sum(p.memory_info().rss for p in tree) / 2**20)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    sampler.start()
 
     # The segmentator on the whole breast of the 1400 x 1000 image at 0.07 mm (4 s alone here): an
     # inference that surely lasts (the pipeline on the Siemens file, served at 0.14 mm since the
@@ -362,10 +379,15 @@ def test_server_answers_while_it_infers_and_refuses_past_its_queue(server):
     second = threading.Thread(target=infer, args=("second",))
     second.start()
     time.sleep(0.5)
-    busy = requests.post(f"{url}/infer/segmentator", params={"image": IMAGE.stem, "output": "json"},
-                         data={"params": "{}"}, timeout=60)
-    assert busy.status_code == 503, busy.text
-    assert int(busy.headers["Retry-After"]) >= 1 and "busy" in busy.json()["detail"]
+    burst = [threading.Thread(target=infer, args=(f"burst{i}",)) for i in range(18)]  # 20 in all
+    for thread in burst:
+        thread.start()
+    for thread in burst:
+        thread.join(timeout=60)
+    for i in range(18):
+        busy = results[f"burst{i}"]
+        assert busy.status_code == 503, busy.text
+        assert int(busy.headers["Retry-After"]) >= 1 and "busy" in busy.json()["detail"]
     full_queue_sample_s = next_sample_s()  # the inference queue is full now
     assert first.is_alive(), "the inference ended before Next Sample was timed: the check measured nothing"
     assert first_sample_s < 1.0 and full_queue_sample_s < 1.0, (first_sample_s, full_queue_sample_s)
@@ -373,3 +395,6 @@ def test_server_answers_while_it_infers_and_refuses_past_its_queue(server):
     second.join(timeout=600)
     assert results["first"].status_code == 200 and results["second"].status_code == 200
     assert results["first"].json()["calcifications"] == results["second"].json()["calcifications"]
+    sampling[0] = False
+    sampler.join(timeout=5)
+    assert 0 < peak_mb[0] < 3 * 1024, f"server peaked at {peak_mb[0]:.0f} MB"
