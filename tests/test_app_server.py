@@ -311,7 +311,7 @@ def test_next_sample_uncertain_c2c3(server):
     # (before, it scored every unscored image inside the request: 10-20 s for these two).
     started = time.perf_counter()
     first = client.next_sample("uncertain_c2c3", {})
-    assert time.perf_counter() - started < 5.0
+    assert time.perf_counter() - started < 1.0  # while the background scorer computes beside it
     assert first["id"] in (IMAGE.stem, OTHER.stem) and first["scored"] + first["stale"] + first["unscored"] == 2
     progress = _wait_for_scores(client)
     assert progress["unlabelled"] == 2 and not progress["failed"]
