@@ -159,3 +159,14 @@ def running_orthanc(root: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def wait_for_training(client, timeout_s: float = 300) -> dict:
+    """The server's last training status once no run is submitted or running."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        status = client.train_status(False)
+        if status.get("status") not in ("SUBMITTED", "RUNNING"):
+            return status
+        time.sleep(2)
+    raise AssertionError("training did not finish in time")

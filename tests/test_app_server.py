@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import requests
 import SimpleITK as sitk
-from conftest import DATA, make_studies, running_server
+from conftest import DATA, make_studies, running_server, wait_for_training
 from monailabel.client import MONAILabelClient
 from monailabel.client.client import MONAILabelClientException
 from scipy import ndimage as ndi
@@ -41,16 +41,6 @@ def _found(mask: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
     labels, n = ndi.label(truth)
     hit = set(np.unique(labels[(mask > 0) & (labels > 0)])) - {0}
     return len(hit), n
-
-
-def _wait_for_training(client: MONAILabelClient, timeout_s: float = 300) -> dict:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        status = client.train_status(False)
-        if status.get("status") not in ("SUBMITTED", "RUNNING"):
-            return status
-        time.sleep(2)
-    raise AssertionError("training did not finish in time")
 
 
 def _status(exc: MONAILabelClientException) -> int:
@@ -381,7 +371,7 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert stored.is_file()
     assert client.datastore()["objects"][IMAGE.stem]["labels"]["final"]["info"]["calcification_pixels"] > 0
 
-    status = _wait_for_training(client)
+    status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert model.is_file(), "training did not publish a model"
     stats = client.info()["train_stats"]["segmentator"]
@@ -410,7 +400,7 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     detector = server["root"] / "model" / "detector.pt"
     client.train_start("detector", {"max_steps": 10, "validate_every": 5, "dice_images": 1, "processes": 2,
                                     "batch_size": 64})
-    status = _wait_for_training(client)
+    status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert detector.is_file()
     stats = client.info()["train_stats"]["detector"]
@@ -422,7 +412,7 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     # 4. Luna-Lozoya's cluster CNN fine-tuned on the same two labels, then served with its new weights.
     cluster_cnn = server["root"] / "model" / "cluster_cnn.pt"
     client.train_start("luna_lozoya", {"epochs": 1})
-    status = _wait_for_training(client)
+    status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert cluster_cnn.is_file()
     stats = client.info()["train_stats"]["luna_lozoya"]
@@ -437,7 +427,7 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert _status(err.value) == 422 and "epochs" in err.value.msg
     unet = server["root"] / "model" / "unet.pt"
     client.train_start("marita_unet", {"epochs": 1})
-    status = _wait_for_training(client)
+    status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert unet.is_file()
     stats = client.info()["train_stats"]["marita_unet"]
@@ -452,7 +442,7 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert _status(err.value) == 422 and "candidates" in err.value.msg
     cascade = server["root"] / "model" / "cortina_svm.npz"
     client.train_start("cortina_svm", {})
-    status = _wait_for_training(client)
+    status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert cascade.is_file()
     stats = client.info()["train_stats"]["cortina_svm"]
@@ -467,7 +457,7 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert _status(err.value) == 422 and "epochs" in err.value.msg
     resnet = server["root"] / "model" / "cortina_resnet.pt"
     client.train_start("cortina_resnet", {"epochs": 1, "steps_per_epoch": 20})
-    status = _wait_for_training(client)
+    status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert resnet.is_file()
     stats = client.info()["train_stats"]["cortina_resnet"]

@@ -14,7 +14,7 @@ import numpy as np
 import pydicom
 import requests
 import SimpleITK as sitk
-from conftest import APP, DATA, VENDOR, free_port, running_orthanc, running_server
+from conftest import APP, DATA, VENDOR, free_port, running_orthanc, running_server, wait_for_training
 from pydicom.uid import generate_uid
 
 from mcseg.io.dicom_write import write_mammogram_dicom
@@ -57,7 +57,8 @@ def test_pacs_round_trip(tmp_path):
     with running_orthanc(tmp_path) as pacs:
         for path in files.values():
             _upload(pacs, path)
-        with running_server(tmp_path, f"{pacs}/dicom-web", {"models": "pipeline", "train_after_labels": "0",
+        with running_server(tmp_path, f"{pacs}/dicom-web", {"models": "pipeline,segmentator", "train_after_labels": "1",
+                                                            "auto_train_models": "segmentator", "auto_train_steps": "5",
                                                             "dicomweb_cache_images": "2"}) as client:
             url = f"http://127.0.0.1:{client.port}"
             # Only the MG series are images; the CT is never offered.
@@ -93,7 +94,16 @@ def test_pacs_round_trip(tmp_path):
             # A final label saved from the client goes to the PACS as its own SEG series.
             slicer_label = tmp_path / "label.nii.gz"
             sitk.WriteImage(sitk.JoinSeries(sitk.ReadImage(str(TRUTH))), str(slicer_label))
-            client.save_label(series["image"], str(slicer_label), tag="final")
+            saved = client.save_label(series["image"], str(slicer_label), tag="final")
+            # It feeds the patch store and starts the automatic training (after 1 label here), as in a
+            # folder; the training run reads the label back through the PACS datastore.
+            assert saved["labels_since_training"] == 1 and saved["training_started"] is True, saved
+            assert saved["patches_stored"] and sum(saved["patches_stored"].values()) > 0, saved
+            status = wait_for_training(client)
+            assert status["status"] == "DONE", "\n".join(status.get("details", []))
+            stats = client.info()["train_stats"]["segmentator"]
+            assert stats["labelled_images"] == 1 and stats["steps"] == 5, stats
+            assert (tmp_path / "model" / "segmentator.pt").is_file()
             finals = [s for s in _series(pacs, study, "SEG") if s.get("0008103E", {}).get("Value") == ["mcseg final label"]]
             assert len(finals) == 1
             final = _instances(pacs, study, finals[0]["0020000E"]["Value"][0])[0]

@@ -181,8 +181,9 @@ class MCSegmentationApp(MONAILabelApp):
         return meta
 
     def on_save_label(self, image_id: str, label_id: str):
+        """A final label, in a folder or a PACS, feeds the patch store and counts towards training."""
         datastore = self.datastore()
-        if not isinstance(datastore, MammogramDatastore) or datastore.last_saved_tag != "final":
+        if getattr(datastore, "last_saved_tag", None) != "final":
             return {}
         with client_errors():
             return self.auto_trainer.on_final_label(image_id, datastore)

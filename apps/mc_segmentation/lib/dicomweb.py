@@ -66,6 +66,7 @@ class MammographyDICOMwebDatastore(DICOMWebDatastore):
         except Exception as exc:  # requests' many errors: the message says which
             raise PacsError(f"the DICOMweb server at {url} does not answer: {exc}") from exc
         self.cache_images = max(1, int(cache_images))
+        self.last_saved_tag: str | None = None  # the tag of the label saved last (the app's on_save_label)
         super().__init__(client, search_filter or dict(DEFAULT_SEARCH_FILTER), cache_path, fetch_by_frame=False,
                          convert_to_nifti=False)
         self._extensions = ["*" + suffix for suffix in self._SUFFIXES]
@@ -162,13 +163,16 @@ class MammographyDICOMwebDatastore(DICOMWebDatastore):
         with client_errors():
             _, source = self._source(image_id)
             mask = read_label_checked(label_filename, (int(source.Rows), int(source.Columns)))
+        self.last_saved_tag = None  # set once the label is stored: what on_save_label reads
         if label_tag == DefaultLabelTag.FINAL:
             seg = calcification_segmentation(mask, source, series_number=9101)
             seg.SeriesDescription = FINAL_LABEL_DESCRIPTION
             self._client.store_instances([seg])
             label_info = {**label_info, "SeriesInstanceUID": str(seg.SeriesInstanceUID),
                           "StudyInstanceUID": str(source.StudyInstanceUID)}
-        return LocalDatastore.save_label(self, image_id, label_filename, label_tag, label_info)
+        label_id = LocalDatastore.save_label(self, image_id, label_filename, label_tag, label_info)
+        self.last_saved_tag = label_tag
+        return label_id
 
     def _final_segs(self) -> list[tuple[str, str]]:
         """(image series, SEG series) of every final label in the PACS whose image the filter lists."""
