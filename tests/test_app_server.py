@@ -409,14 +409,16 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert params["weights"]["detector"]["path"] == str(detector)
     os.unlink(result_file)
 
-    # 4. Luna-Lozoya's cluster CNN fine-tuned on the same two labels, then served with its new weights.
+    # 4. Luna-Lozoya's cluster CNN fine-tuned on the same two labels in 2 processes under torchrun (the
+    # baselines' trainers take the same switch), then served with its new weights.
     cluster_cnn = server["root"] / "model" / "cluster_cnn.pt"
-    client.train_start("luna_lozoya", {"epochs": 1})
+    client.train_start("luna_lozoya", {"epochs": 1, "processes": 2})
     status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert cluster_cnn.is_file()
     stats = client.info()["train_stats"]["luna_lozoya"]
     assert stats["labelled_images"] == 2 and stats["patches"]["train"]["positives"] > 0, stats
+    assert stats["processes"] == 2 and stats["ranks"] == 2 and stats["best_epoch"] == 1, stats
     result_file, params = client.infer("luna_lozoya", IMAGE.stem, {})
     assert params["settings"]["weights"] == str(cluster_cnn)
     os.unlink(result_file)
@@ -440,6 +442,9 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     with pytest.raises(MONAILabelClientException) as err:
         client.train_start("cortina_svm", {"candidates": "hough"})
     assert _status(err.value) == 422 and "candidates" in err.value.msg
+    with pytest.raises(MONAILabelClientException) as err:  # scikit-learn: one process only
+        client.train_start("cortina_svm", {"processes": 2})
+    assert _status(err.value) == 422 and "one process" in err.value.msg
     cascade = server["root"] / "model" / "cortina_svm.npz"
     client.train_start("cortina_svm", {})
     status = wait_for_training(client)

@@ -29,6 +29,7 @@ from monailabel.interfaces.exception import (ImageNotFoundException, LabelNotFou
 from lib.asgi import send_json
 from lib.auth import TokenGate
 from lib.offload import OffloadHeavyRoutes, Workload
+from lib.trainers.baseline_trainer import baseline_processes
 from lib.trainers.cluster_cnn_trainer import cluster_train_options
 from lib.trainers.patch_cnn_trainer import train_options, train_processes
 from lib.trainers.cortina_trainer import cortina_train_options
@@ -130,16 +131,12 @@ def _training_problem(body: bytes, trainer: str) -> str | None:
     if not isinstance(params, dict):
         return "training options must be a JSON object of option: value"
     try:
-        if trainer == "luna_lozoya":
-            cluster_train_options(params)
-        elif trainer == "marita_unet":
-            unet_train_options(params)
-        elif trainer == "cortina_svm":
-            cortina_train_options(params)
-        elif trainer == "cortina_resnet":
-            cortina_resnet_train_options(params)
-        elif trainer == "cortina_detector":
-            cortina_detector_train_options(params)
+        baselines = {"luna_lozoya": cluster_train_options, "marita_unet": unet_train_options,
+                     "cortina_svm": cortina_train_options, "cortina_resnet": cortina_resnet_train_options,
+                     "cortina_detector": cortina_detector_train_options}
+        if trainer in baselines:
+            baselines[trainer](params)
+            baseline_processes(params, single_process=trainer == "cortina_svm")
         else:
             config, _ = train_options(params)
             train_processes(params, config.batch_size)

@@ -1,22 +1,39 @@
 """What the baselines' trainers share: checked numeric options, the labelled images, where their stats
-live, publishing them. A baseline's trainer says only how it trains (``train``)."""
+live, publishing them, and running in several processes. A baseline's trainer says only how it
+trains (``train``).
+
+With ``processes`` > 1 (or MONAI Label's ``multi_gpu`` on a server with several GPUs) the same
+``train`` runs in that many ranks under torchrun (``lib/trainers/baseline_job.py``): the core
+trainers share every minibatch over the ranks (gloo; these networks stay on the CPU), and rank 0
+alone publishes the weights (``publish``) and writes the stats."""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from mcseg.io.atomic import atomic_write_text
-from mcseg.training import LabelledCase
+from mcseg.training import LabelledCase, distributed
 from monailabel.interfaces.datastore import Datastore
 from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.models import ModelFiles
-from lib.trainers.patch_cnn_trainer import labelled_cases
+from lib.trainers.patch_cnn_trainer import PROCESS_OPTIONS, labelled_cases, run_under_torchrun, train_processes
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+JOB_SCRIPT = Path(__file__).with_name("baseline_job.py")
+
+
+def baseline_processes(request: dict[str, Any], single_process: bool = False) -> tuple[int, str | None]:
+    """The processes a baseline's training request asks for (any minibatch splits over them), and
+    their GPUs; ValueError for a trainer that runs in one process only."""
+    processes, gpus = train_processes(request, None)
+    if single_process and processes > 1:
+        raise ValueError(f"processes: this trainer runs in one process (scikit-learn), not {processes}")
+    return processes, gpus
 
 
 def checked_options(spec: dict[str, tuple[type, Any, float]], request: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +56,8 @@ class BaselineTrainer(TrainTask):
     stats are kept in ``<workspace>/<model>.stats.json``."""
 
     options: dict[str, tuple[type, Any, float]] = {}
+    #: True for a trainer that cannot share its work over processes (scikit-learn's SVMs).
+    single_process = False
 
     def __init__(self, model: str, description: str, models: ModelFiles, workspace: str | Path,
                  spacing_mm: float | None = None):
@@ -46,7 +65,8 @@ class BaselineTrainer(TrainTask):
         self.model, self.models, self.workspace, self.spacing_mm = model, models, Path(workspace), spacing_mm
 
     def config(self) -> dict[str, Any]:
-        return {name: default for name, (_, default, _) in self.options.items()}
+        extra = {} if self.single_process else PROCESS_OPTIONS
+        return {name: default for name, (_, default, _) in self.options.items()} | extra
 
     @property
     def stats_path(self) -> Path:
@@ -68,14 +88,38 @@ class BaselineTrainer(TrainTask):
         return checked_options(self.options, request)
 
     def train(self, cases: list[LabelledCase], options: dict[str, Any]) -> dict[str, Any]:
-        """Train on ``cases``, publish the weights and return the run's stats (with ``published``)."""
+        """Train on ``cases``, publish the weights (through :meth:`publish`) and return the run's stats
+        (with ``published``)."""
         raise NotImplementedError
+
+    @staticmethod
+    def publish(save: Callable[[], T]) -> T:
+        """Write the weights on rank 0 only (every rank gets the result), so that ``train`` runs
+        unchanged in one process or in several."""
+        return distributed.on_main(save)
 
     def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
         options = self.check_options(request)
+        processes, gpus = baseline_processes(request, self.single_process)
         cases = labelled_cases(datastore)
         if not cases:
             raise ValueError("no image has a final label yet: save a label before training")
-        stats = self.save_stats(self.train(cases, options))
+        stats = self.train(cases, options) if processes == 1 else self._under_torchrun(processes, gpus, cases, options)
+        stats = self.save_stats({**stats, "processes": processes})
         log.info("%s: published %s", self.model, stats["published"])
         return stats
+
+    def _under_torchrun(self, processes: int, gpus: str | None, cases: list[LabelledCase],
+                        options: dict[str, Any]) -> dict[str, Any]:
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        job_path = self.workspace / f"{self.model}.job.json"
+        stats_out = self.workspace / f"{self.model}.job-stats.json"
+        stats_out.unlink(missing_ok=True)
+        job_path.write_text(json.dumps({
+            "trainer": f"{type(self).__module__}:{type(self).__qualname__}",
+            "models_dir": str(self.models.models_dir), "workspace": str(self.workspace),
+            "spacing_mm": self.spacing_mm, "options": options,
+            "cases": [[c.image_id, str(c.image_path), str(c.label_path)] for c in cases],
+            "stats_out": str(stats_out)}, indent=1))
+        return run_under_torchrun([str(JOB_SCRIPT), str(job_path)], processes, gpus, stats_out, self.model,
+                                  cpu_only=True)

@@ -48,8 +48,9 @@ class ClusterCNNTrainer(BaselineTrainer):
         init = ShallowClusterCNN.from_checkpoint(torch.load(start, map_location="cpu", weights_only=True)).train()
         result = train_cluster_cnn(patches["train"], patches["val"], options["epochs"],
                                    learning_rate=options["learning_rate"], seed=options["seed"], init=init)
-        published = save_cluster_cnn(result, self.models.published("cluster_cnn"), finetuned_from=str(start),
-                                     trained_on=f"{len(cases)} labelled images of the datastore")
+        published = self.publish(lambda: save_cluster_cnn(
+            result, self.models.published("cluster_cnn"), finetuned_from=str(start),
+            trained_on=f"{len(cases)} labelled images of the datastore"))
         stats = {"published": str(published), "labelled_images": len(cases), "best_epoch": result.best_epoch,
                  "epochs": options["epochs"], "validation": result.validation, "seconds": round(result.seconds, 1),
                  "patches": {s: {"patches": int(len(p.y)), "positives": int(p.y.sum())} for s, p in patches.items()},

@@ -38,7 +38,7 @@ class CortinaDetectorTrainer(BaselineTrainer):
                                           seed=options["seed"], backbone=self.models.path("cortina_resnet"),
                                           progress=False)
         report["trained_on"] = f"{len(cases)} labelled images of the datastore"
-        published = save_weights(detector, report, self.models.published("cortina_detector"))
+        published = self.publish(lambda: save_weights(detector, report, self.models.published("cortina_detector")))
         stats = {"published": str(published), "labelled_images": len(cases), "best_epoch": report["best_epoch"],
                  "val_ap50": report["val_ap50"], "validated_on": report["validated_on"],
                  "windows": report["windows"], "seconds": report["seconds"]}

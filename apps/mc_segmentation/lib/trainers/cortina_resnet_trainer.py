@@ -37,7 +37,7 @@ class CortinaResNetTrainer(BaselineTrainer):
         model, report = train_resnet(patches, options["epochs"], options["steps_per_epoch"], seed=options["seed"],
                                      progress=False)
         report["trained_on"] = f"{len(cases)} labelled images of the datastore"
-        published = save_weights(model, report, self.models.published("cortina_resnet"))
+        published = self.publish(lambda: save_weights(model, report, self.models.published("cortina_resnet")))
         stats = {"published": str(published), "labelled_images": len(cases), "best_epoch": report["best_epoch"],
                  "val_auroc": report["val_auroc"], "validated_on": report["validated_on"],
                  "patches": report["patches"], "seconds": report["seconds"]}

@@ -30,6 +30,7 @@ def cortina_train_options(request: dict[str, Any]) -> dict[str, Any]:
 
 
 class CortinaTrainer(BaselineTrainer):
+    single_process = True  # scikit-learn's SVMs
     options = OPTIONS
 
     def __init__(self, models: ModelFiles, workspace: str | Path, spacing_mm: float | None = None):

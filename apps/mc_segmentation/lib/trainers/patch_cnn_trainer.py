@@ -68,7 +68,7 @@ def train_options(request: dict[str, Any]) -> tuple[TrainConfig, int]:
 PROCESS_OPTIONS: dict[str, Any] = {"multi_gpu": True, "gpus": "all", "processes": 0}
 
 
-def train_processes(request: dict[str, Any], batch_size: int) -> tuple[int, str | None]:
+def train_processes(request: dict[str, Any], batch_size: int | None) -> tuple[int, str | None]:
     """How many training processes a request asks for, and the GPUs they use ("0,1"; None: all or CPU).
 
     ``processes`` > 0 is taken as given; 0 means one per selected GPU when ``multi_gpu`` is on and
@@ -96,7 +96,7 @@ def train_processes(request: dict[str, Any], batch_size: int) -> tuple[int, str 
     count = processes or (len(selected) if multi_gpu and len(selected) > 1 else 1)
     if available and count > max(len(selected), 1):
         raise ValueError(f"{count} processes need as many GPUs; {len(selected)} selected")
-    if batch_size % count:
+    if batch_size is not None and batch_size % count:  # None: the trainer splits any minibatch
         raise ValueError(f"batch_size {batch_size} does not split evenly over {count} processes")
     return count, visible
 
@@ -153,23 +153,31 @@ class PatchCNNTrainer(TrainTask):
             "start_from": str(self.models.path(self.role)), "publish_to": str(published),
             "workspace": str(self.workspace), "train": dataclasses.asdict(config), "spacing_mm": self.spacing_mm,
             "dice_images": dice_images, "dice_weights": after, "stats_out": str(stats_out)}, indent=1))
-        env = dict(os.environ)
-        if gpus is not None:
-            env["CUDA_VISIBLE_DEVICES"] = gpus
-        if not torch.cuda.is_available():  # share the cores: N ranks with all threads each would thrash
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-                   "-m", "mcseg.training.retrain_job", str(job_path)]
-        log.info("%s: %s", self.role, " ".join(command))
-        tail: deque[str] = deque(maxlen=30)
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
-            for line in proc.stdout:
-                tail.append(line.rstrip())
-                log.info("%s", line.rstrip())
-        if proc.returncode != 0 or not stats_out.is_file():
-            raise RuntimeError(f"training the {self.role} in {processes} processes failed (exit "
-                               f"{proc.returncode}):\n" + "\n".join(tail))
-        return json.loads(stats_out.read_text())
+        return run_under_torchrun(["-m", "mcseg.training.retrain_job", str(job_path)], processes, gpus, stats_out,
+                                  f"the {self.role}")
+
+
+def run_under_torchrun(target: list[str], processes: int, gpus: str | None, stats_out: Path, what: str,
+                       cpu_only: bool = False) -> dict[str, Any]:
+    """``torchrun --standalone --nproc_per_node processes TARGET...``, its output into this task's log;
+    the stats its rank 0 wrote to ``stats_out``. ``cpu_only``: ranks that keep their tensors on the CPU."""
+    env = dict(os.environ)
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+    if cpu_only or not torch.cuda.is_available():  # share the cores: N ranks with all threads each would thrash
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               *target]
+    log.info("%s: %s", what, " ".join(command))
+    tail: deque[str] = deque(maxlen=30)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            log.info("%s", line.rstrip())
+    if proc.returncode != 0 or not stats_out.is_file():
+        raise RuntimeError(f"training {what} in {processes} processes failed (exit {proc.returncode}):\n"
+                           + "\n".join(tail))
+    return json.loads(stats_out.read_text())
 
 
 def labelled_cases(datastore: Datastore) -> list[LabelledCase]:

@@ -47,8 +47,8 @@ class UNetTrainer(BaselineTrainer):
         init = CalcificationUNet.from_checkpoint(torch.load(start, map_location="cpu", weights_only=True)).train()
         result = train_unet(rois["train"], rois["val"], options["epochs"], learning_rate=options["learning_rate"],
                             seed=options["seed"], init=init)
-        published = save_unet(result, self.models.published("unet"), finetuned_from=str(start),
-                              trained_on=f"{len(cases)} labelled images of the datastore")
+        published = self.publish(lambda: save_unet(result, self.models.published("unet"), finetuned_from=str(start),
+                                                   trained_on=f"{len(cases)} labelled images of the datastore"))
         stats = {"published": str(published), "labelled_images": len(cases), "best_epoch": result.best_epoch,
                  "epochs": options["epochs"], "validation": result.validation, "seconds": round(result.seconds, 1),
                  "positive_weight": result.positive_weight,
