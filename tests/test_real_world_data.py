@@ -15,6 +15,7 @@ from skimage import io as skio
 from mcseg.cli import main
 from mcseg.io import read_label, read_mammogram
 from mcseg.pipeline import load_network
+from mcseg.preprocess.breast import breast_mask
 from mcseg.synth import SynthConfig, generate_dataset, local_noise_std, synthesize_case
 from mcseg.synth.dataset import background_findings_in_crop
 from mcseg.synth.ffdm import to_eight_bit, vendor_processing
@@ -109,6 +110,24 @@ def test_a_vendor_files_own_calcification_is_mapped_into_each_crop_cut_from_it(t
         # Moved 5 mm off, the circle lands on plain tissue.
         off = np.roll(inside, int(5 / spacing), axis=1)
         assert detail[off & ~ndimage.binary_dilation(gt, iterations=3)].max() < detail[inside].max() / 2
+
+
+def test_an_image_without_background_is_breast_all_over():
+    """A crop inside the breast (a spot or magnification view has no air either) keeps its fatty
+    tissue: the breast mask used to threshold the fat away as if it were background. The whole
+    mammogram still has its background found."""
+    mammo = read_mammogram(VENDOR / "GH133.dcm")
+    pixels, spacing = mammo.pixels.astype(np.float32), mammo.spacing_mm[0]
+    whole = breast_mask(pixels, spacing)
+    assert 0.2 < whole.mean() < 0.4  # the breast of this MLO, not the air beside it
+    # The window of the ffdm-like set's first GE crop (98 x 70 mm at the file's pixel), fat and dense.
+    r0, c0 = 808, 1440
+    crop = pixels[r0:r0 + int(round(98 / spacing)), c0:c0 + int(round(70 / spacing))]
+    assert whole[r0:r0 + crop.shape[0], c0:c0 + crop.shape[1]].mean() > 0.95
+    assert breast_mask(crop, spacing).all()
+    # What the old threshold kept of it: the dense part only.
+    from skimage.filters import threshold_multiotsu
+    assert (crop > threshold_multiotsu(crop, classes=3)[0]).mean() < 0.8
 
 
 def test_negatives_command_writes_real_images_with_empty_labels(tmp_path, capsys):
