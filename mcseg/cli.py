@@ -492,10 +492,10 @@ def cmd_train(args) -> int:
     try:
         train_from_scratch(plan, progress=not args.no_progress and shard.is_main,
                            on_message=print if shard.is_main else (lambda message: None))
-        distributed.barrier()  # rank 0 has written training.json before any rank leaves the group
+        # Every rank waits until rank 0 has written training.json, then leaves (see distributed.leave).
+        return distributed.leave(0)
     finally:
         distributed.teardown()
-    return 0
 
 
 def cmd_train_classifier(args) -> int:
@@ -579,11 +579,8 @@ def _rank_zero_writes(command):
         shard = distributed.setup_from_env(cpu_only=True)
         args.no_progress = args.no_progress or not shard.is_main
         try:
-            code = command(args)
-            # No rank leaves the group while another still works: gloo aborted a rank whose peer
-            # had gone (seen once in CI: "terminate called without an active exception").
-            distributed.barrier()
-            return code
+            # No rank leaves the group while another still works (see distributed.leave).
+            return distributed.leave(command(args))
         finally:
             distributed.teardown()
 

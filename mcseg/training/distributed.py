@@ -10,7 +10,9 @@ Without ``torchrun`` (WORLD_SIZE unset or 1) everything here is a no-op.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -55,6 +57,22 @@ def setup_from_env(cpu_only: bool = False) -> Shard:
 def teardown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def leave(code: int = 0) -> int:
+    """A rank's clean end after its work succeeded. Under torchrun: wait for every rank, then end
+    the process at once (``os._exit``) without destroying the group or running the interpreter's
+    shutdown, where gloo's threads aborted a rank now and then ("terminate called without an active
+    exception", twice in CI, each time after every rank had passed the barrier). In one process:
+    ``teardown`` and return ``code``."""
+    if current().world > 1:
+        barrier()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        logging.shutdown()
+        os._exit(code)
+    teardown()
+    return code
 
 
 def data_parallel(model: torch.nn.Module) -> torch.nn.Module:

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     run(json.loads(Path(args[0]).read_text()))
-    return 0
+    return distributed.leave(0)  # every rank has its stats; see distributed.leave
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ def run(job: dict) -> None:
                                                                  job["spacing_mm"])
         cases = [LabelledCase(i, Path(image), Path(label)) for i, image, label in job["cases"]]
         stats = trainer.train(cases, job["options"])
-        distributed.barrier()  # no rank leaves the group while another still works
         if shard.is_main:  # "ranks": the process group it really ran in
             atomic_write_text(job["stats_out"], json.dumps({**stats, "ranks": shard.world}, indent=1))
+        distributed.leave(0)  # no rank leaves the group while another still works
     finally:
         distributed.teardown()
 
