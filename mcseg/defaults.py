@@ -136,6 +136,15 @@ MAX_PIXEL_SIZE_MM = 0.5
 #: PNGs). Ours: DDSM film was digitised at 0.042-0.05 mm. The output records it.
 FALLBACK_SPACING_MM = 0.05
 
+#: A DICOM whose EstimatedRadiographicMagnificationFactor is at least this is a magnification view:
+#: its ImagerPixelSpacing (at the detector) is divided by the factor to give the pixel size at the
+#: breast, which the measurements and the resampling use, so that calcifications reach the networks
+#: at the physical size they were trained on. Ours: contact views carry factors of about 1.04-1.15
+#: (the breast support sits above the detector; 1.043 on the Siemens sample), magnification views
+#: 1.5-2.0 (the range mammography QC guidelines give for magnification), so 1.2 separates them.
+#: Below it the detector's pixel stands, as before, and the output notes the factor.
+MAGNIFICATION_VIEW_MIN_FACTOR = 1.2
+
 #: Window stride = N // 2: windows overlap by at least N/2 (Valvano 2019 sec. 3.1).
 #: Detector probability above which a window goes to the segmentator. Ours: the
 #: detector is a recall stage, so its threshold sits below 0.5.

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mcseg.defaults import FALLBACK_SPACING_MM, MAX_PIXEL_SIZE_MM, MIN_PIXEL_SIZE_MM
+from mcseg.defaults import FALLBACK_SPACING_MM, MAGNIFICATION_VIEW_MIN_FACTOR, MAX_PIXEL_SIZE_MM, MIN_PIXEL_SIZE_MM
 from mcseg.io.errors import ImageSizeError, NotAMammogramError, PixelSizeError, UnreadableImageError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Mammogram:
 
     pixels: np.ndarray                      # float32 (rows, cols), calcifications bright
     spacing_mm: tuple[float, float]         # (row, col), used for every physical quantity
-    spacing_source: str                     # PixelSpacing | ImagerPixelSpacing | user | header | fallback
+    spacing_source: str                     # PixelSpacing | ImagerPixelSpacing (/ magnification factor) | user | header | fallback
     path: str = ""
     # Geometry of the file as ITK/Slicer read it, in ITK order (x = column, y = row).
     itk_spacing: tuple[float, float] = (1.0, 1.0)
@@ -219,10 +219,7 @@ def _read_dicom(path: Path) -> Mammogram:
 
     spacing, source = _dicom_spacing(path, ds)
     if source == "ImagerPixelSpacing" and "EstimatedRadiographicMagnificationFactor" in ds:
-        assumptions.append(
-            "ImagerPixelSpacing is measured at the detector; sizes are not corrected for "
-            f"magnification (factor {float(ds.EstimatedRadiographicMagnificationFactor):g})"
-        )
+        spacing, source = _magnification_corrected(path, ds, spacing, assumptions)
     laterality = ds.get("ImageLaterality") or ds.get("Laterality") or None
     mammo = Mammogram(
         pixels=pixels,
@@ -315,6 +312,29 @@ def _apply_voi(ds: Any, pixels: np.ndarray) -> tuple[np.ndarray, str] | None:
 
 def _as_list(value: Any) -> list:
     return list(value) if hasattr(value, "__len__") and not isinstance(value, (str, bytes)) else [value]
+
+
+def _magnification_corrected(path: Path, ds: Any, spacing: tuple[float, float],
+                             assumptions: list[str]) -> tuple[tuple[float, float], str]:
+    """ImagerPixelSpacing at the breast for a magnification view (see
+    ``defaults.MAGNIFICATION_VIEW_MIN_FACTOR``); a contact view keeps the detector's, with a note."""
+    try:
+        factor = float(ds.EstimatedRadiographicMagnificationFactor)
+    except (TypeError, ValueError):
+        raise PixelSizeError(f"{path.name}: EstimatedRadiographicMagnificationFactor "
+                             f"{ds.EstimatedRadiographicMagnificationFactor!r} is not a number") from None
+    if not np.isfinite(factor) or not 1.0 <= factor <= 4.0:
+        raise PixelSizeError(f"{path.name}: EstimatedRadiographicMagnificationFactor {factor:g} is not a "
+                             "magnification (1 to 4)")
+    if factor < MAGNIFICATION_VIEW_MIN_FACTOR:
+        assumptions.append("ImagerPixelSpacing is measured at the detector; sizes are not corrected for "
+                           f"magnification (factor {factor:g})")
+        return spacing, "ImagerPixelSpacing"
+    corrected = (spacing[0] / factor, spacing[1] / factor)
+    assumptions.append(f"a magnification view (EstimatedRadiographicMagnificationFactor {factor:g}): pixel size at "
+                       f"the breast {corrected[0]:.4g} x {corrected[1]:.4g} mm (ImagerPixelSpacing / factor), used "
+                       "for sizes and for resampling")
+    return corrected, "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor"
 
 
 def _dicom_spacing(path: Path, ds: Any) -> tuple[tuple[float, float] | None, str]:
