@@ -15,9 +15,9 @@ import numpy as np
 
 from mcseg.calcifications import find_clusters
 from mcseg.defaults import CLUSTER_AREA_MM2, CLUSTER_MIN_CALCIFICATIONS
-from mcseg.evaluation.froc import (FrocCurve, ImageMatch, aufroc, bootstrap_froc, calcification_hit_rule,
-                                   cluster_hit_rule, froc, match_clusters, match_points, without_ignored)
-from mcseg.evaluation.froc import CLUSTER_DILATION_MM
+from mcseg.evaluation.froc import (CLUSTER_DILATION_MM, FrocCurve, ImageMatch, aufroc, bootstrap_froc,
+                                   calcification_hit_rule, cluster_hit_rule, froc, match_clusters, match_points,
+                                   without_ignored)
 from mcseg.evaluation.overlap import Overlap
 from mcseg.evaluation.patch_table import patch_error_table
 from mcseg.evaluation.truth import GroundTruth, TruthCluster, find_truth, read_mias_info
@@ -188,9 +188,9 @@ def evaluate(
     if seconds:
         summary["seconds_per_image"] = {"mean": round(float(np.mean(seconds)), 2),
                                         "max": round(float(np.max(seconds)), 2)}
-    ignored = {key: sum(r.get(f"ignored_{key}", 0) for r in per_image) for key in ("detections", "clusters")}
     if any(truths.get(p.stem) is not None and truths[p.stem].ignore for p in predictions):
-        summary["ignored"] = ignored
+        summary["ignored"] = {key: sum(r.get(f"ignored_{key}", 0) for r in per_image)
+                              for key in ("detections", "clusters")}
     summary["notes"] = notes
     summary["per_image"] = per_image
     return summary, curves

@@ -52,10 +52,10 @@ def has_background(coarse: np.ndarray, threshold: float) -> bool:
         return True
     mean = ndi.uniform_filter(coarse, 3)
     spread = np.sqrt(np.maximum(ndi.uniform_filter(coarse * coarse, 3) - mean * mean, 0))
-    lo = float(np.percentile(coarse, 0.5))
-    span = max(float(np.percentile(coarse, 99) - np.percentile(coarse, 1)), 1e-9)
+    darkest, p1, p99 = np.percentile(coarse, [0.5, 1, 99])
+    span = max(float(p99 - p1), 1e-9)
     textured = np.median(spread[low]) >= NO_BACKGROUND_TEXTURE * max(float(np.median(spread[~low])), 1e-12)
-    raised = (np.median(coarse[low]) - lo) / span > NO_BACKGROUND_LEVEL
+    raised = (np.median(coarse[low]) - darkest) / span > NO_BACKGROUND_LEVEL
     return not (textured and raised)
 
 

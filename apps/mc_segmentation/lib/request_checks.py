@@ -31,7 +31,8 @@ from lib.auth import TokenGate
 from lib.offload import OffloadHeavyRoutes, Workload
 from lib.trainers.baseline_trainer import baseline_processes
 from lib.trainers.cluster_cnn_trainer import cluster_train_options
-from lib.trainers.patch_cnn_trainer import train_options, train_processes
+from lib.trainers.patch_cnn_trainer import train_options
+from lib.trainers.processes import train_processes
 from lib.trainers.cortina_trainer import cortina_train_options
 from lib.trainers.cortina_detector_trainer import cortina_detector_train_options
 from lib.trainers.cortina_resnet_trainer import cortina_resnet_train_options

@@ -20,7 +20,8 @@ from monailabel.interfaces.datastore import Datastore
 from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.models import ModelFiles
-from lib.trainers.patch_cnn_trainer import PROCESS_OPTIONS, labelled_cases, run_under_torchrun, train_processes
+from lib.trainers.patch_cnn_trainer import labelled_cases
+from lib.trainers.processes import PROCESS_OPTIONS, run_under_torchrun, train_processes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

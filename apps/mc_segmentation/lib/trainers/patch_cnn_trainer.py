@@ -16,14 +16,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import subprocess
-import sys
-from collections import deque
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from mcseg import defaults
 from mcseg.defaults import TrainConfig
@@ -32,6 +26,7 @@ from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.models import ModelFiles
+from lib.trainers.processes import PROCESS_OPTIONS, run_under_torchrun, train_processes
 
 log = logging.getLogger(__name__)
 
@@ -62,43 +57,6 @@ def train_options(request: dict[str, Any]) -> tuple[TrainConfig, int]:
     if dice_images < 0:
         raise ValueError(f"dice_images must be 0 or more, not {dice_images}")
     return TrainConfig(**values), dice_images
-
-
-#: MONAI Label's multi-GPU options (its BasicTrainTask's names and defaults), and ours.
-PROCESS_OPTIONS: dict[str, Any] = {"multi_gpu": True, "gpus": "all", "processes": 0}
-
-
-def train_processes(request: dict[str, Any], batch_size: int | None) -> tuple[int, str | None]:
-    """How many training processes a request asks for, and the GPUs they use ("0,1"; None: all or CPU).
-
-    ``processes`` > 0 is taken as given; 0 means one per selected GPU when ``multi_gpu`` is on and
-    there are two or more, else one. ValueError names a bad option."""
-    multi_gpu = request.get("multi_gpu", PROCESS_OPTIONS["multi_gpu"])
-    if isinstance(multi_gpu, str) and multi_gpu.lower() in ("true", "false"):
-        multi_gpu = multi_gpu.lower() == "true"
-    if not isinstance(multi_gpu, bool):
-        raise ValueError(f"multi_gpu must be true or false, not {multi_gpu!r}")
-    processes = request.get("processes", PROCESS_OPTIONS["processes"])
-    if isinstance(processes, bool) or not isinstance(processes, int) or not 0 <= processes <= 64:
-        raise ValueError(f"processes must be an integer from 0 (automatic) to 64, not {processes!r}")
-    gpus = str(request.get("gpus", PROCESS_OPTIONS["gpus"]) or "all").strip()
-    available = torch.cuda.device_count()
-    if gpus == "all":
-        selected, visible = list(range(available)), None
-    else:
-        try:
-            selected = [int(g) for g in gpus.split(",")]
-        except ValueError:
-            raise ValueError(f"gpus must be 'all' or GPU numbers such as '0,1', not {gpus!r}") from None
-        if any(not 0 <= g < available for g in selected) or len(set(selected)) != len(selected):
-            raise ValueError(f"gpus {gpus!r}: this server has {available} GPU(s)")
-        visible = ",".join(map(str, selected))
-    count = processes or (len(selected) if multi_gpu and len(selected) > 1 else 1)
-    if available and count > max(len(selected), 1):
-        raise ValueError(f"{count} processes need as many GPUs; {len(selected)} selected")
-    if batch_size is not None and batch_size % count:  # None: the trainer splits any minibatch
-        raise ValueError(f"batch_size {batch_size} does not split evenly over {count} processes")
-    return count, visible
 
 
 class PatchCNNTrainer(TrainTask):
@@ -155,29 +113,6 @@ class PatchCNNTrainer(TrainTask):
             "dice_images": dice_images, "dice_weights": after, "stats_out": str(stats_out)}, indent=1))
         return run_under_torchrun(["-m", "mcseg.training.retrain_job", str(job_path)], processes, gpus, stats_out,
                                   f"the {self.role}")
-
-
-def run_under_torchrun(target: list[str], processes: int, gpus: str | None, stats_out: Path, what: str,
-                       cpu_only: bool = False) -> dict[str, Any]:
-    """``torchrun --standalone --nproc_per_node processes TARGET...``, its output into this task's log;
-    the stats its rank 0 wrote to ``stats_out``. ``cpu_only``: ranks that keep their tensors on the CPU."""
-    env = dict(os.environ)
-    if gpus is not None:
-        env["CUDA_VISIBLE_DEVICES"] = gpus
-    if cpu_only or not torch.cuda.is_available():  # share the cores: N ranks with all threads each would thrash
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               *target]
-    log.info("%s: %s", what, " ".join(command))
-    tail: deque[str] = deque(maxlen=30)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
-        for line in proc.stdout:
-            tail.append(line.rstrip())
-            log.info("%s", line.rstrip())
-    if proc.returncode != 0 or not stats_out.is_file():
-        raise RuntimeError(f"training {what} in {processes} processes failed (exit {proc.returncode}):\n"
-                           + "\n".join(tail))
-    return json.loads(stats_out.read_text())
 
 
 def labelled_cases(datastore: Datastore) -> list[LabelledCase]:
