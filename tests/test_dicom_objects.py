@@ -31,6 +31,9 @@ def test_segmentation_references_its_image_and_keeps_the_mask(tmp_path, source):
     assert seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
     assert np.array_equal(seg.pixel_array.reshape(mask.shape), mask)
     assert seg.SegmentSequence[0].SegmentLabel == "calcification"
+    # A display colour (red), read back as a viewer reads it: CIELab encoded in 0..65535.
+    lab = [int(v) for v in seg.SegmentSequence[0].RecommendedDisplayCIELabValue]
+    assert lab == [34890, 53479, 50166]
     if "PixelSpacing" in ds:  # the geometry the source states is carried over (MG files often state none)
         measures = seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
         assert [float(v) for v in measures.PixelSpacing] == [float(v) for v in ds.PixelSpacing]

@@ -27,6 +27,10 @@ MANUFACTURER = "mcseg (open-source research software, not for clinical use)"
 #: The orientation OHIF's metadata provider gives an image without ImageOrientationPatient
 #: (OHIF 3.10, the viewer the monailabel wheel ships); its SEG loader compares the two.
 OHIF_DEFAULT_ORIENTATION = [0, 1, 0, 0, 0, -1]
+#: Every segment's RecommendedDisplayCIELabValue: sRGB red (L*a*b* 53.24, 80.09, 67.20), the colour the
+#: app's previews outline calcifications in. Without one OHIF warns on every SEG it opens
+#: and picks a colour of its own.
+SEGMENT_COLOUR_LAB = (53.24, 80.09, 67.20)
 
 
 def _codes():
@@ -58,6 +62,8 @@ def calcification_segmentation(mask: np.ndarray, source: pydicom.Dataset, series
         segmented_property_type=codes.SCT.IndividualCalcification,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=_algorithm())
         for value, name in sorted(labels.items())]
+    for description in descriptions:
+        description.RecommendedDisplayCIELabValue = list(hd.color.CIELabColor(*SEGMENT_COLOUR_LAB).value)
     # One frame per segment (binary): highdicom takes a label map with values 1..n as well.
     pixel_array = np.where(np.isin(mask, list(labels)), mask, 0).astype(np.uint8)
     seg = hd.seg.Segmentation(
