@@ -2,6 +2,13 @@
 (issue 15; a benchmark, not a test).
 
     .venv/bin/python benchmarks/vendor_fold_classifier.py [--out runs/vendor-fold] [--adopt]
+    .venv/bin/python benchmarks/vendor_fold_classifier.py --cross-fit OLD.npz   # after adoption
+
+--cross-fit (not part of the rule; run after it decided): the ffdm-like images the coarse weights serve
+(its 12 vendor crops and 6 phantoms of 0.1 and 0.14 mm), each vendor crop scored by the fold
+classifier that never saw its vendor's anatomy and each phantom by the adopted one, against OLD (the
+classifier shipped before) and the adopted one on the same images: the held-out estimate of the
+adopted classifier on that set. Writes benchmarks/vendor_fold_crossfit.json.
 
 Why: on the ffdm-like set the false positives that set the 1 FP/image point lie in the real GE and
 Siemens anatomy (the FFDM-like phantoms have none above it), and no image the coarse classifier was
@@ -142,6 +149,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "vendor-fold")
     parser.add_argument("--adopt", action="store_true")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "vendor_fold_classifier.json")
+    parser.add_argument("--cross-fit", type=Path, metavar="OLD", help="see the module's docstring")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not FFDM_LIKE.is_dir():
@@ -164,6 +172,9 @@ def main() -> None:
     phantoms = [p for p in sorted(FFDM_LIKE.glob("*.dcm")) if p.name.startswith(PHANTOMS)]
     held = {v: harvest_scored(networks, [p for p in sorted(FFDM_LIKE.glob("*.dcm")) if p.name.startswith(
         VENDORS[other][3])] + phantoms, FFDM_LIKE) for v in VENDORS for other in VENDORS if other != v}
+    if args.cross_fit:
+        cross_fit(args, base, vendor_found, held)
+        return
     result = {"rule": "adopt a classifier fitted with both vendors' crops if, in both folds, the fold classifier "
                       "finds more calcifications at 1 FP/image than the shipped coarse classifier on the held-out "
                       "vendor's ffdm-like crops and the 0.1/0.14 mm phantoms", "folds": {}}
@@ -195,6 +206,29 @@ def main() -> None:
             print(f"classifier fitted with both vendors' crops adopted into {COARSE}")
     args.json.write_text(json.dumps(result, indent=1))
     print("adopt" if result["adopt"] else "keep the shipped classifier")
+
+
+def cross_fit(args, base: Harvest, vendor_found: dict, held: dict) -> None:
+    """Held-out estimate of the adopted classifier on the coarse-served ffdm-like images."""
+    old, adopted = CandidateClassifier.load(args.cross_fit), CandidateClassifier.load(COARSE / CLASSIFIER_FILE)
+    folds = {v: fit_classifier(combine(base, as_harvest(vendor_found[v])))[0] for v in VENDORS}
+    # held[v] holds the crops of the vendor fold v did not see, then the phantoms.
+    crops = {v: [item for item in held[v] if not item["stem"].startswith(PHANTOMS)] for v in VENDORS}
+    phantoms = [item for item in held["ge"] if item["stem"].startswith(PHANTOMS)]
+    images = [*crops["ge"], *crops["siemens"], *phantoms]
+    crossed = [*matches(crops["ge"], folds["ge"].predict), *matches(crops["siemens"], folds["siemens"].predict),
+               *matches(phantoms, adopted.predict)]
+    result = {"images": [item["stem"] for item in images],
+              "calcifications": int(sum(item["truth"].centres_px.shape[0] for item in images)),
+              "sensitivity_at_fppi": {
+                  "segmentator score": sensitivities(matches(
+                      images, lambda f: f[:, FEATURE_NAMES.index("segmentator_score")])),
+                  f"classifier shipped before ({args.cross_fit.name})": sensitivities(matches(images, old.predict)),
+                  "adopted, cross-fitted (vendor crops by the fold that did not see the vendor)": sensitivities(crossed),
+                  "adopted, as shipped (has seen both vendors' anatomy)": sensitivities(matches(images, adopted.predict))}}
+    out = args.json.with_name("vendor_fold_crossfit.json")
+    out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result["sensitivity_at_fppi"], indent=1))
 
 
 if __name__ == "__main__":
