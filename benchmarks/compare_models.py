@@ -266,6 +266,9 @@ def main() -> None:
     store = ROOT / "benchmarks" / "compare_models.json"
     previous = json.loads(store.read_text()) if store.is_file() else {}
     results = previous.get("sets", {})
+    # The stored runs' own times, read before this run replaces the sets' entries (results aliases them).
+    stored_seconds = {name: {m: v.get("wall_seconds") for m, v in models_of.items()}
+                      for name, models_of in results.items()}
     curves_by_set: dict[str, dict] = {}
     for name in args.sets:
         images, truth, mias_info, negatives, spacing = images_of(name, args.mias_normals)
@@ -286,8 +289,7 @@ def main() -> None:
             if model_name == "marita_unet" and truth is not None:
                 summary["dice_on_positive_tiles"] = dice_on_positive_tiles(pred, truth)
             if reused:  # the stored run's time, not this scoring's
-                summary["wall_seconds"] = results.get(name, {}).get(model_name, {}).get("wall_seconds") \
-                    or previous.get("sets", {}).get(name, {}).get(model_name, {}).get("wall_seconds")
+                summary["wall_seconds"] = stored_seconds.get(name, {}).get(model_name)
             else:
                 summary["wall_seconds"] = round(time.perf_counter() - started, 1)
             summary["curves"] = stored_curves(curves)
