@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mcseg import __version__
-from mcseg.calcifications import find_calcifications, find_clusters
+from mcseg.calcifications import find_calcifications, find_clusters, peak_blob
 from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import CLASSIFIER_FILE, CandidateClassifier, candidate_features, peaks_of
@@ -326,6 +326,7 @@ class Pipeline:
         prob_in = frame.map_to_input(prob)
         if self.classifier is not None and calcs:
             calcs, features = self._rescore(calcs, features)
+            self._shrink_promoted(prob, calcs)
             mask = (frame.map_to_input(self._kept_pixels(prob, calcs).astype(np.float32)) >= 0.5).astype(np.uint8)
         else:
             mask = (prob_in >= cfg.operating_threshold).astype(np.uint8)
@@ -360,19 +361,38 @@ class Pipeline:
         order = np.argsort(-scores, kind="stable")
         return [calcs[i] for i in order], features[order]
 
+    def _promoted(self, c) -> bool:
+        """A candidate below the segmentator's operating threshold that the classifier put in the mask."""
+        return c.above_operating and c.segmentator_score < self.config.operating_threshold
+
+    def _promoted_level(self, c) -> float:
+        """The level a promoted candidate is outlined at: half its peak, not below the candidate threshold."""
+        return max(self.config.candidate_threshold, c.segmentator_score / 2)
+
+    def _shrink_promoted(self, prob: np.ndarray, calcs: list) -> None:
+        """A promoted candidate's bounding box and area become those of the blob around its peak
+        (:func:`~mcseg.calcifications.components.peak_blob`): its candidate-level component can cover
+        square centimetres, which its area, its cluster's box and the mask would otherwise take in."""
+        for c in calcs:
+            if self._promoted(c):
+                c.bbox_px, own = peak_blob(prob, c, self._promoted_level(c))
+                c.area_px = int(own.sum())
+
     def _kept_pixels(self, prob: np.ndarray, calcs: list) -> np.ndarray:
         """Working-frame mask of the calcifications the classifier kept: the segmentator's own
-        pixels (at the operating threshold) for those that reached it, the half-maximum region of
-        the probability for weaker candidates the classifier promoted."""
+        pixels (at the operating threshold) for those that reached it, the half-maximum blob around
+        the peak for weaker candidates the classifier promoted."""
         cfg = self.config
         kept = np.zeros(prob.shape, bool)
         for c in calcs:
             if not c.above_operating:
                 continue
-            r0, c0, r1, c1 = c.bbox_px
-            level = cfg.operating_threshold if c.segmentator_score >= cfg.operating_threshold \
-                else max(cfg.candidate_threshold, c.segmentator_score / 2)
-            kept[r0:r1, c0:c1] |= prob[r0:r1, c0:c1] >= level
+            if self._promoted(c):
+                (r0, c0, r1, c1), own = peak_blob(prob, c, self._promoted_level(c))
+                kept[r0:r1, c0:c1] |= own
+            else:
+                r0, c0, r1, c1 = c.bbox_px
+                kept[r0:r1, c0:c1] |= prob[r0:r1, c0:c1] >= cfg.operating_threshold
         return kept
 
     def find_candidates(self, mammo: Mammogram, progress: bool = False) -> CandidateResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcseg.calcifications import cluster_radius_mm, find_calcifications, find_clusters
+from mcseg.calcifications import cluster_radius_mm, find_calcifications, find_clusters, peak_blob
 
 
 def test_components_and_candidates():
@@ -69,3 +69,17 @@ def test_two_separate_clusters_and_score():
     clusters = find_clusters(np.vstack([a, b]), scores, 6, 100.0)
     assert len(clusters) == 2
     assert clusters[0].score == pytest.approx(0.9) and sorted(clusters[0].members) == list(range(6))
+
+
+def test_a_weak_candidate_is_outlined_around_its_peak():
+    # A faint peak (0.5) inside a wide low plateau (0.15) that also holds a second bump (0.3).
+    prob = np.zeros((60, 60), np.float32)
+    prob[5:55, 5:55] = 0.15
+    prob[20:23, 20:23] = 0.5
+    prob[40:42, 40:42] = 0.3
+    (weak,) = find_calcifications(prob, 0.8, 0.1, fragment_gap_px=0, candidate_rim_px=0)
+    assert weak.area_px == 50 * 50 and weak.centroid_px == (20.0, 20.0)  # the whole plateau
+    box, own = peak_blob(prob, weak, 0.25)
+    assert box == (20, 20, 23, 23) and own.sum() == 9  # the peak's blob; not the other bump
+    box, own = peak_blob(prob, weak, 0.1)
+    assert own.sum() == 50 * 50  # at the plateau's level, the plateau

@@ -1,10 +1,12 @@
 """The OHIF viewer that the monailabel wheel ships, in a real headless Chromium (issue 18), against a
 real Orthanc: the mammogram opened in OHIF's **MONAI Label** mode, `pipeline` run from its panel,
 the DICOM Segmentation that the run stored in the study opened over the image; then the same SEG in
-the basic viewer reached from OHIF's study list. Skipped, with the reason, where Chromium cannot start."""
+the basic viewer reached from OHIF's study list, and the TID 1500 SR's calcifications and clusters
+drawn over the image. Skipped, with the reason, where Chromium cannot start."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -73,7 +75,7 @@ def test_pipeline_from_the_monai_label_panel_shows_over_the_mammogram(browser, t
             _wait_for(lambda: any(NO_VOLUME in line or "updated the segmentation" in line for line in console), 120,
                       page, tmp_path / "panel.png", console)
             # The run stored its SEG (and SR) in the study: reload the study, open the SEG over the image.
-            segs = _seg_series(pacs, study)
+            segs = _series(pacs, study, "SEG")
             assert len(segs) == 1, segs
             page.reload(timeout=120_000)
             before = _settled_screenshot(page, tmp_path / "before.png")
@@ -89,10 +91,23 @@ def test_pipeline_from_the_monai_label_panel_shows_over_the_mammogram(browser, t
             basic_before = _settled_screenshot(page, tmp_path / "basic_before.png")
             _open_seg(page)
             basic = _wait_for_overlay(page, tmp_path / "basic_viewer.png")
+            # The TID 1500 SR the run stored: OHIF draws each calcification and cluster it lists.
+            console.clear()
+            page.get_by_text("mcseg calcifications a", exact=False).first.dblclick(timeout=60_000)
+            srs = _series(pacs, study, "SR")
+            assert len(srs) == 1, srs
+            sr = _instance(pacs, study, srs[0])
+            content = json.dumps(sr.to_json_dict())
+            listed = content.count("Individual Calcification") + content.count("Calcification Cluster")
+            _wait_for(lambda: sum("Adding SR annotation" in line for line in console) >= listed, 60,
+                      page, tmp_path / "sr.png", console)
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(tmp_path / "sr.png"))
+            drawn = sum("Adding SR annotation" in line for line in console)
             page.close()
-            seg = _seg_instance(pacs, study, segs[0])
+            seg = _instance(pacs, study, segs[0])
         EVIDENCE.mkdir(parents=True, exist_ok=True)
-        for name in ("monai_label_mode.png", "basic_viewer.png"):
+        for name in ("monai_label_mode.png", "basic_viewer.png", "sr.png"):
             shutil.copy(tmp_path / name, EVIDENCE / f"ohif_{name}")
     # The SEG is the run's: it references the mammogram, and its mask holds the calcifications.
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == header.SeriesInstanceUID
@@ -107,14 +122,16 @@ def test_pipeline_from_the_monai_label_panel_shows_over_the_mammogram(browser, t
         assert tissue[red].mean() > 0.9, tissue[red].mean()
     assert not [e for e in errors if "ImageOrientationPatient" in e], errors
     assert colour_warnings == 0
+    # Every calcification and cluster of the SR became an annotation over the image (OHIF logs each).
+    assert drawn == listed >= calcifications, (drawn, listed, calcifications)
 
 
-def _seg_series(pacs: str, study: str) -> list[str]:
-    found = requests.get(f"{pacs}/dicom-web/studies/{study}/series", params={"Modality": "SEG"}, timeout=30)
+def _series(pacs: str, study: str, modality: str) -> list[str]:
+    found = requests.get(f"{pacs}/dicom-web/studies/{study}/series", params={"Modality": modality}, timeout=30)
     return [s["0020000E"]["Value"][0] for s in found.json()] if found.status_code == 200 else []
 
 
-def _seg_instance(pacs: str, study: str, series: str) -> pydicom.Dataset:
+def _instance(pacs: str, study: str, series: str) -> pydicom.Dataset:
     from dicomweb_client import DICOMwebClient
 
     return DICOMwebClient(f"{pacs}/dicom-web").retrieve_series(study, series)[0]

@@ -121,3 +121,24 @@ def _components(prob: np.ndarray, mask: np.ndarray, fragment_gap_px: int, above:
         )
         for cen, area, score, box in zip(centroids, areas, scores, boxes)
     ]
+
+
+def peak_blob(prob: np.ndarray, calc: Calcification, level: float) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The 8-connected blob of ``prob >= level`` inside ``calc``'s bounding box that holds its peak
+    (the centroid of a sub-threshold candidate): the blob's own bounding box and its pixels there.
+
+    A sub-threshold candidate is a component of the low candidate-level mask, which on busy tissue
+    can spread over square centimetres of texture; what a reader would outline is the blob
+    around its peak."""
+    r0, c0, r1, c1 = calc.bbox_px
+    crop = prob[r0:r1, c0:c1]
+    labels, _ = ndi.label(crop >= level, structure=EIGHT_CONNECTED)
+    peak = (int(round(calc.centroid_px[0])) - r0, int(round(calc.centroid_px[1])) - c0)
+    if not (0 <= peak[0] < crop.shape[0] and 0 <= peak[1] < crop.shape[1]) or labels[peak] == 0:
+        peak = np.unravel_index(int(np.argmax(crop)), crop.shape)
+    own = labels == labels[peak] if labels[peak] else crop >= level
+    if not own.any():
+        return calc.bbox_px, own
+    rows, cols = np.flatnonzero(own.any(axis=1)), np.flatnonzero(own.any(axis=0))
+    box = (r0 + int(rows[0]), c0 + int(cols[0]), r0 + int(rows[-1]) + 1, c0 + int(cols[-1]) + 1)
+    return box, own[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
