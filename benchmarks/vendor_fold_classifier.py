@@ -196,6 +196,8 @@ def main() -> None:
     if result["adopt"]:
         both = combine(base, as_harvest(vendor_found["ge"] + vendor_found["siemens"]))
         clf, report = fit_classifier(both)
+        report["trained_by"] = ("benchmarks/vendor_fold_classifier.py: the folder of scripts/train_coarse_classifier.sh "
+                                "and 12 crops of each vendor FFDM (GE, Siemens) with synthetic calcifications")
         clf.save(args.out / CLASSIFIER_FILE)
         (args.out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
         result["both_vendors_classifier"] = {"operating_threshold": clf.operating_threshold,
