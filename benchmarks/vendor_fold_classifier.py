@@ -103,28 +103,26 @@ def harvest_scored(pipeline: Pipeline, images: list[Path], truth_dir: Path) -> l
     return found
 
 
+def _match(item: dict, scores: np.ndarray) -> tuple[ImageMatch, np.ndarray]:
+    """One image's candidates matched as the evaluation does, and which of them are scored (outside
+    the ignore circles)."""
+    truth = item["truth"]
+    m = match_points(item["centroids"], scores, truth.centres_px, truth.regions, item["spacing_mm"])
+    if truth.ignore:
+        return without_ignored(m, item["centroids"], truth.ignore, item["spacing_mm"])
+    return m, np.ones(len(scores), bool)
+
+
 def matches(found: list[dict], score) -> list[ImageMatch]:
     """Each image's candidates scored by ``score(features)`` and matched as the evaluation does."""
-    out = []
-    for item in found:
-        scores = score(item["features"]) if len(item["features"]) else np.zeros(0)
-        truth = item["truth"]
-        m = match_points(item["centroids"], scores, truth.centres_px, truth.regions, item["spacing_mm"])
-        if truth.ignore:
-            m, _ = without_ignored(m, item["centroids"], truth.ignore, item["spacing_mm"])
-        out.append(m)
-    return out
+    return [_match(item, score(item["features"]) if len(item["features"]) else np.zeros(0))[0] for item in found]
 
 
 def as_harvest(found: list[dict]) -> Harvest:
     """Training candidates labelled by the evaluation's rule, those in ignore circles left out."""
     rows, hits, image, n_truth = [], [], [], []
     for i, item in enumerate(found):
-        truth, scores = item["truth"], item["features"][:, FEATURE_NAMES.index("segmentator_score")]
-        m = match_points(item["centroids"], scores, truth.centres_px, truth.regions, item["spacing_mm"])
-        keep = np.ones(len(scores), bool)
-        if truth.ignore:
-            m, keep = without_ignored(m, item["centroids"], truth.ignore, item["spacing_mm"])
+        m, keep = _match(item, item["features"][:, FEATURE_NAMES.index("segmentator_score")])
         rows.append(item["features"][keep])
         hits.append(m.hits)  # in the candidates' own order
         image.append(np.full(int(keep.sum()), i))
@@ -169,11 +167,13 @@ def main() -> None:
     control, control_report = fit_classifier(base)
     vendor_found = {v: harvest_scored(networks, sorted(make_vendor_crops(args.out, v).glob("*.dcm")),
                                       args.out / f"train-{v}") for v in VENDORS}
-    phantoms = [p for p in sorted(FFDM_LIKE.glob("*.dcm")) if p.name.startswith(PHANTOMS)]
-    held = {v: harvest_scored(networks, [p for p in sorted(FFDM_LIKE.glob("*.dcm")) if p.name.startswith(
-        VENDORS[other][3])] + phantoms, FFDM_LIKE) for v in VENDORS for other in VENDORS if other != v}
+    evaluation = sorted(FFDM_LIKE.glob("*.dcm"))
+    phantoms = harvest_scored(networks, [p for p in evaluation if p.name.startswith(PHANTOMS)], FFDM_LIKE)
+    # The held-out crops of fold v: those of the vendor it did not see.
+    crops = {v: harvest_scored(networks, [p for p in evaluation if p.name.startswith(VENDORS[other][3])], FFDM_LIKE)
+             for v in VENDORS for other in VENDORS if other != v}
     if args.cross_fit:
-        cross_fit(args, base, vendor_found, held)
+        cross_fit(args, base, vendor_found, crops, phantoms)
         return
     result = {"rule": "adopt a classifier fitted with both vendors' crops if, in both folds, the fold classifier "
                       "finds more calcifications at 1 FP/image than the shipped coarse classifier on the held-out "
@@ -183,7 +183,7 @@ def main() -> None:
         scorings = {"segmentator score": lambda f: f[:, FEATURE_NAMES.index("segmentator_score")],
                     "shipped": shipped.predict, "control (folder only, today's code)": control.predict,
                     f"fold (+{v} crops)": fold.predict}
-        test = held[v]
+        test = crops[v] + phantoms
         result["folds"][v] = {
             "held_out_images": [item["stem"] for item in test],
             "calcifications": int(sum(item["truth"].centres_px.shape[0] for item in test)),
@@ -210,13 +210,10 @@ def main() -> None:
     print("adopt" if result["adopt"] else "keep the shipped classifier")
 
 
-def cross_fit(args, base: Harvest, vendor_found: dict, held: dict) -> None:
+def cross_fit(args, base: Harvest, vendor_found: dict, crops: dict, phantoms: list) -> None:
     """Held-out estimate of the adopted classifier on the coarse-served ffdm-like images."""
     old, adopted = CandidateClassifier.load(args.cross_fit), CandidateClassifier.load(COARSE / CLASSIFIER_FILE)
     folds = {v: fit_classifier(combine(base, as_harvest(vendor_found[v])))[0] for v in VENDORS}
-    # held[v] holds the crops of the vendor fold v did not see, then the phantoms.
-    crops = {v: [item for item in held[v] if not item["stem"].startswith(PHANTOMS)] for v in VENDORS}
-    phantoms = [item for item in held["ge"] if item["stem"].startswith(PHANTOMS)]
     images = [*crops["ge"], *crops["siemens"], *phantoms]
     crossed = [*matches(crops["ge"], folds["ge"].predict), *matches(crops["siemens"], folds["siemens"].predict),
                *matches(phantoms, adopted.predict)]

@@ -326,7 +326,6 @@ class Pipeline:
         prob_in = frame.map_to_input(prob)
         if self.classifier is not None and calcs:
             calcs, features = self._rescore(calcs, features)
-            self._shrink_promoted(prob, calcs)
             mask = (frame.map_to_input(self._kept_pixels(prob, calcs).astype(np.float32)) >= 0.5).astype(np.uint8)
         else:
             mask = (prob_in >= cfg.operating_threshold).astype(np.uint8)
@@ -361,38 +360,26 @@ class Pipeline:
         order = np.argsort(-scores, kind="stable")
         return [calcs[i] for i in order], features[order]
 
-    def _promoted(self, c) -> bool:
-        """A candidate below the segmentator's operating threshold that the classifier put in the mask."""
-        return c.above_operating and c.segmentator_score < self.config.operating_threshold
-
-    def _promoted_level(self, c) -> float:
-        """The level a promoted candidate is outlined at: half its peak, not below the candidate threshold."""
-        return max(self.config.candidate_threshold, c.segmentator_score / 2)
-
-    def _shrink_promoted(self, prob: np.ndarray, calcs: list) -> None:
-        """A promoted candidate's bounding box and area become those of the blob around its peak
-        (:func:`~mcseg.calcifications.components.peak_blob`): its candidate-level component can cover
-        square centimetres, which its area, its cluster's box and the mask would otherwise take in."""
-        for c in calcs:
-            if self._promoted(c):
-                c.bbox_px, own = peak_blob(prob, c, self._promoted_level(c))
-                c.area_px = int(own.sum())
-
     def _kept_pixels(self, prob: np.ndarray, calcs: list) -> np.ndarray:
         """Working-frame mask of the calcifications the classifier kept: the segmentator's own
         pixels (at the operating threshold) for those that reached it, the half-maximum blob around
-        the peak for weaker candidates the classifier promoted."""
+        the peak (:func:`~mcseg.calcifications.components.peak_blob`) for weaker candidates the
+        classifier promoted. Such a candidate's bounding box and area become its blob's: its
+        candidate-level component can cover square centimetres, which its area and its cluster's
+        box would otherwise take in."""
         cfg = self.config
         kept = np.zeros(prob.shape, bool)
         for c in calcs:
             if not c.above_operating:
                 continue
-            if self._promoted(c):
-                (r0, c0, r1, c1), own = peak_blob(prob, c, self._promoted_level(c))
-                kept[r0:r1, c0:c1] |= own
-            else:
+            if c.segmentator_score >= cfg.operating_threshold:
                 r0, c0, r1, c1 = c.bbox_px
                 kept[r0:r1, c0:c1] |= prob[r0:r1, c0:c1] >= cfg.operating_threshold
+            else:
+                c.bbox_px, own = peak_blob(prob, c, max(cfg.candidate_threshold, c.segmentator_score / 2))
+                c.area_px = int(own.sum())
+                r0, c0, r1, c1 = c.bbox_px
+                kept[r0:r1, c0:c1] |= own
         return kept
 
     def find_candidates(self, mammo: Mammogram, progress: bool = False) -> CandidateResult:

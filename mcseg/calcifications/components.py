@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.segmentation import flood
 
 from mcseg.defaults import CANDIDATE_RIM_MM, FRAGMENT_GAP_MM, WORKING_SPACING_MM
 
@@ -131,14 +132,13 @@ def peak_blob(prob: np.ndarray, calc: Calcification, level: float) -> tuple[tupl
     can spread over square centimetres of texture; what a reader would outline is the blob
     around its peak."""
     r0, c0, r1, c1 = calc.bbox_px
-    crop = prob[r0:r1, c0:c1]
-    labels, _ = ndi.label(crop >= level, structure=EIGHT_CONNECTED)
+    above = prob[r0:r1, c0:c1] >= level
     peak = (int(round(calc.centroid_px[0])) - r0, int(round(calc.centroid_px[1])) - c0)
-    if not (0 <= peak[0] < crop.shape[0] and 0 <= peak[1] < crop.shape[1]) or labels[peak] == 0:
-        peak = np.unravel_index(int(np.argmax(crop)), crop.shape)
-    own = labels == labels[peak] if labels[peak] else crop >= level
-    if not own.any():
-        return calc.bbox_px, own
+    if not (0 <= peak[0] < above.shape[0] and 0 <= peak[1] < above.shape[1]) or not above[peak]:
+        peak = np.unravel_index(int(np.argmax(prob[r0:r1, c0:c1])), above.shape)
+    if not above[peak]:
+        return calc.bbox_px, above  # nothing reaches the level
+    own = flood(above, peak, connectivity=2)  # connectivity 2: the 8-neighbourhood
     rows, cols = np.flatnonzero(own.any(axis=1)), np.flatnonzero(own.any(axis=0))
     box = (r0 + int(rows[0]), c0 + int(cols[0]), r0 + int(rows[-1]) + 1, c0 + int(cols[-1]) + 1)
     return box, own[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
