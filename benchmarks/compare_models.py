@@ -82,15 +82,16 @@ def images_of(name: str, mias_normals: int) -> tuple[list[Path], Path | None, Pa
     """(images, truth folder, mini-MIAS Info.txt, negatives-only, pixel size) of a set."""
     if name in ev.GENERATED:  # the same folders (and seeds) as evaluate_default.py
         work = ev.ensure_data(name, ROOT / "runs" / "evaluation" / name / "data")
-        if name == "ffdm-like":  # the vendor files' own calcifications are not scored, as there
-            ev.mark_background_findings(work)
+        if name in ev.BACKGROUND_FINDINGS:  # the backgrounds' own calcifications are not scored, as there
+            ev.mark_background_findings(work, name)
         return [c.image_path for c in find_cases(work)], work, None, False, None
     if name == "mini-mias":
         calc, normal = ev.mias_references()
         return ([ev.MIAS / "png" / f"{r}.png" for r in calc + normal[:mias_normals]], None, ev.MIAS / "Info.txt",
                 False, 0.2)
     if name == "cbis-negatives":
-        return sorted(ev.CBIS.rglob("*.dcm")), None, None, True, None
+        truth = ev.cbis_truth(ROOT / "runs" / "evaluation" / name / "truth")
+        return sorted(ev.CBIS.rglob("*.dcm")), truth, None, True, None
     raise SystemExit(f"unknown set {name}")
 
 

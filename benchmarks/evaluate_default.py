@@ -5,7 +5,9 @@
 Sets (none of their images was used to train the default weights):
   synthetic        20 fresh synthetic mammograms (seed 9000), calcification and cluster level
   real-background  10 synthetic calcification sets inserted into the real CBIS-DDSM films of
-                   patient P_00820 (sfm-malign-0; the weights saw backgrounds of P_00173 only)
+                   patient P_00820 (sfm-malign-0; the weights saw backgrounds of P_00173 only). The
+                   films' own real calcifications (benchmarks/cbis_background_findings.json, reviewed
+                   by eye) are ignore regions, as for ffdm-like below
   ffdm-like        21 images that stand in for real FFDM: synthetic calcifications (contrast 2-20 times
                    the local noise, so every contrast-to-noise band is populated) inserted into the real
                    GE and Siemens vendor FFDMs (tests/data/ffdm-vendor) at their own pixel size and
@@ -19,7 +21,10 @@ Sets (none of their images was used to train the default weights):
                    patients 1-80 are training negatives of the wave-2 weights); 0.2 mm pixels;
                    also the calcification-level false positives per normal image
   cbis-negatives   false positives on the 8 CBIS-DDSM films (mass cases, no calcification
-                   annotated), at the documented 0.05 mm fallback pixel size
+                   annotated), at the documented 0.05 mm fallback pixel size; P_00820's reviewed real
+                   calcifications are ignore regions (P_00173's films, 1-130 to 1-133, were training
+                   backgrounds of the networks and the candidate classifier, so this set is not
+                   wholly held out)
 
 Each set gets OUT/<set>/{pred/, summary.json, froc.png, report.md}; OUT/summary.md is the table the
 README quotes, and benchmarks/evaluation.json keeps the figures (with --no-candidate-classifier, the
@@ -95,8 +100,8 @@ def main() -> None:
         spacing = None
         if name in GENERATED:
             data = ensure_data(name, work / "data")
-            if name == "ffdm-like":
-                mark_background_findings(data, score_them=args.score_background_findings)
+            if name in BACKGROUND_FINDINGS:
+                mark_background_findings(data, name, score_them=args.score_background_findings)
             images = [case.image_path for case in find_cases(data)]
             truth_dir = images_dir = data
         elif name == "mini-mias":
@@ -109,6 +114,7 @@ def main() -> None:
         elif name == "cbis-negatives":
             images = sorted(CBIS.rglob("*.dcm"))
             negatives = True
+            truth_dir = cbis_truth(work / "truth", score_them=args.score_background_findings)
         else:
             raise SystemExit(f"unknown set {name}")
         segment_all(pipeline, images, pred, spacing, name)
@@ -182,22 +188,22 @@ def make_ffdm_like(data: Path) -> None:
                          spacings_mm=(spacing,), ffdm_share=1.0, eight_bit_share=0.5)
 
 
-#: Real calcifications of the vendor files, reviewed by eye (how: in the file); ignore regions of
-#: the ffdm-like set, which inserts synthetic calcifications into those files.
-BACKGROUND_FINDINGS = VENDOR / "background_findings.json"
+#: Real calcifications of the real backgrounds, reviewed by eye (how: in each file): ignore regions of
+#: the sets that insert synthetic calcifications into them.
+BACKGROUND_FINDINGS = {"ffdm-like": VENDOR / "background_findings.json",
+                       "real-background": ROOT / "benchmarks" / "cbis_background_findings.json"}
 
 
-def mark_background_findings(data: Path, score_them: bool = False) -> None:
-    """Write each vendor crop's background findings into its gt.json as ``ignore`` circles (or take them
-    out with ``score_them``). A set made before the generator recorded its crop windows is made again
-    (the same seeds give the same images)."""
-    cases = sorted(data.glob("*.gt.json"))
-    docs = {path: json.loads(path.read_text()) for path in cases}
-    reviewed = json.loads(BACKGROUND_FINDINGS.read_text())["files"]
+def mark_background_findings(data: Path, name: str = "ffdm-like", score_them: bool = False) -> None:
+    """Write each real-background crop's background findings into its gt.json as ``ignore`` circles (or
+    take them out with ``score_them``). A set made before the generator recorded its crop windows is
+    made again (the same seeds give the same images)."""
+    reviewed = json.loads(BACKGROUND_FINDINGS[name].read_text())["files"]
+    docs = {path: json.loads(path.read_text()) for path in sorted(data.glob("*.gt.json"))}
     if any(doc.get("source") in reviewed and "background_window_px" not in doc for doc in docs.values()):
         print(f"{data}: made before crop windows were recorded; making it again")
         shutil.rmtree(data)
-        make_ffdm_like(data)
+        ensure_data(name, data)
         docs = {path: json.loads(path.read_text()) for path in sorted(data.glob("*.gt.json"))}
     for path, doc in docs.items():
         if doc.get("source") not in reviewed:
@@ -207,6 +213,21 @@ def mark_background_findings(data: Path, score_them: bool = False) -> None:
             entry = reviewed[doc["source"]]
             doc["ignore"] = background_findings_in_crop(doc, entry["findings"], entry["spacing_mm"])
         path.write_text(json.dumps(doc, indent=1))
+
+
+def cbis_truth(folder: Path, score_them: bool = False) -> Path:
+    """Ground truth of the cbis-negatives set: no calcification, and the reviewed real calcifications of
+    P_00820's films as ignore circles (none with ``score_them``). The films without a file are plain
+    negatives."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if not score_them:
+        for name, entry in json.loads(BACKGROUND_FINDINGS["real-background"].read_text())["files"].items():
+            spacing = [entry["spacing_mm"]] * 2
+            doc = {"spacing_mm": spacing, "calcifications": [], "clusters": [],
+                   "ignore": [{"centre_px": f["centre_px"], "radius_mm": f["radius_mm"]} for f in entry["findings"]]}
+            (folder / f"{Path(name).stem}.gt.json").write_text(json.dumps(doc, indent=1))
+    return folder
 
 
 def normal_false_positives(pred_dir: Path, normals: list[str]) -> dict:
