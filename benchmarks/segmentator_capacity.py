@@ -37,7 +37,7 @@ them:**
    copied to mcseg/weights/coarse/segmentator.pt, and the coarse candidate classifier, which was
    fitted to the old segmentator's scores, is removed: the coarse inputs are then scored by the
    networks alone until a classifier trained for the new network passes its own rule
-   (benchmarks/choose_coarse_classifier.py).
+   (benchmarks/choose_classifier.py).
 
 Writes benchmarks/segmentator_capacity.json; the networks go to OUT/<name>/segmentator.pt.
 

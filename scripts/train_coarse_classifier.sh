@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train a candidate classifier for the coarse-pixel weights (mcseg/weights/coarse/) on images in the
-# range they serve (0.085-0.2 mm), and judge it by benchmarks/choose_coarse_classifier.py.
+# range they serve (0.085-0.2 mm), and judge it by benchmarks/choose_classifier.py.
 #
 # Why (issue 15): the shipped coarse classifier was trained on images of every pixel size
 # (scripts/train_candidate_classifier.sh, 0.05-0.2 mm), while the coarse weights serve only inputs of
@@ -40,5 +40,5 @@ if [ ! -f "$OUT/data.done" ]; then
   touch "$OUT/data.done"
 fi
 $MCSEG train-classifier "$DATA" -o "$OUT" --weights mcseg/weights/coarse --no-progress "$@"
-.venv/bin/python benchmarks/choose_coarse_classifier.py "$OUT"
-echo "apply the rule's verdict with: .venv/bin/python benchmarks/choose_coarse_classifier.py $OUT --adopt"
+.venv/bin/python benchmarks/choose_classifier.py "$OUT"
+echo "apply the rule's verdict with: .venv/bin/python benchmarks/choose_classifier.py $OUT --adopt"
