@@ -21,7 +21,9 @@ from mcseg.synth.dataset import background_findings_in_crop
 from mcseg.synth.ffdm import to_eight_bit, vendor_processing
 from mcseg.synth.phantom import synthesize_background
 
-from conftest import DATA, VENDOR
+from conftest import DATA, ROOT, VENDOR
+
+DEMO_FILM = DATA / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"
 
 SMALL = SynthConfig(shape_px=(400, 300), contrast_range=(6.0, 15.0))
 
@@ -110,6 +112,32 @@ def test_a_vendor_files_own_calcification_is_mapped_into_each_crop_cut_from_it(t
         # Moved 5 mm off, the circle lands on plain tissue.
         off = np.roll(inside, int(5 / spacing), axis=1)
         assert detail[off & ~ndimage.binary_dilation(gt, iterations=3)].max() < detail[inside].max() / 2
+
+
+def test_the_reviewed_calcifications_of_the_bundled_cbis_film_lie_on_bright_spots():
+    """The real-background and cbis-negatives sets' ignore circles (benchmarks/cbis_background_findings.json)
+    are in the film's own pixel frame at the 0.05 mm fallback: on the bundled film (P_00820 RIGHT CC,
+    1-282 there) each circle holds a spot well above the noise, brighter than anything in the same
+    circle moved 5 mm in any of four directions (a swapped axis or a wrong scale would miss them)."""
+    review = json.loads((ROOT / "benchmarks" / "cbis_background_findings.json").read_text())
+    entry = review["files"]["1-282.dcm"]
+    film = read_mammogram(DEMO_FILM, spacing_mm=entry["spacing_mm"])
+    pixels, spacing = film.pixels.astype(np.float32), entry["spacing_mm"]
+    detail = pixels - ndimage.gaussian_filter(pixels, 1.0 / spacing)
+    breast = breast_mask(pixels, spacing)
+    noise = 1.4826 * np.median(np.abs(detail[breast] - np.median(detail[breast])))
+    step = int(5 / spacing)
+    assert len(entry["findings"]) >= 5
+    for finding in entry["findings"]:
+        r, c = (int(round(v)) for v in finding["centre_px"])
+        radius = int(finding["radius_mm"] / spacing)
+
+        def peak(dr: int, dc: int) -> float:
+            return float(detail[r + dr - radius: r + dr + radius + 1, c + dc - radius: c + dc + radius + 1].max())
+
+        inside = peak(0, 0)
+        assert inside > 5 * noise, finding["kind"]
+        assert inside > max(peak(dr, dc) for dr, dc in ((0, step), (0, -step), (step, 0), (-step, 0))), finding["kind"]
 
 
 def test_an_image_without_background_is_breast_all_over():
