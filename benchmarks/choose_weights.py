@@ -24,6 +24,11 @@ classifier, as served today) if its sensitivity at 1 FP/image on those images is
 COARSE_INPUT_MIN_SPACING_MM is to be lowered to MM. Written and committed (issue 15, session of
 2026-12-06) before any evaluation image was run with that routing. Writes
 benchmarks/coarse_route_choice.json.
+
+With --route-from MM --route-to TO the same rule judges only the validation images in [MM, TO): used
+on 2026-12-07 for [0.06, 0.08 mm), whether 0.07 mm FFDM should go to the coarse weights too, written
+to benchmarks/coarse_route_choice_MM-TO.json. That use was not blind: the vendor-0.07mm evaluation
+set had been run with both routings before (README, Evaluation).
 """
 
 from __future__ import annotations
@@ -53,9 +58,11 @@ def main() -> None:
                         help="coarse-pixel weights: judged on the validation images they would serve")
     parser.add_argument("--route-from", type=float, metavar="MM",
                         help="judge serving [MM, COARSE_INPUT_MIN_SPACING_MM) inputs by the bundled coarse weights")
+    parser.add_argument("--route-to", type=float, metavar="TO", default=RULES_COARSE_FROM_MM,
+                        help=f"with --route-from: judge on the images in [MM, TO) (default {RULES_COARSE_FROM_MM})")
     args = parser.parse_args()
     if args.route_from is not None:
-        choose_route(args.route_from)
+        choose_route(args.route_from, args.route_to)
         return
     if args.candidate is None:
         parser.error("give the candidate weights' folder (or --route-from)")
@@ -80,7 +87,7 @@ def main() -> None:
         print(f"candidate adopted into {target}")
 
 
-def choose_route(route_from_mm: float) -> None:
+def choose_route(route_from_mm: float, route_to_mm: float = RULES_COARSE_FROM_MM) -> None:
     """The --route-from rule (see the module docstring)."""
     weights = ROOT / "mcseg" / "weights"
     # The coarse weights were trained on the same folder with the same hash split (same validation
@@ -88,8 +95,8 @@ def choose_route(route_from_mm: float) -> None:
     report = json.loads((weights / "coarse" / "training.json").read_text())
     held_out = set(report["validation_images"])
     cases = [c for c in find_cases(report["data"]) if c.image_id in held_out
-             and route_from_mm <= min(read_mammogram(c.image_path).spacing_mm) < RULES_COARSE_FROM_MM]
-    result = {"route_from_mm": route_from_mm, "route_to_mm": RULES_COARSE_FROM_MM,
+             and route_from_mm <= min(read_mammogram(c.image_path).spacing_mm) < route_to_mm]
+    result = {"route_from_mm": route_from_mm, "route_to_mm": route_to_mm,
               "validation_images": len(cases)}
     fine = Pipeline.from_weights(weights / "detector.pt", weights / "segmentator.pt", coarse_dir=None)
     coarse = Pipeline.from_weights(weights / "coarse" / "detector.pt", weights / "coarse" / "segmentator.pt",
@@ -97,7 +104,9 @@ def choose_route(route_from_mm: float) -> None:
     result["fine"] = calibrate_operating_threshold(fine, cases, 1.0, progress=True)
     result["coarse"] = calibrate_operating_threshold(coarse, cases, 1.0, progress=True)
     result["coarse_wins"] = result["coarse"]["sensitivity"] > result["fine"]["sensitivity"]
-    (ROOT / "benchmarks" / "coarse_route_choice.json").write_text(json.dumps(result, indent=1))
+    name = ("coarse_route_choice.json" if route_to_mm == RULES_COARSE_FROM_MM
+            else f"coarse_route_choice_{route_from_mm:g}-{route_to_mm:g}.json")
+    (ROOT / "benchmarks" / name).write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
 
 

@@ -16,6 +16,12 @@ Sets (none of their images was used to train the default weights):
                    vendor files' own real calcifications (tests/data/ffdm-vendor/background_findings.json,
                    reviewed by eye) are ignore regions: detections there are neither hits nor false
                    positives (--score-background-findings counts them as false positives instead)
+  vendor-0.07mm    12 images of the same vendor FFDMs (GE and Siemens, half as 8-bit copies) resampled to
+                   0.07 mm with synthetic calcifications (contrast 2-20 times the local noise), as a
+                   0.07 mm FFDM arrives: real digital anatomy served by the 0.07 mm weights (ffdm-like's
+                   vendor crops are all served by the coarse ones). Upsampled from 0.085-0.094 mm, so
+                   the noise is smoother than a native 0.07 mm detector's. The files' own calcifications
+                   are ignore regions, as in ffdm-like
   mini-mias        the real mini-MIAS images at cluster level: the 25 images with CALC rows (27
                    located clusters) plus the normal images of patients 81-161 (mdb161-mdb322;
                    patients 1-80 are training negatives of the wave-2 weights); 0.2 mm pixels;
@@ -74,7 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "evaluation")
     parser.add_argument("--sets", nargs="+",
-                        default=["synthetic", "real-background", "ffdm-like", "mini-mias", "cbis-negatives"])
+                        default=["synthetic", "real-background", "ffdm-like", "vendor-0.07mm", "mini-mias",
+                                 "cbis-negatives"])
     parser.add_argument("--mias-normals", type=int, default=208,
                         help="at most this many held-out normal mini-MIAS images (default: all 104)")
     parser.add_argument("--bootstrap", type=int, default=1000)
@@ -143,7 +150,7 @@ def main() -> None:
 
 
 #: The sets made by the generator (the others are real images in ../shared/data).
-GENERATED = ("synthetic", "real-background", "ffdm-like")
+GENERATED = ("synthetic", "real-background", "ffdm-like", "vendor-0.07mm")
 
 
 def ensure_data(name: str, data: Path) -> Path:
@@ -158,6 +165,8 @@ def ensure_data(name: str, data: Path) -> Path:
                          progress=False, prefix="realbg")
     elif name == "ffdm-like":
         make_ffdm_like(data)
+    elif name == "vendor-0.07mm":
+        make_vendor_fine(data)
     else:
         raise ValueError(f"{name} is not a generated set")
     return data
@@ -169,6 +178,29 @@ def mias_references() -> tuple[list[str], list[str]]:
     calc = sorted({r[0] for r in rows if r[2] == "CALC"})
     normal = sorted({r[0] for r in rows if r[2] == "NORM" and int(r[0][3:]) >= MIAS_FIRST_HELD_OUT})
     return calc, normal
+
+
+def make_vendor_fine(data: Path) -> None:
+    """Write the vendor-0.07mm set (see the module docstring); each group has its own seed and prefix.
+    The generator never makes a real background finer than its own pixel, so the vendor files are
+    first resampled to 0.07 mm (as the generator resamples, pixel centres kept) and written under
+    their own names, which the background findings are keyed by."""
+    from mcseg.io.dicom_write import write_mammogram_dicom
+    from mcseg.synth.dataset import read_background
+
+    backgrounds = data.parent / "backgrounds-0.07mm"
+    backgrounds.mkdir(parents=True, exist_ok=True)
+    for name in ("GH133.dcm", "OutOfBoundsOverlay.dcm"):
+        background = read_background(VENDOR / name, target_spacing_mm=0.07)
+        pixels = np.clip(np.rint(background.image), 0, None).astype(np.uint16)
+        write_mammogram_dicom(backgrounds / name, pixels, spacing_mm=(0.07, 0.07), laterality=background.laterality,
+                              bits_stored=max(12, int(pixels.max()).bit_length()))
+    config = SynthConfig(contrast_range=(2.0, 20.0))
+    for prefix, name, eight_bit, seed in (("ge-007", "GH133.dcm", 0.0, 9221), ("ge-007-8bit", "GH133.dcm", 1.0, 9222),
+                                          ("siemens-007", "OutOfBoundsOverlay.dcm", 0.0, 9223),
+                                          ("siemens-007-8bit", "OutOfBoundsOverlay.dcm", 1.0, 9224)):
+        generate_dataset(data, 3, seed, mode="real-background", backgrounds=[backgrounds / name], config=config,
+                         progress=False, prefix=prefix, eight_bit_share=eight_bit)
 
 
 def make_ffdm_like(data: Path) -> None:
@@ -191,6 +223,7 @@ def make_ffdm_like(data: Path) -> None:
 #: Real calcifications of the real backgrounds, reviewed by eye (how: in each file): ignore regions of
 #: the sets that insert synthetic calcifications into them.
 BACKGROUND_FINDINGS = {"ffdm-like": VENDOR / "background_findings.json",
+                       "vendor-0.07mm": VENDOR / "background_findings.json",
                        "real-background": ROOT / "benchmarks" / "cbis_background_findings.json"}
 
 
