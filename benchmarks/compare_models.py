@@ -235,8 +235,8 @@ def table(results: dict, params: dict[str, int]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="+", default=["synthetic", "real-background", "ffdm-like", "mini-mias",
-                                                      "cbis-negatives"])
+    parser.add_argument("--sets", nargs="+", default=["synthetic", "real-background", "ffdm-like", "vendor-0.07mm",
+                                                      "mini-mias", "cbis-negatives"])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--masses", action=argparse.BooleanOptionalAction, default=True,
                         help=f"also run the mass U-Net on the {MASS_SET} set (default on)")
@@ -336,15 +336,19 @@ def main() -> None:
     print(text)
 
 
-def stored_curves(curves: dict, points: int = 200) -> dict:
-    """The FROC curves of a model on a set, thinned to at most ``points`` steps, so that a later run of
-    other models still draws them (the plot needs every model's curve, not only this run's)."""
+def stored_curves(curves: dict) -> dict:
+    """The FROC curves of a model on a set, so that a later run of other models still draws them (the
+    plot needs every model's curve, not only this run's): only the corners of each step curve (where
+    the sensitivity rises, and both ends), which the plot's post-steps redraw exactly; at most one
+    point per ground-truth finding. (Points evenly spaced along the curve, as before 2026-12-07, lost
+    the steep start of a curve that a later partial run then drew coarsely.)"""
     out = {}
     for level, curve in curves.items():
         if curve is None or not curve.n_truth:
             continue
         fppi, sens = np.asarray(curve.fppi, float), np.maximum.accumulate(np.asarray(curve.sensitivity, float))
-        keep = np.unique(np.linspace(0, len(fppi) - 1, min(points, len(fppi))).round().astype(int))
+        rises = np.flatnonzero(np.diff(sens) > 0) + 1
+        keep = np.unique(np.concatenate([[0], rises, [len(fppi) - 1]]))
         out[level] = {"fppi": [round(float(v), 4) for v in fppi[keep]],
                       "sensitivity": [round(float(v), 4) for v in sens[keep]], "n_truth": int(curve.n_truth)}
     return out
