@@ -180,26 +180,33 @@ def mias_references() -> tuple[list[str], list[str]]:
     return calc, normal
 
 
-def make_vendor_fine(data: Path) -> None:
-    """Write the vendor-0.07mm set (see the module docstring); each group has its own seed and prefix.
-    The generator never makes a real background finer than its own pixel, so the vendor files are
-    first resampled to 0.07 mm (as the generator resamples, pixel centres kept) and written under
-    their own names, which the background findings are keyed by."""
+def vendor_files_at(folder: Path, spacing_mm: float) -> dict[str, Path]:
+    """The GE and Siemens vendor files resampled to ``spacing_mm`` (as the generator resamples, pixel
+    centres kept) and written under their own names, which the background findings are keyed by: the
+    generator never makes a real background finer than its own pixel."""
     from mcseg.io.dicom_write import write_mammogram_dicom
     from mcseg.synth.dataset import read_background
 
-    backgrounds = data.parent / "backgrounds-0.07mm"
-    backgrounds.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
     for name in ("GH133.dcm", "OutOfBoundsOverlay.dcm"):
-        background = read_background(VENDOR / name, target_spacing_mm=0.07)
-        pixels = np.clip(np.rint(background.image), 0, None).astype(np.uint16)
-        write_mammogram_dicom(backgrounds / name, pixels, spacing_mm=(0.07, 0.07), laterality=background.laterality,
-                              bits_stored=max(12, int(pixels.max()).bit_length()))
+        out[name] = folder / name
+        if not out[name].is_file():
+            background = read_background(VENDOR / name, target_spacing_mm=spacing_mm)
+            pixels = np.clip(np.rint(background.image), 0, None).astype(np.uint16)
+            write_mammogram_dicom(out[name], pixels, spacing_mm=(spacing_mm, spacing_mm),
+                                  laterality=background.laterality, bits_stored=max(12, int(pixels.max()).bit_length()))
+    return out
+
+
+def make_vendor_fine(data: Path) -> None:
+    """Write the vendor-0.07mm set (see the module docstring); each group has its own seed and prefix."""
+    files = vendor_files_at(data.parent / "backgrounds-0.07mm", 0.07)
     config = SynthConfig(contrast_range=(2.0, 20.0))
     for prefix, name, eight_bit, seed in (("ge-007", "GH133.dcm", 0.0, 9221), ("ge-007-8bit", "GH133.dcm", 1.0, 9222),
                                           ("siemens-007", "OutOfBoundsOverlay.dcm", 0.0, 9223),
                                           ("siemens-007-8bit", "OutOfBoundsOverlay.dcm", 1.0, 9224)):
-        generate_dataset(data, 3, seed, mode="real-background", backgrounds=[backgrounds / name], config=config,
+        generate_dataset(data, 3, seed, mode="real-background", backgrounds=[files[name]], config=config,
                          progress=False, prefix=prefix, eight_bit_share=eight_bit)
 
 

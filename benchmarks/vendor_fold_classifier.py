@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/vendor_fold_classifier.py [--out runs/vendor-fold] [--adopt]
     .venv/bin/python benchmarks/vendor_fold_classifier.py --cross-fit OLD.npz   # after adoption
+    .venv/bin/python benchmarks/vendor_fold_classifier.py --weights fine [--adopt | --cross-fit OLD.npz]
 
 --cross-fit (not part of the rule; run after it decided): the ffdm-like images the coarse weights serve
 (its 12 vendor crops and 6 phantoms of 0.1 and 0.14 mm), each vendor crop scored by the fold
@@ -38,6 +39,16 @@ folds**, a classifier fitted with both vendors' crops (24) replaces the shipped 
 (--adopt). Its figures on the ffdm-like set's vendor crops are then no longer held out (their
 anatomy, not their calcifications, was seen in training): the fold figures are its estimate.
 Otherwise nothing changes. Writes benchmarks/vendor_fold_classifier.json.
+
+**--weights fine (written and committed on 2026-12-07 before it was first run): the same check and
+the same rule for the 0.07 mm weights' classifier**, whose inputs finer than 0.08 mm include native
+0.07 mm FFDM, where the vendor-0.07mm evaluation set found those weights weak (0.437 at 1 FP/image).
+The vendor files resampled to 0.07 mm (evaluate_default.vendor_files_at) give 12 training crops per
+vendor at 0.07 mm, 6 as they are and 6 as 8-bit copies (seeds 9311-9314, not the evaluation's
+9221-9224); the base folder is that of scripts/train_fine_classifier.sh (runs/fine-classifier); the
+networks and the shipped classifier are the 0.07 mm ones (mcseg/weights/); each fold is judged on the
+other vendor's 6 crops of the vendor-0.07mm set and the 3 phantoms of 0.07 mm of the ffdm-like set.
+Writes benchmarks/vendor_fold_classifier_fine.json (and vendor_fold_crossfit_fine.json).
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,29 +74,53 @@ from mcseg.training.candidate_classifier import Harvest, fit_classifier, harvest
 import evaluate_default as ed
 
 ROOT = Path(__file__).resolve().parent.parent
-COARSE = ROOT / "mcseg" / "weights" / "coarse"
-BASE_FOLDER = ROOT / "runs" / "coarse-classifier-2" / "data"
 FFDM_LIKE = ROOT / "runs" / "evaluation" / "ffdm-like" / "data"
 FPPI = (0.25, 0.5, 1.0, 2.0, 4.0)
-VENDORS = {  # fold: file, native pixel, seeds (native, 0.14 mm 8-bit), prefix of its ffdm-like crops
-    "ge": ("GH133.dcm", 0.0941, (9301, 9302), "ge-"),
-    "siemens": ("OutOfBoundsOverlay.dcm", 0.085, (9303, 9304), "siemens-"),
+
+
+@dataclass(frozen=True)
+class Range:
+    """One weights' pixel range: where its classifier, training folder and held-out images are."""
+
+    weights: Path           # the networks and the classifier the rule may replace
+    base_folder: Path       # the shipped classifier's training folder
+    evaluation_set: str     # the evaluation set whose vendor crops are held out
+    #: fold: file, pixel sizes of its training crops (16-bit, 8-bit), seeds, prefix of its evaluation crops
+    vendors: dict
+    phantoms: tuple[str, ...]   # ffdm-like phantoms the range serves (held out in every fold)
+    json_name: str
+    resampled: float | None = None   # training crops from the vendor files resampled to this pixel
+
+
+RANGES = {
+    "coarse": Range(ROOT / "mcseg" / "weights" / "coarse", ROOT / "runs" / "coarse-classifier-2" / "data", "ffdm-like",
+                    {"ge": ("GH133.dcm", (0.0941, 0.14), (9301, 9302), "ge-"),
+                     "siemens": ("OutOfBoundsOverlay.dcm", (0.085, 0.14), (9303, 9304), "siemens-")},
+                    ("phantom-100um", "phantom-140um"), "vendor_fold_classifier.json"),
+    "fine": Range(ROOT / "mcseg" / "weights", ROOT / "runs" / "fine-classifier" / "data", "vendor-0.07mm",
+                  {"ge": ("GH133.dcm", (0.07, 0.07), (9311, 9312), "ge-007"),
+                   "siemens": ("OutOfBoundsOverlay.dcm", (0.07, 0.07), (9313, 9314), "siemens-007")},
+                  ("phantom-70um",), "vendor_fold_classifier_fine.json", resampled=0.07),
 }
-PHANTOMS = ("phantom-100um", "phantom-140um")
 
 
-def make_vendor_crops(folder: Path, vendor: str) -> Path:
+def make_vendor_crops(folder: Path, rng: Range, vendor: str) -> Path:
     """12 crops of one vendor file with synthetic calcifications, its own findings as ignore circles."""
-    name, native, (seed_native, seed_coarse), _ = VENDORS[vendor]
+    name, (spacing_16, spacing_8), (seed_16, seed_8), _ = rng.vendors[vendor]
     out = folder / f"train-{vendor}"
     if not (out / "done").is_file():
         shutil.rmtree(out, ignore_errors=True)
         config = SynthConfig(contrast_range=(2.0, 20.0))
-        for spacing, eight_bit, seed in ((native, 0.0, seed_native), (0.14, 1.0, seed_coarse)):
-            generate_dataset(out, 6, seed, mode="real-background", backgrounds=[ed.VENDOR / name], config=config,
-                             progress=False, prefix=f"{vendor}-train-{round(spacing * 1000)}um",
+        background = (ed.vendor_files_at(folder / f"backgrounds-{rng.resampled:g}mm", rng.resampled)[name]
+                      if rng.resampled else ed.VENDOR / name)
+        # The 8-bit crops named apart only where both share a pixel size (the coarse range's names, which
+        # its train/validation split hashes, stay as they were).
+        tag_8 = "-8bit" if spacing_8 == spacing_16 else ""
+        for spacing, eight_bit, seed, tag in ((spacing_16, 0.0, seed_16, ""), (spacing_8, 1.0, seed_8, tag_8)):
+            generate_dataset(out, 6, seed, mode="real-background", backgrounds=[background], config=config,
+                             progress=False, prefix=f"{vendor}-train-{round(spacing * 1000)}um{tag}",
                              spacings_mm=(spacing,), eight_bit_share=eight_bit)
-        ed.mark_background_findings(out)
+        ed.mark_background_findings(out, rng.evaluation_set)
         (out / "done").touch()
     return out
 
@@ -144,41 +180,52 @@ def sensitivities(ms: list[ImageMatch]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "vendor-fold")
+    parser.add_argument("--weights", choices=sorted(RANGES), default="coarse",
+                        help="whose classifier: the coarse weights' (default) or the 0.07 mm ones'")
+    parser.add_argument("--out", type=Path, help="work folder (default runs/vendor-fold[-fine])")
     parser.add_argument("--adopt", action="store_true")
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "vendor_fold_classifier.json")
+    parser.add_argument("--json", type=Path, help="default: benchmarks/vendor_fold_classifier[_fine].json")
     parser.add_argument("--cross-fit", type=Path, metavar="OLD", help="see the module's docstring")
     args = parser.parse_args()
+    rng = RANGES[args.weights]
+    args.out = args.out or ROOT / "runs" / ("vendor-fold" if args.weights == "coarse" else f"vendor-fold-{args.weights}")
+    args.json = args.json or ROOT / "benchmarks" / rng.json_name
     args.out.mkdir(parents=True, exist_ok=True)
-    if not FFDM_LIKE.is_dir():
-        ed.ensure_data("ffdm-like", FFDM_LIKE)
-    ed.mark_background_findings(FFDM_LIKE)
-    if not BASE_FOLDER.is_dir():
-        raise SystemExit(f"{BASE_FOLDER} is missing: make it with `bash scripts/train_coarse_classifier.sh` first")
-    networks = Pipeline.from_weights(COARSE / "detector.pt", COARSE / "segmentator.pt", classifier_path=None,
+    sets = {name: ROOT / "runs" / "evaluation" / name / "data" for name in ("ffdm-like", rng.evaluation_set)}
+    for name, data in sets.items():
+        if not data.is_dir():
+            ed.ensure_data(name, data)
+        ed.mark_background_findings(data, name)
+    if not rng.base_folder.is_dir():
+        raise SystemExit(f"{rng.base_folder} is missing: make it with the range's training script first")
+    networks = Pipeline.from_weights(rng.weights / "detector.pt", rng.weights / "segmentator.pt", classifier_path=None,
                                      coarse_dir=None)
     base_cache = args.out / "base_candidates.npz"
     if base_cache.is_file():
         base = Harvest.load(base_cache)
     else:
-        base = harvest(networks, find_cases(BASE_FOLDER))
+        base = harvest(networks, find_cases(rng.base_folder))
         base.save(base_cache)
-    shipped = CandidateClassifier.load(COARSE / CLASSIFIER_FILE)
+    shipped = CandidateClassifier.load(rng.weights / CLASSIFIER_FILE)
     control, control_report = fit_classifier(base)
-    vendor_found = {v: harvest_scored(networks, sorted(make_vendor_crops(args.out, v).glob("*.dcm")),
-                                      args.out / f"train-{v}") for v in VENDORS}
-    evaluation = sorted(FFDM_LIKE.glob("*.dcm"))
-    phantoms = harvest_scored(networks, [p for p in evaluation if p.name.startswith(PHANTOMS)], FFDM_LIKE)
+    vendor_found = {v: harvest_scored(networks, sorted(make_vendor_crops(args.out, rng, v).glob("*.dcm")),
+                                      args.out / f"train-{v}") for v in rng.vendors}
+    phantoms = harvest_scored(networks, [p for p in sorted(sets["ffdm-like"].glob("*.dcm"))
+                                         if p.name.startswith(rng.phantoms)], sets["ffdm-like"])
     # The held-out crops of fold v: those of the vendor it did not see.
-    crops = {v: harvest_scored(networks, [p for p in evaluation if p.name.startswith(VENDORS[other][3])], FFDM_LIKE)
-             for v in VENDORS for other in VENDORS if other != v}
+    held_out = sets[rng.evaluation_set]
+    crops = {v: harvest_scored(networks, [p for p in sorted(held_out.glob("*.dcm"))
+                                          if p.name.startswith(rng.vendors[other][3])], held_out)
+             for v in rng.vendors for other in rng.vendors if other != v}
     if args.cross_fit:
-        cross_fit(args, base, vendor_found, crops, phantoms)
+        cross_fit(args, rng, base, vendor_found, crops, phantoms)
         return
-    result = {"rule": "adopt a classifier fitted with both vendors' crops if, in both folds, the fold classifier "
-                      "finds more calcifications at 1 FP/image than the shipped coarse classifier on the held-out "
-                      "vendor's ffdm-like crops and the 0.1/0.14 mm phantoms", "folds": {}}
-    for v in VENDORS:
+    result = {"weights": args.weights,
+              "rule": "adopt a classifier fitted with both vendors' crops if, in both folds, the fold classifier "
+                      f"finds more calcifications at 1 FP/image than the shipped classifier of the {args.weights} "
+                      f"weights on the held-out vendor's {rng.evaluation_set} crops and the "
+                      f"{', '.join(rng.phantoms)} phantoms of ffdm-like", "folds": {}}
+    for v in rng.vendors:
         fold, report = fit_classifier(combine(base, as_harvest(vendor_found[v])))
         scorings = {"segmentator score": lambda f: f[:, FEATURE_NAMES.index("segmentator_score")],
                     "shipped": shipped.predict, "control (folder only, today's code)": control.predict,
@@ -196,24 +243,25 @@ def main() -> None:
     if result["adopt"]:
         both = combine(base, as_harvest(vendor_found["ge"] + vendor_found["siemens"]))
         clf, report = fit_classifier(both)
-        report["trained_by"] = ("benchmarks/vendor_fold_classifier.py: the folder of scripts/train_coarse_classifier.sh "
-                                "and 12 crops of each vendor FFDM (GE, Siemens) with synthetic calcifications")
+        report["trained_by"] = (f"benchmarks/vendor_fold_classifier.py --weights {args.weights}: the folder "
+                                f"{rng.base_folder.relative_to(ROOT)} and 12 crops of each vendor FFDM (GE, Siemens) "
+                                "with synthetic calcifications")
         clf.save(args.out / CLASSIFIER_FILE)
         (args.out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
         result["both_vendors_classifier"] = {"operating_threshold": clf.operating_threshold,
                                              "validation": report["validation"]}
         if args.adopt:
             for name in (CLASSIFIER_FILE, "candidate_classifier.json"):
-                shutil.copy2(args.out / name, COARSE / name)
-            print(f"classifier fitted with both vendors' crops adopted into {COARSE}")
+                shutil.copy2(args.out / name, rng.weights / name)
+            print(f"classifier fitted with both vendors' crops adopted into {rng.weights}")
     args.json.write_text(json.dumps(result, indent=1))
     print("adopt" if result["adopt"] else "keep the shipped classifier")
 
 
-def cross_fit(args, base: Harvest, vendor_found: dict, crops: dict, phantoms: list) -> None:
-    """Held-out estimate of the adopted classifier on the coarse-served ffdm-like images."""
-    old, adopted = CandidateClassifier.load(args.cross_fit), CandidateClassifier.load(COARSE / CLASSIFIER_FILE)
-    folds = {v: fit_classifier(combine(base, as_harvest(vendor_found[v])))[0] for v in VENDORS}
+def cross_fit(args, rng: Range, base: Harvest, vendor_found: dict, crops: dict, phantoms: list) -> None:
+    """Held-out estimate of the adopted classifier on the range's vendor crops and phantoms."""
+    old, adopted = CandidateClassifier.load(args.cross_fit), CandidateClassifier.load(rng.weights / CLASSIFIER_FILE)
+    folds = {v: fit_classifier(combine(base, as_harvest(vendor_found[v])))[0] for v in rng.vendors}
     images = [*crops["ge"], *crops["siemens"], *phantoms]
     crossed = [*matches(crops["ge"], folds["ge"].predict), *matches(crops["siemens"], folds["siemens"].predict),
                *matches(phantoms, adopted.predict)]
