@@ -385,8 +385,15 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     assert after["model"] != before_score["model"] and str(model) in after["model"]
     assert after["ts"] >= before_score["ts"]
 
+    # The candidate classifier was refitted for the new networks on the same labels, kept beside them
+    # only if its rule said so; the inference uses it exactly then (the bundled one belongs to the
+    # bundled networks).
+    refit = stats["candidate_classifier"]
+    assert refit["images"] == 2 and refit["candidates"] > 0, refit
+    assert (server["root"] / "model" / "candidate_classifier.npz").is_file() == refit["adopted"], refit
     result_file, params = client.infer("pipeline", IMAGE.stem, {})
     assert params["weights"]["segmentator"]["path"] == str(model)
+    assert ("candidate_classifier" in params["weights"]) == refit["adopted"], refit
     assert sitk.ReadImage(result_file).GetSize() == truth_image.GetSize()
     # The Dice in the train stats is the Dice of what the new weights segment.
     new_mask = sitk.GetArrayFromImage(sitk.ReadImage(result_file)).reshape(1400, 1000)

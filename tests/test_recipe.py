@@ -5,6 +5,7 @@ every stage runs and writes what it should, not that the networks learn (test_tr
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from mcseg.evaluation import patch_error_table
 from mcseg.io import read_label
 from mcseg.networks import PatchCNN
 from mcseg.patches import PatchClass, PatchStore
-from mcseg.pipeline import Pipeline
+from mcseg.fp_reduction import CLASSIFIER_FILE
+from mcseg.pipeline import DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 from mcseg.synth import SynthConfig, generate_dataset
 from mcseg.training import find_cases, retrain_from_labels
 from mcseg.training.calibrate import calibrate_operating_threshold
@@ -123,6 +125,10 @@ def test_patch_table_scores_both_networks_per_class(data):
 def test_retrain_from_labels_publishes_and_reports(tmp_path, data):
     cases = find_cases(data)
     published = tmp_path / "models" / "segmentator.pt"
+    # A classifier left beside the published segmentator by an earlier run belongs to other networks.
+    stale = published.parent / CLASSIFIER_FILE
+    stale.parent.mkdir(parents=True)
+    shutil.copyfile(DEFAULT_SEGMENTATOR_WEIGHTS.parent / CLASSIFIER_FILE, stale)
     stats = retrain_from_labels("segmentator", cases, Pipeline.from_weights().weights["segmentator"]["path"],
                                 published, tmp_path / "train", TrainConfig(max_steps=3, validate_every=3,
                                                                            batch_size=16),
@@ -132,6 +138,15 @@ def test_retrain_from_labels_publishes_and_reports(tmp_path, data):
     assert len(stats["image_validation"]["per_image"]) == 2
     assert stats["image_validation"]["held_out"], "the held-out image is measured first"
     assert json.loads((tmp_path / "train" / "segmentator.stats.json").read_text())["steps"] == 3
+    # Refitted on the same labels for the new networks, or removed: never the stale one.
+    refit = stats["candidate_classifier"]
+    assert refit["images"] == 3 and refit["candidates"] > 0
+    if refit["adopted"]:
+        assert stale.read_bytes() != (DEFAULT_SEGMENTATOR_WEIGHTS.parent / CLASSIFIER_FILE).read_bytes()
+    else:
+        assert not stale.exists() and refit["why"]
+    assert "candidate_classifier" not in Pipeline.from_weights(segmentator_path=published).weights \
+        or refit["adopted"]
     with pytest.raises(ValueError, match="no image has a final label"):
         retrain_from_labels("segmentator", [], published, published, tmp_path / "train", TrainConfig(),
                             Pipeline.from_weights)

@@ -25,10 +25,11 @@ from mcseg.defaults import CALIBRATION_TARGET_FPPI
 from mcseg.evaluation import froc, match_listed
 from mcseg.evaluation.froc import ImageMatch
 from mcseg.fp_reduction import CLASSIFIER_FILE, FEATURE_NAMES, CandidateClassifier
+from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import Pipeline
-from mcseg.training.data import LabelledCase, split_for
+from mcseg.training.data import LabelledCase, assign_splits
 
 #: Hidden layers of the classifier. Ours: two small layers; 24 features, a few 10^4 candidates.
 HIDDEN_UNITS = (32, 16)
@@ -99,7 +100,9 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
     """Fit on the training images' candidates; calibrate and judge on the validation images'."""
     from sklearn.neural_network import MLPClassifier
 
-    split = np.array([split_for(i) for i in harvest.ids])
+    # The networks' split (a set of two or more images always holds one out, as a site's first labels need).
+    splits = assign_splits(harvest.ids)
+    split = np.array([splits[i] for i in harvest.ids])
     train_images, val_images = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     if len(val_images) == 0 or len(train_images) == 0:
         raise ValueError("the candidate classifier needs images in both the training and validation splits")
@@ -169,3 +172,33 @@ def train_candidate_classifier(data: list[str | Path], out: str | Path, weights:
     clf.save(out / CLASSIFIER_FILE)
     (out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
     return report
+
+
+def refit_beside(detector_path: str | Path, segmentator_path: str | Path, cases: list[LabelledCase],
+                 spacing_mm: float | None = None, progress: bool = True) -> dict[str, Any]:
+    """After new networks are published: fit their candidate classifier on the labelled ``cases`` and keep
+    it beside the segmentator only if the choice rule says so; otherwise remove the one there, which
+    was fitted to other networks' scores (the pipeline then scores with the networks alone).
+
+    The rule is :func:`fit_classifier`'s (sensitivity at 1 FP/image on the validation images against
+    the segmentator score's); too few images or calcifications for a fit is a "no", with the reason.
+    """
+    target = Path(segmentator_path).parent / CLASSIFIER_FILE
+    report_path = target.with_suffix(".json")
+    pipeline = Pipeline.from_weights(detector_path, segmentator_path, classifier_path=None, coarse_dir=None)
+    found = harvest(pipeline, cases, spacing_mm, progress)
+    try:
+        clf, report = fit_classifier(found, on_message=lambda m: None)
+    except ValueError as exc:
+        clf, report = None, {"adopt": False, "why": str(exc)}
+    summary = {"adopted": bool(report["adopt"]), "images": len(cases), "candidates": int(len(found.hits)),
+               **{k: report[k] for k in ("why", "validation", "operating_threshold") if k in report}}
+    if clf is not None and report["adopt"]:
+        clf.save(target)
+        atomic_write_text(report_path, json.dumps(report, indent=1))
+    else:
+        summary.setdefault("why", "on the validation images the classifier did not beat the segmentator score "
+                                  "at 1 FP/image")
+        target.unlink(missing_ok=True)
+        report_path.unlink(missing_ok=True)
+    return summary

@@ -28,6 +28,7 @@ from mcseg.patches import PatchStore
 from mcseg.pipeline import Pipeline, load_network
 from mcseg.training import distributed
 from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
+from mcseg.training.candidate_classifier import refit_beside
 from mcseg.training.data import (DEFAULT_LABEL_SUFFIX, LabelledCase, find_cases, patch_store_path,
                                  store_mismatch, workspace_store)
 from mcseg.training.finetune import finetune_network, image_dice, refresh_store
@@ -209,6 +210,13 @@ def retrain_from_labels(
 
     def report() -> dict[str, Any]:
         stats.update(labelled_images=len(cases), store=refresh, processes=distributed.current().world)
+        in_use = load_pipeline().weights
+        segmentator = Path(in_use["segmentator"]["path"])
+        # The candidate classifier belongs to the networks it was fitted to: beside a published
+        # segmentator it is refitted on the same labels (or removed); the bundled one stays.
+        if segmentator.parent.resolve() == Path(publish_to).parent.resolve():
+            stats["candidate_classifier"] = refit_beside(in_use["detector"]["path"], segmentator, cases, spacing_mm,
+                                                         progress)
         stats["image_validation"] = image_dice(load_pipeline(), cases, spacing_mm, max_images=dice_images,
                                                progress=progress)
         atomic_write_text(Path(workspace) / f"{role}.stats.json", json.dumps(stats, indent=1))
