@@ -52,6 +52,7 @@ from mcseg.evaluation.froc import HIT_RADIUS_MM
 from mcseg.evaluation.report import evaluate_folder, write_report
 from mcseg.io import read_mammogram
 from mcseg.io.writer import write_result
+from mcseg.defaults import PipelineConfig
 from mcseg.pipeline import Pipeline
 from mcseg.synth import SynthConfig, generate_dataset
 from mcseg.synth.dataset import background_findings_in_crop
@@ -92,9 +93,14 @@ def main() -> None:
     parser.add_argument("--score-background-findings", action="store_true",
                         help="ffdm-like: count detections of the vendor images' own calcifications as false "
                              "positives, as before they were annotated (figures go to a *_scored.json file)")
+    parser.add_argument("--candidate-peaks-mm", type=float, metavar="MM",
+                        help="list every sub-threshold probability peak at least MM apart as a candidate "
+                             "(PipelineConfig.candidate_peak_separation_mm; default: one per region); use with "
+                             "--no-store or --no-candidate-classifier, the classifiers were fitted without it")
     args = parser.parse_args()
+    config = PipelineConfig(candidate_peak_separation_mm=args.candidate_peaks_mm)
     pipeline = Pipeline.from_weights(args.weights / "detector.pt" if args.weights else None,
-                                     args.weights / "segmentator.pt" if args.weights else None,
+                                     args.weights / "segmentator.pt" if args.weights else None, config,
                                      **({"classifier_path": None} if args.no_candidate_classifier else {}))
     results = {}
     for name in args.sets:

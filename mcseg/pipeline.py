@@ -314,9 +314,11 @@ class Pipeline:
             timings["segmentator"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        separation = cfg.candidate_peak_separation_mm
         calcs = find_calcifications(prob, cfg.operating_threshold, cfg.candidate_threshold,
                                     round(cfg.fragment_gap_mm / cfg.working_spacing_mm),
-                                    round(cfg.candidate_rim_mm / cfg.working_spacing_mm))
+                                    round(cfg.candidate_rim_mm / cfg.working_spacing_mm),
+                                    None if separation is None else max(1, round(separation / cfg.working_spacing_mm)))
         features = None
         if calcs and (keep_features or self.classifier is not None):
             features = candidate_features(

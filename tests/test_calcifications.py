@@ -83,3 +83,18 @@ def test_a_weak_candidate_is_outlined_around_its_peak():
     assert box == (20, 20, 23, 23) and own.sum() == 9  # the peak's blob; not the other bump
     box, own = peak_blob(prob, weak, 0.1)
     assert own.sum() == 50 * 50  # at the plateau's level, the plateau
+
+
+def test_sub_threshold_peaks_are_listed_apart_when_asked():
+    """Two faint calcifications joined by faint tissue are one candidate region: by default one
+    candidate (the higher peak), with a peak separation both peaks, and not the plateau between."""
+    yy, xx = np.mgrid[:60, :60]
+    prob = (0.4 * np.exp(-((yy - 30) ** 2 + (xx - 15) ** 2) / 8)
+            + 0.3 * np.exp(-((yy - 30) ** 2 + (xx - 45) ** 2) / 8)).astype(np.float32)
+    prob[29:32, 15:46] = np.maximum(prob[29:32, 15:46], 0.15)  # the bridge: a plateau above 0.1
+    one = find_calcifications(prob, 0.9, 0.1, 2, 4)
+    assert [c.centroid_px for c in one] == [(30.0, 15.0)]
+    both = find_calcifications(prob, 0.9, 0.1, 2, 4, peak_separation_px=4)
+    assert [c.centroid_px for c in both] == [(30.0, 15.0), (30.0, 45.0)]
+    assert [round(c.score, 2) for c in both] == [0.4, 0.3] and not any(c.above_operating for c in both)
+    assert both[0].area_px < 40  # the blob at half its peak, not the whole region

@@ -18,6 +18,9 @@ from skimage.segmentation import flood
 
 from mcseg.defaults import CANDIDATE_RIM_MM, FRAGMENT_GAP_MM, WORKING_SPACING_MM
 
+#: How far a sub-threshold peak must rise above the way to a higher one to be a candidate of its own
+#: (with a peak separation; ours: a twentieth of the probability scale, so texture ripples are not).
+PEAK_PROMINENCE = 0.05
 #: 8-connectivity: a one-pixel-wide diagonal calcification is still one object.
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
@@ -41,12 +44,14 @@ def find_calcifications(
     candidate_threshold: float,
     fragment_gap_px: int = round(FRAGMENT_GAP_MM / WORKING_SPACING_MM),
     candidate_rim_px: int = round(CANDIDATE_RIM_MM / WORKING_SPACING_MM),
+    peak_separation_px: int | None = None,
 ) -> list[Calcification]:
     """Calcifications of a probability map, strongest first.
 
     Components at most ``fragment_gap_px`` background pixels apart (rounded up to
     an even number) count as one calcification; sub-threshold candidates are looked for only farther than
-    ``candidate_rim_px`` from every calcification.
+    ``candidate_rim_px`` from every calcification: one per connected region (its peak), or with
+    ``peak_separation_px`` every local maximum at least that far from a higher one.
     """
     # Work on the bounding box of the candidates: the map is zero outside the
     # flagged windows, and labelling a whole mammogram costs seconds.
@@ -57,7 +62,8 @@ def find_calcifications(
     margin = candidate_rim_px + fragment_gap_px + 1
     r0, c0 = max(rows[0] - margin, 0), max(cols[0] - margin, 0)
     crop = prob[r0 : rows[-1] + margin + 1, c0 : cols[-1] + margin + 1]
-    found = _find(crop, operating_threshold, candidate_threshold, fragment_gap_px, candidate_rim_px)
+    found = _find(crop, operating_threshold, candidate_threshold, fragment_gap_px, candidate_rim_px,
+                  peak_separation_px)
     for c in found:
         c.centroid_px = (c.centroid_px[0] + r0, c.centroid_px[1] + c0)
         b = c.bbox_px
@@ -66,7 +72,7 @@ def find_calcifications(
 
 
 def _find(prob: np.ndarray, operating_threshold: float, candidate_threshold: float, fragment_gap_px: int,
-          candidate_rim_px: int) -> list[Calcification]:
+          candidate_rim_px: int, peak_separation_px: int | None = None) -> list[Calcification]:
     found: list[Calcification] = []
     strong = prob >= operating_threshold
     found += _components(prob, strong, fragment_gap_px, above=True)
@@ -78,7 +84,9 @@ def _find(prob: np.ndarray, operating_threshold: float, candidate_threshold: flo
         # curve does not depend on where the operating point sits.
         rim = ndi.binary_dilation(strong, structure=EIGHT_CONNECTED, iterations=candidate_rim_px) \
             if candidate_rim_px else strong
-        found += _components(prob, (prob >= candidate_threshold) & ~rim, fragment_gap_px, above=False)
+        weak = (prob >= candidate_threshold) & ~rim
+        found += (_components(prob, weak, fragment_gap_px, above=False) if peak_separation_px is None
+                  else _peaks(prob, weak, peak_separation_px))
     found.sort(key=lambda c: -c.score)
     return found
 
@@ -122,6 +130,31 @@ def _components(prob: np.ndarray, mask: np.ndarray, fragment_gap_px: int, above:
         )
         for cen, area, score, box in zip(centroids, areas, scores, boxes)
     ]
+
+
+def _peaks(prob: np.ndarray, mask: np.ndarray, separation_px: int) -> list[Calcification]:
+    """Every local maximum of ``prob`` inside ``mask`` that rises PEAK_PROMINENCE above the way to a
+    higher one (skimage's h-maxima: a ridge or plateau gives none) and lies at least ``separation_px``
+    from a higher one (peak_local_max), each a sub-threshold candidate: its area is the blob at half
+    its peak around it, its box that of the mask's region it lies in (where :func:`peak_blob` looks)."""
+    from skimage.feature import peak_local_max
+    from skimage.morphology import h_maxima
+
+    labels, count = ndi.label(mask, structure=EIGHT_CONNECTED)
+    if count == 0:
+        return []
+    inside = np.where(mask, prob, 0).astype(np.float64)
+    prominent = h_maxima(inside, PEAK_PROMINENCE).astype(bool) & mask
+    peaks = peak_local_max(inside, min_distance=separation_px, labels=labels * prominent, exclude_border=False)
+    boxes = ndi.find_objects(labels)
+    out = []
+    for r, c in peaks:
+        box = boxes[labels[r, c] - 1]
+        calc = Calcification(centroid_px=(float(r), float(c)), area_px=0, score=float(prob[r, c]),
+                             bbox_px=(box[0].start, box[1].start, box[0].stop, box[1].stop), above_operating=False)
+        calc.area_px = int(peak_blob(prob, calc, float(prob[r, c]) / 2)[1].sum())
+        out.append(calc)
+    return out
 
 
 def peak_blob(prob: np.ndarray, calc: Calcification, level: float) -> tuple[tuple[int, int, int, int], np.ndarray]:
