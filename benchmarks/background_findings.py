@@ -36,6 +36,8 @@ from mcseg.io import read_mammogram  # noqa: E402
 from mcseg.pipeline import Pipeline  # noqa: E402
 from mcseg.preprocess.breast import breast_mask  # noqa: E402
 
+import evaluate_default as ed  # noqa: E402  (the review files and image folders the evaluation uses)
+
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_MIN_SCORE = 0.3
 
@@ -51,11 +53,9 @@ class ReviewSet:
 
 SETS = {
     # The GE file's fine texture gives 836 candidates at 5 times the noise, too many to review; 55 at 8.
-    "vendor": ReviewSet(ROOT / "tests" / "data" / "ffdm-vendor" / "background_findings.json",
-                        ROOT / "tests" / "data" / "ffdm-vendor", {"OutOfBoundsOverlay.dcm": 5.0, "GH133.dcm": 8.0}),
+    "vendor": ReviewSet(ed.BACKGROUND_FINDINGS["ffdm-like"], ed.VENDOR, {"OutOfBoundsOverlay.dcm": 5.0, "GH133.dcm": 8.0}),
     # 8 times the noise as for the GE file: 14-22 candidates per film, 124 on 1-282 (which has many).
-    "cbis": ReviewSet(ROOT / "benchmarks" / "cbis_background_findings.json",
-                      ROOT.parent / "shared" / "data" / "cbis-ddsm-sample" / "cases",
+    "cbis": ReviewSet(ed.BACKGROUND_FINDINGS["real-background"], ed.CBIS,
                       {f"1-28{k}.dcm": 8.0 for k in range(4)}, spacing_mm=0.05),
 }
 

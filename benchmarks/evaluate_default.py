@@ -48,11 +48,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from mcseg.defaults import PipelineConfig
 from mcseg.evaluation.froc import HIT_RADIUS_MM
 from mcseg.evaluation.report import evaluate_folder, write_report
 from mcseg.io import read_mammogram
 from mcseg.io.writer import write_result
-from mcseg.defaults import PipelineConfig
 from mcseg.pipeline import Pipeline
 from mcseg.synth import SynthConfig, generate_dataset
 from mcseg.synth.dataset import background_findings_in_crop

@@ -104,15 +104,15 @@ RANGES = {
 }
 
 
-def make_vendor_crops(folder: Path, rng: Range, vendor: str) -> Path:
+def make_vendor_crops(folder: Path, scope: Range, vendor: str) -> Path:
     """12 crops of one vendor file with synthetic calcifications, its own findings as ignore circles."""
-    name, (spacing_16, spacing_8), (seed_16, seed_8), _ = rng.vendors[vendor]
+    name, (spacing_16, spacing_8), (seed_16, seed_8), _ = scope.vendors[vendor]
     out = folder / f"train-{vendor}"
     if not (out / "done").is_file():
         shutil.rmtree(out, ignore_errors=True)
         config = SynthConfig(contrast_range=(2.0, 20.0))
-        background = (ed.vendor_files_at(folder / f"backgrounds-{rng.resampled:g}mm", rng.resampled)[name]
-                      if rng.resampled else ed.VENDOR / name)
+        background = (ed.vendor_files_at(folder / f"backgrounds-{scope.resampled:g}mm", scope.resampled)[name]
+                      if scope.resampled else ed.VENDOR / name)
         # The 8-bit crops named apart only where both share a pixel size (the coarse range's names, which
         # its train/validation split hashes, stay as they were).
         tag_8 = "-8bit" if spacing_8 == spacing_16 else ""
@@ -120,7 +120,7 @@ def make_vendor_crops(folder: Path, rng: Range, vendor: str) -> Path:
             generate_dataset(out, 6, seed, mode="real-background", backgrounds=[background], config=config,
                              progress=False, prefix=f"{vendor}-train-{round(spacing * 1000)}um{tag}",
                              spacings_mm=(spacing,), eight_bit_share=eight_bit)
-        ed.mark_background_findings(out, rng.evaluation_set)
+        ed.mark_background_findings(out, scope.evaluation_set)
         (out / "done").touch()
     return out
 
@@ -187,45 +187,45 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="default: benchmarks/vendor_fold_classifier[_fine].json")
     parser.add_argument("--cross-fit", type=Path, metavar="OLD", help="see the module's docstring")
     args = parser.parse_args()
-    rng = RANGES[args.weights]
+    scope = RANGES[args.weights]
     args.out = args.out or ROOT / "runs" / ("vendor-fold" if args.weights == "coarse" else f"vendor-fold-{args.weights}")
-    args.json = args.json or ROOT / "benchmarks" / rng.json_name
+    args.json = args.json or ROOT / "benchmarks" / scope.json_name
     args.out.mkdir(parents=True, exist_ok=True)
-    sets = {name: ROOT / "runs" / "evaluation" / name / "data" for name in ("ffdm-like", rng.evaluation_set)}
+    sets = {name: ROOT / "runs" / "evaluation" / name / "data" for name in ("ffdm-like", scope.evaluation_set)}
     for name, data in sets.items():
         if not data.is_dir():
             ed.ensure_data(name, data)
         ed.mark_background_findings(data, name)
-    if not rng.base_folder.is_dir():
-        raise SystemExit(f"{rng.base_folder} is missing: make it with the range's training script first")
-    networks = Pipeline.from_weights(rng.weights / "detector.pt", rng.weights / "segmentator.pt", classifier_path=None,
-                                     coarse_dir=None)
+    if not scope.base_folder.is_dir():
+        raise SystemExit(f"{scope.base_folder} is missing: make it with the range's training script first")
+    networks = Pipeline.from_weights(scope.weights / "detector.pt", scope.weights / "segmentator.pt",
+                                     classifier_path=None, coarse_dir=None)
     base_cache = args.out / "base_candidates.npz"
     if base_cache.is_file():
         base = Harvest.load(base_cache)
     else:
-        base = harvest(networks, find_cases(rng.base_folder))
+        base = harvest(networks, find_cases(scope.base_folder))
         base.save(base_cache)
-    shipped = CandidateClassifier.load(rng.weights / CLASSIFIER_FILE)
+    shipped = CandidateClassifier.load(scope.weights / CLASSIFIER_FILE)
     control, control_report = fit_classifier(base)
-    vendor_found = {v: harvest_scored(networks, sorted(make_vendor_crops(args.out, rng, v).glob("*.dcm")),
-                                      args.out / f"train-{v}") for v in rng.vendors}
+    vendor_found = {v: harvest_scored(networks, sorted(make_vendor_crops(args.out, scope, v).glob("*.dcm")),
+                                      args.out / f"train-{v}") for v in scope.vendors}
     phantoms = harvest_scored(networks, [p for p in sorted(sets["ffdm-like"].glob("*.dcm"))
-                                         if p.name.startswith(rng.phantoms)], sets["ffdm-like"])
+                                         if p.name.startswith(scope.phantoms)], sets["ffdm-like"])
     # The held-out crops of fold v: those of the vendor it did not see.
-    held_out = sets[rng.evaluation_set]
+    held_out = sets[scope.evaluation_set]
     crops = {v: harvest_scored(networks, [p for p in sorted(held_out.glob("*.dcm"))
-                                          if p.name.startswith(rng.vendors[other][3])], held_out)
-             for v in rng.vendors for other in rng.vendors if other != v}
+                                          if p.name.startswith(scope.vendors[other][3])], held_out)
+             for v in scope.vendors for other in scope.vendors if other != v}
     if args.cross_fit:
-        cross_fit(args, rng, base, vendor_found, crops, phantoms)
+        cross_fit(args, scope, base, vendor_found, crops, phantoms)
         return
     result = {"weights": args.weights,
               "rule": "adopt a classifier fitted with both vendors' crops if, in both folds, the fold classifier "
                       f"finds more calcifications at 1 FP/image than the shipped classifier of the {args.weights} "
-                      f"weights on the held-out vendor's {rng.evaluation_set} crops and the "
-                      f"{', '.join(rng.phantoms)} phantoms of ffdm-like", "folds": {}}
-    for v in rng.vendors:
+                      f"weights on the held-out vendor's {scope.evaluation_set} crops and the "
+                      f"{', '.join(scope.phantoms)} phantoms of ffdm-like", "folds": {}}
+    for v in scope.vendors:
         fold, report = fit_classifier(combine(base, as_harvest(vendor_found[v])))
         scorings = {"segmentator score": lambda f: f[:, FEATURE_NAMES.index("segmentator_score")],
                     "shipped": shipped.predict, "control (folder only, today's code)": control.predict,
@@ -244,7 +244,7 @@ def main() -> None:
         both = combine(base, as_harvest(vendor_found["ge"] + vendor_found["siemens"]))
         clf, report = fit_classifier(both)
         report["trained_by"] = (f"benchmarks/vendor_fold_classifier.py --weights {args.weights}: the folder "
-                                f"{rng.base_folder.relative_to(ROOT)} and 12 crops of each vendor FFDM (GE, Siemens) "
+                                f"{scope.base_folder.relative_to(ROOT)} and 12 crops of each vendor FFDM (GE, Siemens) "
                                 "with synthetic calcifications")
         clf.save(args.out / CLASSIFIER_FILE)
         (args.out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
@@ -252,16 +252,16 @@ def main() -> None:
                                              "validation": report["validation"]}
         if args.adopt:
             for name in (CLASSIFIER_FILE, "candidate_classifier.json"):
-                shutil.copy2(args.out / name, rng.weights / name)
-            print(f"classifier fitted with both vendors' crops adopted into {rng.weights}")
+                shutil.copy2(args.out / name, scope.weights / name)
+            print(f"classifier fitted with both vendors' crops adopted into {scope.weights}")
     args.json.write_text(json.dumps(result, indent=1))
     print("adopt" if result["adopt"] else "keep the shipped classifier")
 
 
-def cross_fit(args, rng: Range, base: Harvest, vendor_found: dict, crops: dict, phantoms: list) -> None:
+def cross_fit(args, scope: Range, base: Harvest, vendor_found: dict, crops: dict, phantoms: list) -> None:
     """Held-out estimate of the adopted classifier on the range's vendor crops and phantoms."""
-    old, adopted = CandidateClassifier.load(args.cross_fit), CandidateClassifier.load(rng.weights / CLASSIFIER_FILE)
-    folds = {v: fit_classifier(combine(base, as_harvest(vendor_found[v])))[0] for v in rng.vendors}
+    old, adopted = CandidateClassifier.load(args.cross_fit), CandidateClassifier.load(scope.weights / CLASSIFIER_FILE)
+    folds = {v: fit_classifier(combine(base, as_harvest(vendor_found[v])))[0] for v in scope.vendors}
     images = [*crops["ge"], *crops["siemens"], *phantoms]
     crossed = [*matches(crops["ge"], folds["ge"].predict), *matches(crops["siemens"], folds["siemens"].predict),
                *matches(phantoms, adopted.predict)]

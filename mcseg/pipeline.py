@@ -21,7 +21,7 @@ from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob
 from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
-from mcseg.fp_reduction import CLASSIFIER_FILE, CandidateClassifier, candidate_features, peaks_of
+from mcseg.fp_reduction import CandidateClassifier, candidate_features, classifier_beside, peaks_of
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
@@ -251,7 +251,7 @@ class Pipeline:
         seg, seg_meta = load_network(segmentator_path, "segmentator")
         classifier = None
         if classifier_path == BESIDE_SEGMENTATOR:
-            beside = segmentator_path.parent / CLASSIFIER_FILE
+            beside = classifier_beside(segmentator_path)
             classifier = CandidateClassifier.load(beside) if beside.is_file() else None
         elif classifier_path is not None:
             classifier = CandidateClassifier.load(classifier_path)

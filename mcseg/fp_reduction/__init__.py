@@ -1,7 +1,7 @@
 """Stage 5: false-positive reduction, a second look at every listed candidate with more context."""
 
-from mcseg.fp_reduction.classifier import CLASSIFIER_FILE, CandidateClassifier, ClassifierError
+from mcseg.fp_reduction.classifier import CLASSIFIER_FILE, CandidateClassifier, ClassifierError, classifier_beside
 from mcseg.fp_reduction.features import FEATURE_NAMES, candidate_features, peaks_of
 
 __all__ = ["CLASSIFIER_FILE", "FEATURE_NAMES", "CandidateClassifier", "ClassifierError", "candidate_features",
-           "peaks_of"]
+           "classifier_beside", "peaks_of"]

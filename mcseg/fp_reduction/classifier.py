@@ -20,6 +20,11 @@ from mcseg.fp_reduction.features import FEATURE_NAMES
 CLASSIFIER_FILE = "candidate_classifier.npz"
 
 
+def classifier_beside(segmentator_path: str | Path) -> Path:
+    """Where the candidate classifier of a segmentator lives: beside it, as it belongs to those networks."""
+    return Path(segmentator_path).parent / CLASSIFIER_FILE
+
+
 class ClassifierError(RuntimeError):
     """A candidate-classifier file that cannot be used."""
 

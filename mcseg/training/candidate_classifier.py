@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from mcseg.defaults import CALIBRATION_TARGET_FPPI
 from mcseg.evaluation import froc, match_listed
 from mcseg.evaluation.froc import ImageMatch
-from mcseg.fp_reduction import CLASSIFIER_FILE, FEATURE_NAMES, CandidateClassifier
+from mcseg.fp_reduction import CLASSIFIER_FILE, FEATURE_NAMES, CandidateClassifier, classifier_beside
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
@@ -183,7 +183,7 @@ def refit_beside(detector_path: str | Path, segmentator_path: str | Path, cases:
     The rule is :func:`fit_classifier`'s (sensitivity at 1 FP/image on the validation images against
     the segmentator score's); too few images or calcifications for a fit is a "no", with the reason.
     """
-    target = Path(segmentator_path).parent / CLASSIFIER_FILE
+    target = classifier_beside(segmentator_path)
     report_path = target.with_suffix(".json")
     pipeline = Pipeline.from_weights(detector_path, segmentator_path, classifier_path=None, coarse_dir=None)
     found = harvest(pipeline, cases, spacing_mm, progress)

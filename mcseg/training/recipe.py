@@ -210,14 +210,15 @@ def retrain_from_labels(
 
     def report() -> dict[str, Any]:
         stats.update(labelled_images=len(cases), store=refresh, processes=distributed.current().world)
-        in_use = load_pipeline().weights
-        segmentator = Path(in_use["segmentator"]["path"])
+        pipeline = load_pipeline()
+        segmentator = Path(pipeline.weights["segmentator"]["path"])
         # The candidate classifier belongs to the networks it was fitted to: beside a published
         # segmentator it is refitted on the same labels (or removed); the bundled one stays.
         if segmentator.parent.resolve() == Path(publish_to).parent.resolve():
-            stats["candidate_classifier"] = refit_beside(in_use["detector"]["path"], segmentator, cases, spacing_mm,
-                                                         progress)
-        stats["image_validation"] = image_dice(load_pipeline(), cases, spacing_mm, max_images=dice_images,
+            stats["candidate_classifier"] = refit_beside(pipeline.weights["detector"]["path"], segmentator, cases,
+                                                         spacing_mm, progress)
+            pipeline = load_pipeline()  # with the refitted classifier, or none
+        stats["image_validation"] = image_dice(pipeline, cases, spacing_mm, max_images=dice_images,
                                                progress=progress)
         atomic_write_text(Path(workspace) / f"{role}.stats.json", json.dumps(stats, indent=1))
         return stats

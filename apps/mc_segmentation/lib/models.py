@@ -24,7 +24,7 @@ from mcseg.baselines.cortina.resnet import DEFAULT_WEIGHTS as DEFAULT_CORTINA_RE
 from mcseg.baselines.cortina.resnet import CortinaResNetModel
 from mcseg.baselines.cortina.detection import DEFAULT_WEIGHTS as DEFAULT_CORTINA_DETECTOR_WEIGHTS
 from mcseg.baselines.cortina.detection import CortinaDetectorModel
-from mcseg.fp_reduction import CLASSIFIER_FILE
+from mcseg.fp_reduction import classifier_beside
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 
 BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS,
@@ -53,7 +53,7 @@ class ModelFiles:
         """The pipeline of the weights in use, loaded once per version of the two files and of the
         candidate classifier beside the segmentator (a retraining refits or removes it)."""
         paths = (self.path("detector"), self.path("segmentator"))
-        classifier = paths[1].parent / CLASSIFIER_FILE
+        classifier = classifier_beside(paths[1])
         key = tuple((str(p), p.stat().st_mtime_ns) for p in paths) + (
             (str(classifier), classifier.stat().st_mtime_ns if classifier.is_file() else None),)
         with self._lock:
