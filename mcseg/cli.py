@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
     tc.add_argument("-o", "--out", type=Path, default=Path("runs/candidate-classifier"), help="output folder")
     tc.add_argument("--weights", type=Path, help="folder with detector.pt and segmentator.pt (default: bundled)")
+    tc.add_argument("--candidate-peaks-mm", type=float, metavar="MM",
+                    help="list every probability peak at least MM apart as a candidate (of 0.3 and more; weaker "
+                         "regions keep one at their peak) instead of one per region; the classifier records it and "
+                         "pipelines that load it list candidates the same way")
     tc.add_argument("--spacing-mm", type=float, help="pixel size of the images, overriding their files'")
     tc.add_argument("--seed", type=int, default=0)
     tc.add_argument("--no-progress", action="store_true")
@@ -503,7 +507,7 @@ def cmd_train_classifier(args) -> int:
 
     try:
         report = train_candidate_classifier(args.data, args.out, args.weights, args.spacing_mm, args.seed,
-                                            progress=not args.no_progress)
+                                            progress=not args.no_progress, peak_separation_mm=args.candidate_peaks_mm)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,8 @@ from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob
 from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
-from mcseg.fp_reduction import CandidateClassifier, candidate_features, classifier_beside, peaks_of
+from mcseg.fp_reduction import (PEAK_SEPARATION_META, CandidateClassifier, candidate_features, classifier_beside,
+                                peaks_of)
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
@@ -216,6 +217,11 @@ class Pipeline:
         self._window_runner: OnnxWindowRunner | None = None
         self._runner_lock = threading.Lock()  # one pipeline is shared by the server's threads
         self.classifier = classifier if self.config.use_candidate_classifier else None
+        # A classifier's features describe the candidates it was fitted on: unless the caller set
+        # the candidate kind, list them as it was fitted (one per region where it does not say).
+        fitted_on = (self.classifier.meta.get(PEAK_SEPARATION_META) if self.classifier is not None else None)
+        self.config = self.config.with_(candidate_peak_separation_mm=self.config.candidate_peak_separation_mm
+                                        if self.config.candidate_peak_separation_mm is not None else fitted_on)
         self.weights = dict(weights or {})
         if self.classifier is not None:
             self.weights["candidate_classifier"] = self.classifier.summary()
@@ -322,7 +328,7 @@ class Pipeline:
         features = None
         if calcs and (keep_features or self.classifier is not None):
             features = candidate_features(
-                frame.image, frame.breast, prob, spread, peaks_of(prob, [c.bbox_px for c in calcs]),
+                frame.image, frame.breast, prob, spread, _feature_points(prob, calcs),
                 np.array([c.score for c in calcs]), np.array([c.area_px for c in calcs]),
                 float(np.mean(frame.spacing_mm)), float(np.mean(frame.input_spacing_mm)))
         prob_in = frame.map_to_input(prob)
@@ -543,3 +549,13 @@ def _summary(meta: dict[str, Any]) -> dict[str, Any]:
 def _close(bar) -> None:
     if bar is not None:
         bar.close()
+
+
+def _feature_points(prob: np.ndarray, calcs: list) -> np.ndarray:
+    """(n, 2) where each candidate's features are measured: a peak candidate's own peak, else the
+    highest pixel of its box (a peak candidate shares its region's box with the region's other peaks)."""
+    points = peaks_of(prob, [c.bbox_px for c in calcs])
+    for i, c in enumerate(calcs):
+        if c.peak_px is not None:
+            points[i] = c.peak_px
+    return points

@@ -98,3 +98,26 @@ def test_sub_threshold_peaks_are_listed_apart_when_asked():
     assert [c.centroid_px for c in both] == [(30.0, 15.0), (30.0, 45.0)]
     assert [round(c.score, 2) for c in both] == [0.4, 0.3] and not any(c.above_operating for c in both)
     assert both[0].area_px < 40  # the blob at half its peak, not the whole region
+
+
+def test_peaks_are_looked_for_only_from_the_floor_up():
+    """A region whose peaks stay under PEAK_FLOOR keeps one candidate at its highest peak; a region
+    that reaches it lists each prominent peak, measured at the peak itself (peak_px)."""
+    from mcseg.calcifications.components import PEAK_FLOOR
+
+    yy, xx = np.mgrid[:60, :100]
+
+    def blob(r, c, height):
+        return height * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / 8)
+
+    prob = (blob(15, 15, 0.8) + blob(15, 45, 0.6) + blob(45, 15, PEAK_FLOOR - 0.1) + blob(45, 45, PEAK_FLOOR - 0.05)
+            + blob(30, 85, 0.25)).astype(np.float32)
+    prob[14:17, 15:46] = np.maximum(prob[14:17, 15:46], 0.15)   # joins the two strong peaks
+    prob[44:47, 15:46] = np.maximum(prob[44:47, 15:46], 0.15)   # joins the two weak ones
+    found = find_calcifications(prob, 0.9, 0.1, 2, 4, peak_separation_px=4)
+    at = {(round(c.centroid_px[0]), round(c.centroid_px[1])): c for c in found}
+    assert set(at) == {(15, 15), (15, 45), (45, 45), (30, 85)}
+    assert at[(15, 15)].peak_px == (15, 15) and at[(15, 45)].peak_px == (15, 45)
+    assert at[(45, 45)].peak_px is None and at[(30, 85)].peak_px is None  # by region, as without peaks
+    by_region = find_calcifications(prob, 0.9, 0.1, 2, 4)
+    assert {(round(c.centroid_px[0]), round(c.centroid_px[1])) for c in by_region} == {(15, 15), (45, 45), (30, 85)}

@@ -74,6 +74,31 @@ def test_fit_learns_what_the_score_misses_and_the_file_round_trips(tmp_path):
     assert again.operating_threshold == clf.operating_threshold
 
 
+def test_the_classifier_says_how_its_candidates_are_listed(tmp_path):
+    """A harvest of peak candidates yields a classifier that records the separation; a pipeline that
+    loads it lists peaks, unless the caller set the kind; one fitted by region leaves it unset."""
+    from mcseg.fp_reduction import PEAK_SEPARATION_META
+
+    harvest = _toy_harvest(np.random.default_rng(1))
+    by_region, _ = fit_classifier(harvest, on_message=lambda m: None)
+    assert PEAK_SEPARATION_META not in by_region.meta
+    harvest.peak_separation_mm = 0.28
+    harvest.save(tmp_path / "candidates.npz")
+    assert Harvest.load(tmp_path / "candidates.npz").peak_separation_mm == 0.28
+    by_peak, _ = fit_classifier(harvest, on_message=lambda m: None)
+    path = by_peak.save(tmp_path / "candidate_classifier.npz")
+    base = Pipeline.from_weights(classifier_path=None)
+    assert base.config.candidate_peak_separation_mm is None
+    loaded = Pipeline.from_weights(classifier_path=path, coarse_dir=None)
+    assert loaded.config.candidate_peak_separation_mm == 0.28
+    assert loaded.weights["candidate_classifier"][PEAK_SEPARATION_META] == 0.28
+    told = Pipeline(base.detector, base.segmentator, base.config.with_(candidate_peak_separation_mm=0.5), {},
+                    CandidateClassifier.load(path))
+    assert told.config.candidate_peak_separation_mm == 0.5
+    assert Pipeline(base.detector, base.segmentator, base.config, {}, by_region).config.candidate_peak_separation_mm \
+        is None
+
+
 def test_a_classifier_for_other_features_is_refused(tmp_path):
     clf = CandidateClassifier(np.zeros(3), np.ones(3), [np.ones((3, 1))], [np.zeros(1)], 0.5, ("a", "b", "c"))
     clf.save(tmp_path / "c.npz")

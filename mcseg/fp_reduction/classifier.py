@@ -18,6 +18,9 @@ import numpy as np
 from mcseg.fp_reduction.features import FEATURE_NAMES
 
 CLASSIFIER_FILE = "candidate_classifier.npz"
+#: The ``meta`` key that says how the candidates it was fitted on were listed: the peak separation in
+#: mm (PipelineConfig.candidate_peak_separation_mm), absent for one candidate per region.
+PEAK_SEPARATION_META = "candidate_peak_separation_mm"
 
 
 def classifier_beside(segmentator_path: str | Path) -> Path:
@@ -87,4 +90,5 @@ class CandidateClassifier:
     def summary(self) -> dict[str, Any]:
         return {"operating_threshold": self.operating_threshold,
                 "hidden_units": [int(w.shape[1]) for w in self.weights[:-1]]} | {
-            k: self.meta[k] for k in ("trained_on", "validation", "created", "path") if k in self.meta}
+            k: self.meta[k] for k in ("trained_on", "validation", "created", "path", PEAK_SEPARATION_META)
+            if k in self.meta}

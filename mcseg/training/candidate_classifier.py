@@ -24,7 +24,9 @@ from tqdm.auto import tqdm
 from mcseg.defaults import CALIBRATION_TARGET_FPPI
 from mcseg.evaluation import froc, match_listed
 from mcseg.evaluation.froc import ImageMatch
-from mcseg.fp_reduction import CLASSIFIER_FILE, FEATURE_NAMES, CandidateClassifier, classifier_beside
+from mcseg.defaults import PipelineConfig
+from mcseg.fp_reduction import (CLASSIFIER_FILE, FEATURE_NAMES, PEAK_SEPARATION_META, CandidateClassifier,
+                                classifier_beside)
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
@@ -46,15 +48,20 @@ class Harvest:
     image: np.ndarray        # int (n,): index into ``ids``
     ids: list[str]
     n_truth: np.ndarray      # (n_images,) ground-truth calcifications per image
+    #: How the candidates were listed (PipelineConfig.candidate_peak_separation_mm; None: by region).
+    peak_separation_mm: float | None = None
 
     def save(self, path: str | Path) -> None:
+        separation = np.nan if self.peak_separation_mm is None else self.peak_separation_mm
         np.savez_compressed(path, features=self.features, hits=self.hits, image=self.image,
-                            ids=np.array(self.ids), n_truth=self.n_truth)
+                            ids=np.array(self.ids), n_truth=self.n_truth, peak_separation_mm=separation)
 
     @classmethod
     def load(cls, path: str | Path) -> "Harvest":
         with np.load(path, allow_pickle=False) as d:
-            return cls(d["features"], d["hits"], d["image"], [str(x) for x in d["ids"]], d["n_truth"])
+            separation = float(d["peak_separation_mm"]) if "peak_separation_mm" in d else np.nan
+            return cls(d["features"], d["hits"], d["image"], [str(x) for x in d["ids"]], d["n_truth"],
+                       None if np.isnan(separation) else separation)
 
 
 def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | None = None,
@@ -76,7 +83,7 @@ def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | N
     return Harvest(np.concatenate(rows) if rows else np.zeros((0, width), np.float32),
                    np.concatenate(hits) if hits else np.zeros(0, bool),
                    np.concatenate(image) if image else np.zeros(0, int),
-                   [c.image_id for c in cases], np.array(n_truth))
+                   [c.image_id for c in cases], np.array(n_truth), pipeline.config.candidate_peak_separation_mm)
 
 
 def curve_of(harvest: Harvest, scores: np.ndarray, images: np.ndarray):
@@ -140,6 +147,8 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
     }
     clf.meta = {"trained_on": f"{len(train_images)} images, {int(train.sum())} candidates",
                 "validation": report["validation"], "created": report["created"]}
+    if harvest.peak_separation_mm is not None:
+        clf.meta[PEAK_SEPARATION_META] = harvest.peak_separation_mm
     on_message(f"validation sensitivity at {target_fppi:g} FP/image: segmentator score {seg_sens:.3f}, "
                f"classifier {new_sens:.3f} -> {'adopt' if report['adopt'] else 'do not adopt'} the classifier")
     return clf, report
@@ -147,8 +156,11 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
 
 def train_candidate_classifier(data: list[str | Path], out: str | Path, weights: str | Path | None = None,
                                spacing_mm: float | None = None, seed: int = 0, progress: bool = True,
-                               on_message: Callable[[str], None] = print) -> dict[str, Any]:
-    """Harvest (cached in OUT/candidates.npz), fit, calibrate; writes OUT/candidate_classifier.npz."""
+                               on_message: Callable[[str], None] = print,
+                               peak_separation_mm: float | None = None) -> dict[str, Any]:
+    """Harvest (cached in OUT/candidates.npz), fit, calibrate; writes OUT/candidate_classifier.npz.
+    ``peak_separation_mm`` lists peak candidates (PipelineConfig.candidate_peak_separation_mm); the
+    classifier records it, and pipelines that load it list their candidates the same way."""
     from mcseg.training import find_cases
 
     out = Path(out)
@@ -161,11 +173,16 @@ def train_candidate_classifier(data: list[str | Path], out: str | Path, weights:
         found = Harvest.load(cache)
         if found.ids != [c.image_id for c in cases]:
             raise ValueError(f"{cache} holds the candidates of other images; delete it to harvest again")
+        if found.peak_separation_mm != peak_separation_mm:
+            raise ValueError(f"{cache} lists its candidates another way (peak separation {found.peak_separation_mm} "
+                             f"mm, asked {peak_separation_mm}); delete it to harvest again")
         on_message(f"using the {len(found.hits)} candidates of {len(found.ids)} images in {cache}")
     else:
         weights = Path(weights) if weights else None
         pipeline = Pipeline.from_weights(weights / "detector.pt" if weights else None,
-                                         weights / "segmentator.pt" if weights else None, classifier_path=None)
+                                         weights / "segmentator.pt" if weights else None,
+                                         config=PipelineConfig(candidate_peak_separation_mm=peak_separation_mm),
+                                         classifier_path=None)
         found = harvest(pipeline, cases, spacing_mm, progress)
         found.save(cache)
     clf, report = fit_classifier(found, seed, on_message=on_message)
