@@ -1,6 +1,6 @@
 """Apply the rule that decides how the 0.07 mm weights list their candidates (a benchmark, not a test).
 
-    .venv/bin/python benchmarks/choose_candidates.py [--adopt]
+    .venv/bin/python benchmarks/choose_candidates.py [--weights fine|coarse] [--adopt]
 
 Written and committed (issue 15, 2026-12-07) before the judge images below were run by either
 candidate kind, and before any evaluation image was run with a classifier fitted on peak candidates.
@@ -35,6 +35,17 @@ again after a change that leaves every candidate's features identical (the scrip
 against the stored harvest). With --adopt a "peaks" verdict copies the peaks classifier into
 mcseg/weights/ (it records the separation, so pipelines that load it list peaks). Writes
 benchmarks/candidate_kind_choice.json.
+
+The same rule, unchanged, decides the coarse weights' listing (``--weights coarse``; written down and
+committed on 2026-12-07 before their judge images were run by either kind): regions with the shipped
+coarse classifier (mcseg/weights/coarse, fitted on runs/coarse-classifier-2) against peaks with a
+classifier fitted on the same 130 training images (`mcseg train-classifier runs/coarse-classifier-2/data
+-o runs/coarse-classifier-peaks --weights mcseg/weights/coarse --candidate-peaks-mm 0.28`). Judge
+images (runs/coarse-judge/data, 40): fresh draws by scripts/train_coarse_classifier.sh's recipe,
+seeds 3211 (20 FFDM-like phantoms at 0.085-0.2 mm), 3213 (4 in P_00173's films at 0.1 and 0.14 mm),
+3214 (8 in mini-MIAS normal films of patients 1-80, 0.2 mm), and 8 of those normal films as they are
+(the odd-numbered ones of the folder, which the classifier's training left out), made by
+COARSE_JUDGE_DATA. Verdict in benchmarks/coarse_candidate_kind_choice.json.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ import argparse
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +66,6 @@ from mcseg.training import find_cases
 from mcseg.training.candidate_classifier import Harvest, curve_of, harvest
 
 ROOT = Path(__file__).resolve().parent.parent
-JUDGE = ROOT / "runs" / "fine-judge"
-PEAKS_RUN = ROOT / "runs" / "fine-classifier-peaks2"
-WEIGHTS = ROOT / "mcseg" / "weights"
 SEPARATION_MM = 0.28
 FPPI = (0.25, 0.5, 1.0, 2.0, 4.0)
 JUDGE_DATA = [
@@ -67,6 +76,37 @@ JUDGE_DATA = [
     "../shared/data/cbis-ddsm-sample/cases/sfm-benign-0 --pixel-sizes-mm 0.05 0.07 --eight-bit-share 0.3 "
     "--contrast-range 2 20 --prefix cbis",
 ]
+COARSE_JUDGE_DATA = [
+    "synth {d} -n 20 --seed 3211 --pixel-sizes-mm 0.085 0.094 0.1 0.12 0.14 0.17 0.2 --ffdm-share 0.8 "
+    "--eight-bit-share 0.3 --contrast-range 2 20 --prefix ffdm",
+    "synth {d} -n 4 --seed 3213 --mode real-background --backgrounds "
+    "../shared/data/cbis-ddsm-sample/cases/sfm-benign-0 --pixel-sizes-mm 0.1 0.14 --eight-bit-share 0.3 "
+    "--contrast-range 2 20 --prefix cbis",
+    "synth {d} -n 8 --seed 3214 --mode real-background --backgrounds runs/coarse-classifier-2/mias-normals "
+    "--pixel-sizes-mm 0.2 --contrast-range 2 20 --prefix mias",
+    "and copy the odd-numbered 8 of runs/coarse-classifier-2/mias-normals/*.dcm (1st, 3rd, ...) with their labels",
+]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One weights folder's question: where its judge images and its peaks classifier are."""
+
+    judge: Path
+    images: int
+    peaks_run: Path
+    weights: Path
+    judge_data: list[str]
+    verdict: Path
+
+
+SCOPES = {
+    "fine": Scope(ROOT / "runs" / "fine-judge", 36, ROOT / "runs" / "fine-classifier-peaks2",
+                  ROOT / "mcseg" / "weights", JUDGE_DATA, ROOT / "benchmarks" / "candidate_kind_choice.json"),
+    "coarse": Scope(ROOT / "runs" / "coarse-judge", 40, ROOT / "runs" / "coarse-classifier-peaks",
+                    ROOT / "mcseg" / "weights" / "coarse", COARSE_JUDGE_DATA,
+                    ROOT / "benchmarks" / "coarse_candidate_kind_choice.json"),
+}
 
 
 def _joined(parts: list[Harvest], separation_mm: float | None) -> Harvest:
@@ -79,16 +119,19 @@ def _joined(parts: list[Harvest], separation_mm: float | None) -> Harvest:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", choices=sorted(SCOPES), default="fine")
     parser.add_argument("--adopt", action="store_true")
     args = parser.parse_args()
-    cases = find_cases(JUDGE / "data")
-    if len(cases) != 36:
-        raise SystemExit(f"expected the 36 judge images in {JUDGE / 'data'}; make them with: "
-                         + "; ".join("mcseg " + c.format(d=JUDGE / "data") for c in JUDGE_DATA))
-    kinds = {"regions": (None, CandidateClassifier.load(WEIGHTS / CLASSIFIER_FILE)),
-             "peaks": (SEPARATION_MM, CandidateClassifier.load(PEAKS_RUN / CLASSIFIER_FILE))}
+    scope = SCOPES[args.weights]
+    cases = find_cases(scope.judge / "data")
+    if len(cases) != scope.images:
+        raise SystemExit(f"expected the {scope.images} judge images in {scope.judge / 'data'}; make them with: "
+                         + "; ".join("mcseg " + c.format(d=scope.judge / "data") for c in scope.judge_data))
+    kinds = {"regions": (None, CandidateClassifier.load(scope.weights / CLASSIFIER_FILE)),
+             "peaks": (SEPARATION_MM, CandidateClassifier.load(scope.peaks_run / CLASSIFIER_FILE))}
     if kinds["peaks"][1].meta.get(PEAK_SEPARATION_META) != SEPARATION_MM:
-        raise SystemExit(f"{PEAKS_RUN / CLASSIFIER_FILE} was not fitted on peak candidates {SEPARATION_MM} mm apart")
+        raise SystemExit(f"{scope.peaks_run / CLASSIFIER_FILE} was not fitted on peak candidates "
+                         f"{SEPARATION_MM} mm apart")
     pipelines = {name: Pipeline.from_weights(config=PipelineConfig(candidate_peak_separation_mm=sep),
                                              classifier_path=None) for name, (sep, _) in kinds.items()}
     parts: dict[str, list[Harvest]] = {name: [] for name in kinds}
@@ -102,12 +145,12 @@ def main() -> None:
             parts[name].append(found)
         print(f"{i + 1}/{len(cases)} {case.image_id}: " + ", ".join(
             f"{name} {len(p[-1].hits)} candidates" for name, p in parts.items()), flush=True)
-    result = {"judge_images": len(cases), "separation_mm": SEPARATION_MM, "sensitivity_at_fppi": {},
+    result = {"weights": args.weights, "judge_images": len(cases), "separation_mm": SEPARATION_MM, "sensitivity_at_fppi": {},
               "candidates": {}, "seconds_total": {k: round(v, 1) for k, v in seconds.items()}}
     every = np.arange(len(cases))
     for name, (sep, clf) in kinds.items():
         found = _joined(parts[name], sep)
-        cache = JUDGE / f"candidates_{name}.npz"
+        cache = scope.judge / f"candidates_{name}.npz"
         if cache.is_file() and not np.array_equal(Harvest.load(cache).features, found.features):
             result.setdefault("changed_since_stored", []).append(name)
         found.save(cache)
@@ -122,12 +165,12 @@ def main() -> None:
         "3: at most 1.5x the seconds": seconds["peaks"] <= 1.5 * seconds["regions"],
     }
     result["winner"] = "peaks" if all(result["conditions"].values()) else "regions"
-    (ROOT / "benchmarks" / "candidate_kind_choice.json").write_text(json.dumps(result, indent=1))
+    scope.verdict.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     if args.adopt and result["winner"] == "peaks":
         for name in (CLASSIFIER_FILE, "candidate_classifier.json"):
-            shutil.copy2(PEAKS_RUN / name, WEIGHTS / name)
-        print(f"peak candidates adopted: the peaks classifier copied into {WEIGHTS}")
+            shutil.copy2(scope.peaks_run / name, scope.weights / name)
+        print(f"peak candidates adopted: the peaks classifier copied into {scope.weights}")
 
 
 if __name__ == "__main__":

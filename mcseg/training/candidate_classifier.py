@@ -30,7 +30,7 @@ from mcseg.fp_reduction import (CLASSIFIER_FILE, FEATURE_NAMES, PEAK_SEPARATION_
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
-from mcseg.pipeline import Pipeline
+from mcseg.pipeline import DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 from mcseg.training.data import LabelledCase, assign_splits
 
 #: Hidden layers of the classifier. Ours: two small layers; 24 features, a few 10^4 candidates.
@@ -202,7 +202,12 @@ def refit_beside(detector_path: str | Path, segmentator_path: str | Path, cases:
     """
     target = classifier_beside(segmentator_path)
     report_path = target.with_suffix(".json")
-    pipeline = Pipeline.from_weights(detector_path, segmentator_path, classifier_path=None, coarse_dir=None)
+    # The candidates are listed as for the bundled classifier, whose rule chose how.
+    bundled = classifier_beside(DEFAULT_SEGMENTATOR_WEIGHTS)
+    listing = CandidateClassifier.load(bundled).meta.get(PEAK_SEPARATION_META) if bundled.is_file() else None
+    pipeline = Pipeline.from_weights(detector_path, segmentator_path,
+                                     config=PipelineConfig(candidate_peak_separation_mm=listing),
+                                     classifier_path=None, coarse_dir=None)
     found = harvest(pipeline, cases, spacing_mm, progress)
     try:
         clf, report = fit_classifier(found, on_message=lambda m: None)
