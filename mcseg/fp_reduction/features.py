@@ -71,12 +71,11 @@ def candidate_features(
     scores = np.asarray(scores, np.float64)
     half = max(3, round(CONTEXT_HALF_MM / spacing_mm))
     crops = _crops(image, peaks, half)                      # (n, S, S)
-    prob_crops = _crops(prob, peaks, half)
-    breast_crops = _crops(breast.astype(np.float32), peaks, half)
     yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
     radius_mm = np.hypot(yy, xx) * spacing_mm
     flat = crops.reshape(n, -1)
-    inside = breast_crops.reshape(n, -1) > 0.5
+    inside = _crops(breast, peaks, half).reshape(n, -1)
+    inside_f = inside.astype(np.float32)
 
     def ring(lo: float, hi: float) -> np.ndarray:
         return ((radius_mm >= lo) & (radius_mm < hi)).ravel()[None, :] & inside
@@ -88,7 +87,7 @@ def candidate_features(
     noise = 1.4826 * _masked_median(np.abs(noise_values), ring(*NOISE_RING_MM))
     noise = np.maximum(noise, 0.05)
     contrast = peak - background
-    texture = np.sqrt(_masked_mean((flat - _masked_mean(flat, inside)[:, None]) ** 2, inside))
+    texture = np.sqrt(_masked_mean((flat - _masked_mean(flat, inside_f)[:, None]) ** 2, inside_f))
 
     shape_features = []
     smooth = {}
@@ -117,11 +116,14 @@ def candidate_features(
     s0, s1, s2 = (smooth[s] for s in SHAPE_SIGMAS_MM)
     dog_fine, dog_coarse = (s0 - s1) / noise, (s1 - s2) / noise
 
-    prob_peak = np.maximum(prob_crops[:, centre, centre], 1e-6)
+    # The probability is looked at within 1 mm of the peak only: a crop of that size is enough.
+    near = min(half, int(np.ceil(1.0 / spacing_mm)))
+    prob_crops = _crops(prob, peaks, near).reshape(n, -1)
+    prob_peak = np.maximum(prob_crops[:, prob_crops.shape[1] // 2], 1e-6)
     pixel_mm2 = spacing_mm * spacing_mm
-    near_centre = (radius_mm <= 1.0).ravel()[None, :]
-    halfmax = ((prob_crops.reshape(n, -1) >= prob_peak[:, None] / 2) & near_centre).sum(axis=1) * pixel_mm2
-    mass = (prob_crops.reshape(n, -1) * near_centre).sum(axis=1) / prob_peak * pixel_mm2
+    near_centre = (np.hypot(*np.mgrid[-near : near + 1, -near : near + 1]) * spacing_mm <= 1.0).ravel()
+    halfmax = ((prob_crops >= prob_peak[:, None] / 2) & near_centre).sum(axis=1) * pixel_mm2
+    mass = (prob_crops @ near_centre.astype(np.float32)) / prob_peak * pixel_mm2
 
     spread_at = np.zeros(n) if spread is None else spread[peaks[:, 0], peaks[:, 1]]
     peaks_mm = peaks * spacing_mm
@@ -172,12 +174,15 @@ def peaks_of(prob: np.ndarray, boxes_px: Sequence[tuple[int, int, int, int]]) ->
 
 
 def _crops(array: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
-    """(n, 2 half + 1, 2 half + 1) windows centred on ``centres``, zero beyond the array."""
-    padded = np.pad(array.astype(np.float32, copy=False), half)
-    offsets = np.arange(-half, half + 1)
-    rows = centres[:, 0, None, None] + half + offsets[None, :, None]
-    cols = centres[:, 1, None, None] + half + offsets[None, None, :]
-    return padded[rows, cols]
+    """(n, 2 half + 1, 2 half + 1) windows centred on ``centres``, zero beyond the array (float32; bool
+    stays bool). Only the box around the centres is padded, not the whole mammogram."""
+    dtype = bool if array.dtype == bool else np.float32
+    lo, hi = centres.min(axis=0) - half, centres.max(axis=0) + half + 1
+    box = array[max(lo[0], 0) : hi[0], max(lo[1], 0) : hi[1]].astype(dtype, copy=False)
+    padded = np.pad(box, ((max(-lo[0], 0), max(hi[0] - array.shape[0], 0)),
+                          (max(-lo[1], 0), max(hi[1] - array.shape[1], 0))))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * half + 1, 2 * half + 1))
+    return windows[centres[:, 0] - half - lo[0], centres[:, 1] - half - lo[1]]
 
 
 def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -196,5 +201,7 @@ def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    count = mask.sum(axis=1)
-    return np.where(count > 0, (values * mask).sum(axis=1) / np.maximum(count, 1), 0.0)
+    """Mean of each row over the entries where ``mask`` (0/1 float) is 1 (0 for a row with none)."""
+    count = mask.sum(axis=1, dtype=np.float64)
+    total = np.einsum("ij,ij->i", values, mask, dtype=np.float64)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
