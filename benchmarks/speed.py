@@ -78,7 +78,9 @@ def case_segment(path: str, config: dict | None = None) -> dict:
     from mcseg.defaults import PipelineConfig
     from mcseg.io import read_mammogram
     from mcseg.pipeline import Pipeline
+    from mcseg.runtime import keep_freed_memory
 
+    keep_freed_memory()  # as the CLI, the batch workers and the server do
     pipeline = Pipeline.from_weights(config=PipelineConfig(**(config or {})))
     t0 = time.perf_counter()
     mammo = read_mammogram(path)

@@ -82,7 +82,10 @@ def _init_worker(job: BatchJob, pipeline=None) -> None:
 
     from mcseg.pipeline import Pipeline
 
+    from mcseg.runtime import keep_freed_memory
+
     global _PIPELINE, _JOB
+    keep_freed_memory()
     if job.threads:
         torch.set_num_threads(job.threads)
     _PIPELINE = pipeline or Pipeline.from_weights(job.detector, job.segmentator, job.config)

@@ -810,7 +810,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from mcseg.io.errors import InputError
     from mcseg.pipeline import DeviceError, WeightsError
+    from mcseg.runtime import keep_freed_memory
 
+    keep_freed_memory()
     started = time.perf_counter()
     try:
         code = COMMANDS[args.command](args)

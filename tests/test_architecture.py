@@ -50,7 +50,7 @@ def test_package_import_graph_has_no_cycle():
 def test_imports_run_from_the_pipeline_stages_to_their_users():
     graph = _graph()
     # A lower layer never reaches an upper one, even indirectly.
-    layers = [("io", "defaults"), ("preprocess",),
+    layers = [("io", "defaults", "runtime"), ("preprocess",),
               ("detector", "segmentator", "calcifications", "fp_reduction", "patches"),
               ("pipeline",), ("evaluation", "batch"), ("training", "activelearning"), ("cli",)]
     rank = {unit: i for i, layer in enumerate(layers) for unit in layer}

@@ -61,6 +61,7 @@ from monailabel.utils.others.generic import strtobool
 
 import mcseg
 from mcseg import defaults
+from mcseg.runtime import keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class MCSegmentationApp(MONAILabelApp):
         # Requests that compute run in this many worker threads, with at most infer_queue waiting
         # (then 503 + Retry-After); on 2 CPU cores a second worker only splits the same cores.
         self.workload = Workload(int(conf.get("infer_workers", 1)), int(conf.get("infer_queue", 8)))
+        keep_freed_memory()  # the pipeline's image-sized arrays reuse the heap (mcseg.runtime)
 
         available = CONFIGS
         wanted = [m.strip() for m in conf.get("models", "all").split(",") if m.strip()]

@@ -40,6 +40,9 @@ SHAPE_SIGMAS_MM = (0.07, 0.14, 0.28)
 #: Radii of the neighbour counts, in mm. Ours: 3 mm is a calcification's neighbourhood within a
 #: cluster, 10 mm the side of the cluster definition's 1 cm^2.
 NEIGHBOUR_RADII_MM = (3.0, 10.0)
+#: Candidates whose crops are cut and measured at once. Ours: 512 keeps each temporary under
+#: 30 MB, which the allocator then reuses instead of asking the kernel for fresh pages.
+FEATURE_CHUNK = 512
 #: A "strong" candidate for the counts: the segmentator's score at least this. Ours.
 STRONG_SCORE = 0.5
 
@@ -69,6 +72,37 @@ def candidate_features(
     if n == 0:
         return np.zeros((0, len(FEATURE_NAMES)), np.float32)
     scores = np.asarray(scores, np.float64)
+    pixel_mm2 = spacing_mm * spacing_mm
+    # In chunks: the crops of thousands of candidates at once are hundreds of MB of temporaries, and
+    # fresh memory costs page faults (on a 3328 x 4084 phantom the features took 3.5 s in the
+    # pipeline, 2.8 s of it in the kernel, against 1 s on warm memory).
+    local = np.concatenate([_crop_features(image, breast, prob, peaks[i : i + FEATURE_CHUNK], spacing_mm)
+                            for i in range(0, n, FEATURE_CHUNK)])
+    spread_at = np.zeros(n) if spread is None else spread[peaks[:, 0], peaks[:, 1]]
+    peaks_mm = peaks * spacing_mm
+    tree = cKDTree(peaks_mm)
+    counts = [np.array([len(x) - 1 for x in tree.query_ball_point(peaks_mm, r)]) for r in NEIGHBOUR_RADII_MM]
+    strong = scores >= STRONG_SCORE
+    if strong.any():
+        strong_tree = cKDTree(peaks_mm[strong])
+        strong_near = np.array([len(x) for x in strong_tree.query_ball_point(peaks_mm, NEIGHBOUR_RADII_MM[1])])
+        strong_near = strong_near - strong  # not counting the candidate itself
+    else:
+        strong_near = np.zeros(n)
+    breast_cm2 = max(float(breast.sum()) * pixel_mm2 / 100.0, 1e-3)
+
+    columns = [
+        scores, spread_at, np.log(np.maximum(areas_px, 1) * pixel_mm2), *local.T, np.log1p(counts[0]), np.log1p(counts[1]), np.log1p(strong_near),
+        np.full(n, np.log1p(strong.sum() / breast_cm2)), np.full(n, input_spacing_mm),
+    ]
+    out = np.stack([np.asarray(c, np.float64) for c in columns], axis=1)
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def _crop_features(image: np.ndarray, breast: np.ndarray, prob: np.ndarray, peaks: np.ndarray,
+                   spacing_mm: float) -> np.ndarray:
+    """(n, 16) float64: the features read from crops around each peak (peak ... prob_mass_mm2)."""
+    n = len(peaks)
     half = max(3, round(CONTEXT_HALF_MM / spacing_mm))
     crops = _crops(image, peaks, half)                      # (n, S, S)
     yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
@@ -125,27 +159,9 @@ def candidate_features(
     halfmax = ((prob_crops >= prob_peak[:, None] / 2) & near_centre).sum(axis=1) * pixel_mm2
     mass = (prob_crops @ near_centre.astype(np.float32)) / prob_peak * pixel_mm2
 
-    spread_at = np.zeros(n) if spread is None else spread[peaks[:, 0], peaks[:, 1]]
-    peaks_mm = peaks * spacing_mm
-    tree = cKDTree(peaks_mm)
-    counts = [np.array([len(x) - 1 for x in tree.query_ball_point(peaks_mm, r)]) for r in NEIGHBOUR_RADII_MM]
-    strong = scores >= STRONG_SCORE
-    if strong.any():
-        strong_tree = cKDTree(peaks_mm[strong])
-        strong_near = np.array([len(x) for x in strong_tree.query_ball_point(peaks_mm, NEIGHBOUR_RADII_MM[1])])
-        strong_near = strong_near - strong  # not counting the candidate itself
-    else:
-        strong_near = np.zeros(n)
-    breast_cm2 = max(float(breast.sum()) * pixel_mm2 / 100.0, 1e-3)
-
-    columns = [
-        scores, spread_at, np.log(np.maximum(areas_px, 1) * pixel_mm2), peak, contrast, contrast / noise,
-        np.log(noise), texture, inside.mean(axis=1), dog_fine, dog_coarse, *shape_features, halfmax, mass,
-        np.log1p(counts[0]), np.log1p(counts[1]), np.log1p(strong_near),
-        np.full(n, np.log1p(strong.sum() / breast_cm2)), np.full(n, input_spacing_mm),
-    ]
-    out = np.stack([np.asarray(c, np.float64) for c in columns], axis=1)
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    return np.stack([np.asarray(c, np.float64) for c in (
+        peak, contrast, contrast / noise, np.log(noise), texture, inside.mean(axis=1), dog_fine, dog_coarse,
+        *shape_features, halfmax, mass)], axis=1)
 
 
 def _centre_kernel(size: int, sigma_px: float, order: tuple[int, int]) -> np.ndarray | None:
