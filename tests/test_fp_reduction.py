@@ -74,6 +74,22 @@ def test_fit_learns_what_the_score_misses_and_the_file_round_trips(tmp_path):
     assert again.operating_threshold == clf.operating_threshold
 
 
+def test_the_operating_threshold_is_one_false_positive_per_typical_mammogram():
+    """Validation crops of a quarter of a typical breast area: a quarter of a false positive per crop,
+    so a higher threshold than one per crop; without recorded areas, one per image as before."""
+    from mcseg.defaults import TYPICAL_BREAST_AREA_CM2
+    from mcseg.training.candidate_classifier import calibration
+
+    harvest = _toy_harvest(np.random.default_rng(1))
+    per_image, report_a = fit_classifier(harvest, on_message=lambda m: None)
+    assert report_a["calibration"]["fp_per_image"] == 1.0
+    harvest.breast_cm2 = np.full(len(harvest.ids), TYPICAL_BREAST_AREA_CM2 / 4)
+    per_area, report_b = fit_classifier(harvest, on_message=lambda m: None)
+    assert report_b["calibration"]["fp_per_image"] == 0.25
+    assert per_area.operating_threshold > per_image.operating_threshold
+    assert calibration(harvest, np.arange(2))["fp_per_typical_mammogram"] == 1.0
+
+
 def test_the_classifier_says_how_its_candidates_are_listed(tmp_path):
     """A harvest of peak candidates yields a classifier that records the separation; a pipeline that
     loads it lists peaks, unless the caller set the kind; one fitted by region leaves it unset."""

@@ -6,7 +6,8 @@
    (real normal films) contribute false positives only.
 2. Fit on the training split of the images (the same hash split as the networks' validation).
 3. Calibrate the classifier's threshold to ``CALIBRATION_TARGET_FPPI`` false positives per
-   validation image, and apply the choice rule: the classifier is worth using only if, on the
+   mammogram of TYPICAL_BREAST_AREA_CM2 of breast (the validation images' own breast area scales
+   it), and apply the choice rule: the classifier is worth using only if, on the
    validation images, its sensitivity at 1 FP/image beats the segmentator score's.
 """
 
@@ -21,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from mcseg.defaults import CALIBRATION_TARGET_FPPI
+from mcseg.defaults import CALIBRATION_TARGET_FPPI, TYPICAL_BREAST_AREA_CM2
 from mcseg.evaluation import froc, match_listed
 from mcseg.evaluation.froc import ImageMatch
 from mcseg.defaults import PipelineConfig
@@ -50,18 +51,22 @@ class Harvest:
     n_truth: np.ndarray      # (n_images,) ground-truth calcifications per image
     #: How the candidates were listed (PipelineConfig.candidate_peak_separation_mm; None: by region).
     peak_separation_mm: float | None = None
+    #: (n_images,) breast area of each image in cm^2 (None in harvests made before it was recorded).
+    breast_cm2: np.ndarray | None = None
 
     def save(self, path: str | Path) -> None:
         separation = np.nan if self.peak_separation_mm is None else self.peak_separation_mm
+        extra = {} if self.breast_cm2 is None else {"breast_cm2": self.breast_cm2}
         np.savez_compressed(path, features=self.features, hits=self.hits, image=self.image,
-                            ids=np.array(self.ids), n_truth=self.n_truth, peak_separation_mm=separation)
+                            ids=np.array(self.ids), n_truth=self.n_truth, peak_separation_mm=separation, **extra)
 
     @classmethod
     def load(cls, path: str | Path) -> "Harvest":
         with np.load(path, allow_pickle=False) as d:
             separation = float(d["peak_separation_mm"]) if "peak_separation_mm" in d else np.nan
             return cls(d["features"], d["hits"], d["image"], [str(x) for x in d["ids"]], d["n_truth"],
-                       None if np.isnan(separation) else separation)
+                       None if np.isnan(separation) else separation,
+                       d["breast_cm2"] if "breast_cm2" in d else None)
 
 
 def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | None = None,
@@ -69,10 +74,11 @@ def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | N
     """Run the networks (not the classifier) on every case and label its candidates."""
     if pipeline.classifier is not None:
         raise ValueError("harvest with the networks alone: build the pipeline with classifier_path=None")
-    rows, hits, image, n_truth = [], [], [], []
+    rows, hits, image, n_truth, breast_cm2 = [], [], [], [], []
     for i, case in enumerate(tqdm(cases, desc="harvesting candidates", unit="image", disable=not progress)):
         mammo = read_mammogram(case.image_path, spacing_mm=spacing_mm)
         result = pipeline.run(mammo, keep_features=True)
+        breast_cm2.append(float(result.frame.breast.sum()) * float(np.prod(result.frame.spacing_mm)) / 100.0)
         match = match_listed(result.calcifications, read_label(case.label_path), mammo.spacing_mm)
         if result.calcifications:
             rows.append(result.candidate_features)
@@ -83,7 +89,8 @@ def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | N
     return Harvest(np.concatenate(rows) if rows else np.zeros((0, width), np.float32),
                    np.concatenate(hits) if hits else np.zeros(0, bool),
                    np.concatenate(image) if image else np.zeros(0, int),
-                   [c.image_id for c in cases], np.array(n_truth), pipeline.config.candidate_peak_separation_mm)
+                   [c.image_id for c in cases], np.array(n_truth), pipeline.config.candidate_peak_separation_mm,
+                   np.array(breast_cm2))
 
 
 def curve_of(harvest: Harvest, scores: np.ndarray, images: np.ndarray):
@@ -100,6 +107,17 @@ def threshold_within(curve, target_fppi: float, floor: float = 0.0) -> float:
     ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
     best = ok[-1]
     return float(min(max(curve.thresholds[best], floor), 0.999)) if best > 0 else 0.999
+
+
+def calibration(harvest: Harvest, images: np.ndarray, target_fppi: float = CALIBRATION_TARGET_FPPI) -> dict[str, Any]:
+    """How many false positives per image of ``images`` make ``target_fppi`` per mammogram of
+    TYPICAL_BREAST_AREA_CM2 of breast (the images' own count where their areas are not recorded)."""
+    if harvest.breast_cm2 is None:
+        return {"fp_per_image": target_fppi, "why": "no breast areas in the harvest: per image"}
+    mean_cm2 = float(np.mean(harvest.breast_cm2[images]))
+    return {"fp_per_typical_mammogram": target_fppi, "typical_breast_cm2": TYPICAL_BREAST_AREA_CM2,
+            "validation_breast_cm2_mean": round(mean_cm2, 1),
+            "fp_per_image": round(target_fppi * mean_cm2 / TYPICAL_BREAST_AREA_CM2, 4)}
 
 
 def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRATION_TARGET_FPPI,
@@ -125,7 +143,8 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
 
     seg_curve = curve_of(harvest, harvest.features[:, FEATURE_NAMES.index("segmentator_score")], val_images)
     new_curve = curve_of(harvest, clf.predict(harvest.features), val_images)
-    clf.operating_threshold = round(threshold_within(new_curve, target_fppi), 4)
+    calibrated = calibration(harvest, val_images, target_fppi)
+    clf.operating_threshold = round(threshold_within(new_curve, calibrated["fp_per_image"]), 4)
     seg_sens, new_sens = seg_curve.sensitivity_at(target_fppi), new_curve.sensitivity_at(target_fppi)
     report = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -140,6 +159,7 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
                                     for f in (0.25, 0.5, 1, 2, 4)},
         },
         "operating_threshold": clf.operating_threshold,
+        "calibration": calibrated,
         "choice_rule": f"use the classifier only if its sensitivity at {target_fppi:g} FP/image on the validation "
                        "images beats the segmentator score's on the same candidates",
         "adopt": bool(new_sens > seg_sens),
