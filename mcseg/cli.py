@@ -65,6 +65,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-candidate-classifier", action="store_true",
                    help="score candidates by the segmentator alone, without the second-stage classifier that "
                         "the weights' folder may hold (candidate_classifier.npz)")
+    g.add_argument("--classifier-threshold", type=float, metavar="P",
+                   help="candidate classifier probability that puts a calcification in the mask (default: the "
+                        "threshold calibrated into the classifier, 1 false positive per typical mammogram); lower "
+                        "finds more calcifications and clusters for more false positives")
 
 
 def _labelled_cases(folders: list[Path]) -> list | None:
@@ -191,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc = sub.add_parser("train-classifier", help="train the second-stage candidate classifier",
                         description="Run the networks on every labelled image S.* of DATA (label S.gt.nrrd), "
                                     "label each listed candidate by the evaluation's hit rule, fit the candidate "
-                                    "classifier on the training split and calibrate its threshold to 1 FP/image on "
-                                    "the validation split. Writes OUT/candidate_classifier.npz (put it next to "
+                                    "classifier on the training split and calibrate its threshold to 1 FP per "
+                                    "typical mammogram (128 cm^2 of breast) on the validation split. Writes OUT/candidate_classifier.npz (put it next to "
                                     "segmentator.pt to use it), OUT/candidate_classifier.json and the harvest "
                                     "OUT/candidates.npz (reused when present).")
     tc.add_argument("data", type=Path, nargs="+", help="folders of images and their labels")
@@ -392,6 +396,7 @@ def _pipeline_from_args(args):
         backend=getattr(args, "backend", None),
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
         use_candidate_classifier=False if getattr(args, "no_candidate_classifier", False) else None,
+        classifier_threshold=getattr(args, "classifier_threshold", None),
     )
     return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None), config)
 

@@ -424,6 +424,10 @@ class PipelineConfig:
     normalise_laterality: bool = True
     #: Rescore the candidates with the second-stage classifier when the weights have one.
     use_candidate_classifier: bool = True
+    #: The classifier's probability that puts a candidate in the mask; None: the threshold calibrated
+    #: into the classifier (1 false positive per typical mammogram on its validation images). Lower
+    #: finds more calcifications and clusters for more false positives (README, the operating point).
+    classifier_threshold: float | None = None
 
     def resolved(self, working_spacing_mm: float | None = None,
                  operating_threshold: float | None = None) -> "PipelineConfig":

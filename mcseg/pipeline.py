@@ -361,10 +361,12 @@ class Pipeline:
         """The candidate classifier's probability becomes each calcification's score and decides
         which are in the mask; strongest first again."""
         scores = self.classifier.predict(features)
+        threshold = self.config.classifier_threshold
+        threshold = self.classifier.operating_threshold if threshold is None else threshold
         for calc, score in zip(calcs, scores):
             calc.segmentator_score = calc.score
             calc.score = float(score)
-            calc.above_operating = bool(score >= self.classifier.operating_threshold)
+            calc.above_operating = bool(score >= threshold)
         order = np.argsort(-scores, kind="stable")
         return [calcs[i] for i in order], features[order]
 

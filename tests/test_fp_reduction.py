@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import DATA
 
+from mcseg.defaults import PipelineConfig
 from mcseg.fp_reduction import FEATURE_NAMES, CandidateClassifier, ClassifierError, candidate_features
 from mcseg.io import read_mammogram
 from mcseg.pipeline import Pipeline
@@ -146,3 +147,15 @@ def test_pipeline_rescoring_by_a_monotone_classifier_keeps_the_calcifications():
     inter = np.logical_and(a.mask, b.mask).sum()
     assert 2 * inter / (a.mask.sum() + b.mask.sum()) > 0.97
     assert b.weights["candidate_classifier"]["operating_threshold"] == 0.5
+
+
+def test_a_site_can_move_the_classifier_threshold():
+    """--classifier-threshold: lower puts more of the same candidates in the mask, higher fewer."""
+    mammo = read_mammogram(DATA / "demo" / "demo_synthetic_0001.dcm")
+    counts = {}
+    for threshold in (None, 0.05, 0.999):
+        pipeline = Pipeline.from_weights(config=PipelineConfig(classifier_threshold=threshold))
+        result = pipeline.run(mammo)
+        counts[threshold] = sum(c["in_mask"] for c in result.calcifications)
+        assert result.settings["classifier_threshold"] == threshold
+    assert counts[0.05] > counts[None] > counts[0.999], counts
