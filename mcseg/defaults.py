@@ -104,6 +104,11 @@ CALIBRATION_TARGET_FPPI = 1.0
 #: (2026-12-07): the median breast area of the 103 mini-MIAS normal films of patients 1-80 (the
 #: training side; 104-171 cm^2 between the quartiles), measured with the pipeline's breast mask.
 TYPICAL_BREAST_AREA_CM2 = 128.0
+#: Candidates that form a cluster join the mask from the classifier threshold at this many false
+#: positives per typical mammogram (PipelineConfig.cluster_threshold). Ours (2026-12-07): the
+#: operating point's 1 per mammogram cost a quarter to two fifths of the clusters found on the real
+#: backgrounds; scattered false positives at 4 per 128 cm^2 seldom put 3 within a cluster's 1 cm^2.
+CLUSTER_CALIBRATION_FP = 4.0
 #: Retraining from annotators' labels in the app, sized for a CPU (a few
 #: minutes on 2 cores): steps, validation interval and early-stopping patience.
 RETRAIN_STEPS = 300
@@ -428,6 +433,10 @@ class PipelineConfig:
     #: into the classifier (1 false positive per typical mammogram on its validation images). Lower
     #: finds more calcifications and clusters for more false positives (README, the operating point).
     classifier_threshold: float | None = None
+    #: Candidates scored at least this by the classifier (below its operating threshold) join the
+    #: mask where they form a cluster; None: the threshold calibrated into the classifier, where it
+    #: has one (at CLUSTER_CALIBRATION_FP false positives per typical mammogram); 1: never.
+    cluster_threshold: float | None = None
 
     def resolved(self, working_spacing_mm: float | None = None,
                  operating_threshold: float | None = None) -> "PipelineConfig":

@@ -21,8 +21,8 @@ from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob
 from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
-from mcseg.fp_reduction import (PEAK_SEPARATION_META, CandidateClassifier, candidate_features, classifier_beside,
-                                peaks_of)
+from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, PEAK_SEPARATION_META, CandidateClassifier,
+                                candidate_features, classifier_beside, peaks_of)
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
@@ -334,6 +334,7 @@ class Pipeline:
         prob_in = frame.map_to_input(prob)
         if self.classifier is not None and calcs:
             calcs, features = self._rescore(calcs, features)
+            self._promote_clustered(calcs, frame.spacing_mm)
             mask = (frame.map_to_input(self._kept_pixels(prob, calcs).astype(np.float32)) >= 0.5).astype(np.uint8)
         else:
             mask = (prob_in >= cfg.operating_threshold).astype(np.uint8)
@@ -369,6 +370,25 @@ class Pipeline:
             calc.above_operating = bool(score >= threshold)
         order = np.argsort(-scores, kind="stable")
         return [calcs[i] for i in order], features[order]
+
+    def _promote_clustered(self, calcs: list, spacing_mm: tuple[float, float]) -> None:
+        """Candidates scored at least the cluster threshold (below the operating one) join the mask
+        where, with the calcifications around them, they form a cluster (the clusters' own rule).
+        Ours (issue 15): the operating point allows 1 false positive per typical mammogram, which on
+        real tissue drops the weaker members of real clusters; a false positive seldom has two more
+        within a cluster's reach, so clustered candidates are held to a lower bar."""
+        threshold = self.config.cluster_threshold
+        if threshold is None:
+            threshold = self.classifier.meta.get(CLUSTER_THRESHOLD_META)
+        if threshold is None:
+            return
+        pool = [c for c in calcs if c.above_operating or c.score >= threshold]
+        centroids_mm = np.array([[c.centroid_px[0] * spacing_mm[0], c.centroid_px[1] * spacing_mm[1]]
+                                 for c in pool]).reshape(-1, 2)
+        for cluster in find_clusters(centroids_mm, np.array([c.score for c in pool]),
+                                     self.config.cluster_min_calcifications, self.config.cluster_area_mm2):
+            for member in cluster.members:
+                pool[member].above_operating = True
 
     def _kept_pixels(self, prob: np.ndarray, calcs: list) -> np.ndarray:
         """Working-frame mask of the calcifications the classifier kept: the segmentator's own

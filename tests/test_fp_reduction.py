@@ -159,3 +159,21 @@ def test_a_site_can_move_the_classifier_threshold():
         counts[threshold] = sum(c["in_mask"] for c in result.calcifications)
         assert result.settings["classifier_threshold"] == threshold
     assert counts[0.05] > counts[None] > counts[0.999], counts
+
+
+def test_clustered_candidates_join_the_mask_from_the_lower_bar():
+    """With a strict operating threshold, candidates above the cluster threshold join the mask only
+    where they form a cluster: more in the mask than without, and every added one in a cluster."""
+    mammo = read_mammogram(DATA / "demo" / "demo_synthetic_0001.dcm")
+    runs = {}
+    for cluster_threshold in (1.0, 0.05):
+        config = PipelineConfig(classifier_threshold=0.999, cluster_threshold=cluster_threshold)
+        runs[cluster_threshold] = Pipeline.from_weights(config=config).run(mammo)
+    strict = {c["id"] for c in runs[1.0].calcifications if c["in_mask"]}
+    lenient = runs[0.05]
+    added = {c["id"] for c in lenient.calcifications if c["in_mask"]} - strict
+    assert added, "the demo image's clusters should bring weaker members in"
+    clustered = {m for cl in lenient.clusters for m in cl["members"]}
+    assert added <= clustered
+    weak_alone = [c for c in lenient.calcifications if c["score"] >= 0.05 and c["id"] not in clustered]
+    assert weak_alone and not any(c["in_mask"] for c in weak_alone if c["score"] < 0.999)

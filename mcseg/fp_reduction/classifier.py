@@ -21,6 +21,9 @@ CLASSIFIER_FILE = "candidate_classifier.npz"
 #: The ``meta`` key that says how the candidates it was fitted on were listed: the peak separation in
 #: mm (PipelineConfig.candidate_peak_separation_mm), absent for one candidate per region.
 PEAK_SEPARATION_META = "candidate_peak_separation_mm"
+#: The ``meta`` key of the lower threshold at which candidates that form a cluster join the mask
+#: (PipelineConfig.cluster_threshold); absent: only the operating threshold puts them there.
+CLUSTER_THRESHOLD_META = "cluster_threshold"
 
 
 def classifier_beside(segmentator_path: str | Path) -> Path:
@@ -90,5 +93,6 @@ class CandidateClassifier:
     def summary(self) -> dict[str, Any]:
         return {"operating_threshold": self.operating_threshold,
                 "hidden_units": [int(w.shape[1]) for w in self.weights[:-1]]} | {
-            k: self.meta[k] for k in ("trained_on", "validation", "created", "path", PEAK_SEPARATION_META)
+            k: self.meta[k] for k in ("trained_on", "validation", "created", "path", PEAK_SEPARATION_META,
+                                      CLUSTER_THRESHOLD_META)
             if k in self.meta}

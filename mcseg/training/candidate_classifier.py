@@ -22,12 +22,12 @@ from typing import Any, Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from mcseg.defaults import CALIBRATION_TARGET_FPPI, TYPICAL_BREAST_AREA_CM2
+from mcseg.defaults import CALIBRATION_TARGET_FPPI, CLUSTER_CALIBRATION_FP, TYPICAL_BREAST_AREA_CM2
 from mcseg.evaluation import froc, match_listed
 from mcseg.evaluation.froc import ImageMatch
 from mcseg.defaults import PipelineConfig
-from mcseg.fp_reduction import (CLASSIFIER_FILE, FEATURE_NAMES, PEAK_SEPARATION_META, CandidateClassifier,
-                                classifier_beside)
+from mcseg.fp_reduction import (CLASSIFIER_FILE, CLUSTER_THRESHOLD_META, FEATURE_NAMES, PEAK_SEPARATION_META,
+                                CandidateClassifier, classifier_beside)
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
@@ -145,6 +145,10 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
     new_curve = curve_of(harvest, clf.predict(harvest.features), val_images)
     calibrated = calibration(harvest, val_images, target_fppi)
     clf.operating_threshold = round(threshold_within(new_curve, calibrated["fp_per_image"]), 4)
+    cluster_threshold = None
+    if harvest.breast_cm2 is not None:  # clustered candidates join the mask from a lower bar
+        cluster_threshold = round(threshold_within(
+            new_curve, calibration(harvest, val_images, CLUSTER_CALIBRATION_FP)["fp_per_image"]), 4)
     seg_sens, new_sens = seg_curve.sensitivity_at(target_fppi), new_curve.sensitivity_at(target_fppi)
     report = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -169,6 +173,8 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
                 "validation": report["validation"], "created": report["created"]}
     if harvest.peak_separation_mm is not None:
         clf.meta[PEAK_SEPARATION_META] = harvest.peak_separation_mm
+    if cluster_threshold is not None and cluster_threshold < clf.operating_threshold:
+        clf.meta[CLUSTER_THRESHOLD_META] = report["cluster_threshold"] = cluster_threshold
     on_message(f"validation sensitivity at {target_fppi:g} FP/image: segmentator score {seg_sens:.3f}, "
                f"classifier {new_sens:.3f} -> {'adopt' if report['adopt'] else 'do not adopt'} the classifier")
     return clf, report
