@@ -69,6 +69,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="candidate classifier probability that puts a calcification in the mask (default: the "
                         "threshold calibrated into the classifier, 1 false positive per typical mammogram); lower "
                         "finds more calcifications and clusters for more false positives")
+    g.add_argument("--cluster-threshold", type=float, metavar="P",
+                   help="candidates the classifier scores at least P join the mask where they form a cluster "
+                        "(default: the classifier's own, calibrated at 4 false positives per typical mammogram; "
+                        "1 = only the operating threshold counts)")
 
 
 def _labelled_cases(folders: list[Path]) -> list | None:
@@ -397,6 +401,7 @@ def _pipeline_from_args(args):
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
         use_candidate_classifier=False if getattr(args, "no_candidate_classifier", False) else None,
         classifier_threshold=getattr(args, "classifier_threshold", None),
+        cluster_threshold=getattr(args, "cluster_threshold", None),
     )
     return Pipeline.from_weights(getattr(args, "detector", None), getattr(args, "segmentator", None), config)
 
