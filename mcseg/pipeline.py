@@ -7,6 +7,7 @@ takes a :class:`~mcseg.io.reader.Mammogram` and returns a
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass, field
@@ -271,6 +272,23 @@ class Pipeline:
             operating_threshold=float(calibrated) if calibrated is not None else None)
         return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
                    classifier, coarse)
+
+    #: Settings that change only what is decided from the networks' output, never the output itself.
+    DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold"})
+
+    def with_decisions(self, **changes: float | None) -> "Pipeline":
+        """This pipeline with other decision thresholds (``DECISION_SETTINGS``; None leaves one as it
+        is), sharing its networks, inference sessions and classifier: cheap enough per request."""
+        unknown = set(changes) - self.DECISION_SETTINGS
+        if unknown:
+            raise ValueError(f"not decision settings: {sorted(unknown)}")
+        if all(v is None for v in changes.values()):
+            return self
+        self.dense_runner(), self.window_runner()  # built once here, so that both copies share them
+        twin = copy.copy(self)
+        twin.config = self.config.with_(**changes)
+        twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
+        return twin
 
     def for_input(self, mammo: Mammogram) -> "Pipeline":
         """The pipeline that serves ``mammo``: the coarse one for inputs of

@@ -95,6 +95,13 @@ def test_pipeline_can_mark_where_the_models_disagree(server):
     assert np.array_equal(values == 1, sitk.GetArrayFromImage(sitk.ReadImage(plain_file)) == 1)
     disagree = [c for c in params["calcifications"] if not c["in_mask"] and c["uncertainty"] >= 0.1]
     assert bool(disagree) == bool((values == 2).any())
+    # A request may move the operating point: a stricter classifier threshold keeps fewer in the mask.
+    strict_file, strict = client.infer("pipeline", IMAGE.stem, {"classifier_threshold": 0.999,
+                                                                "cluster_threshold": 1.0})
+    assert strict["settings"]["classifier_threshold"] == 0.999
+    in_mask = sum(c["in_mask"] for c in params["calcifications"])
+    assert sum(c["in_mask"] for c in strict["calcifications"]) < in_mask
+    os.unlink(strict_file)
     # Submitted back with the uncertain segment still in it: refused with the reason.
     values[..., 5:9, 5:9] = 2
     marked = sitk.GetImageFromArray(values)
@@ -267,6 +274,8 @@ def test_bad_requests_get_4xx_and_server_keeps_serving(server, tmp_path):
         (lambda: client.upload_image(str(corrupt), "broken"), 422, "upload rejected: broken"),
         (lambda: client.save_label("no_such_image", str(TRUTH), tag="final"), 404, "not in the datastore"),
         (lambda: client.infer("pipeline", IMAGE.stem, {"result_extension": ".jpg"}), 422, "result_extension"),
+        (lambda: client.infer("pipeline", IMAGE.stem, {"classifier_threshold": "high"}), 422, "between 0 and 1"),
+        (lambda: client.infer("pipeline", IMAGE.stem, {"cluster_threshold": 1.5}), 422, "cluster_threshold"),
     ]
     for call, status, words in cases:
         with pytest.raises(MONAILabelClientException) as err:

@@ -177,3 +177,17 @@ def test_clustered_candidates_join_the_mask_from_the_lower_bar():
     assert added <= clustered
     weak_alone = [c for c in lenient.calcifications if c["score"] >= 0.05 and c["id"] not in clustered]
     assert weak_alone and not any(c["in_mask"] for c in weak_alone if c["score"] < 0.999)
+
+
+def test_a_decision_view_shares_the_networks_and_leaves_the_pipeline_as_it_was():
+    """with_decisions: another operating point for one request, the same as a pipeline built with it."""
+    mammo = read_mammogram(DATA / "demo" / "demo_synthetic_0001.dcm")
+    base = Pipeline.from_weights()
+    view = base.with_decisions(classifier_threshold=0.999, cluster_threshold=None)
+    assert view.segmentator is base.segmentator and view.dense_runner() is base.dense_runner()
+    assert base.config.classifier_threshold is None and view.config.classifier_threshold == 0.999
+    assert base.with_decisions(classifier_threshold=None) is base
+    built = Pipeline.from_weights(config=PipelineConfig(classifier_threshold=0.999)).run(mammo)
+    assert np.array_equal(view.run(mammo).mask, built.mask)
+    with pytest.raises(ValueError, match="not decision settings"):
+        base.with_decisions(operating_threshold=0.1)

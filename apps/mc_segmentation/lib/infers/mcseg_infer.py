@@ -85,11 +85,16 @@ class PipelineInfer(McsegInferTask):
     """Both stages: the calcification mask plus calcifications and clusters (the output contract)."""
 
     def __init__(self, models: ModelFiles, spacing_mm: float | None = None):
+        # The two operating-point thresholds: empty = the ones calibrated into the candidate classifier.
         super().__init__(models, "Microcalcifications: detector + segmentator, with clusters (Valvano 2019)",
-                         spacing_mm, config={"uncertain_segment": False})
+                         spacing_mm, config={"uncertain_segment": False, "classifier_threshold": "",
+                                             "cluster_threshold": ""})
 
     def run(self, mammo, request):
-        result = self.models.pipeline().run(mammo)
+        pipeline = self.models.pipeline().with_decisions(**{
+            name: _probability_from_request(request.get(name), name)
+            for name in ("classifier_threshold", "cluster_threshold")})
+        result = pipeline.run(mammo)
         document = result.to_json()
         document["candidates"] = result.candidate_boxes_px()
         with_uncertain = _flag(request.get("uncertain_segment"), "uncertain_segment")
@@ -242,6 +247,19 @@ def _flag(value: Any, name: str) -> bool:
     if value in (True, "true", "True", 1, "1"):
         return True
     raise RequestError(f"{name} must be true or false, not {value!r}")
+
+
+def _probability_from_request(value: Any, name: str) -> float | None:
+    """A threshold from the request: absent (None, "") means "as calibrated"; else a number in [0, 1]."""
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 <= number <= 1.0:  # NaN fails too
+        raise RequestError(f"{name} must be a probability between 0 and 1, not {value!r}")
+    return number
 
 
 def _spacing_from_request(value: Any) -> float | None:
