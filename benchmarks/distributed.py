@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "distributed.json")
+    parser.add_argument("--segment-only", action="store_true",
+                        help="measure only the segmentation rows; the stored training rows are kept")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mcseg-distributed-"))
     train_data, seg_data = work / "train", work / "segment"
@@ -81,7 +83,11 @@ def main() -> None:
                                 f"torch {torch.__version__}, {'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}",
                      "command": "python benchmarks/distributed.py " + " ".join(sys.argv[1:]),
                      "training": {}, "segmentation": {}}
-    for n in args.processes:
+    if args.segment_only and args.out.is_file():
+        stored = json.loads(args.out.read_text())
+        results["training"] = stored.get("training", {})
+        results["training_command"] = stored.get("training_command", stored.get("command"))
+    for n in [] if args.segment_only else args.processes:
         runs = [train_once(train_data, work / f"train-{n}", n, args.steps, args.batch_size) for _ in range(args.runs)]
         results["training"][f"{n} processes"] = {
             "patches_per_second": summary([r["patches_per_second"] for r in runs]),
