@@ -109,14 +109,6 @@ SCOPES = {
 }
 
 
-def _joined(parts: list[Harvest], separation_mm: float | None) -> Harvest:
-    """One harvest of per-image harvests (their image indices renumbered)."""
-    features = [p.features for p in parts]
-    image = [np.full(len(p.hits), i) for i, p in enumerate(parts)]
-    return Harvest(np.concatenate(features), np.concatenate([p.hits for p in parts]), np.concatenate(image),
-                   [p.ids[0] for p in parts], np.concatenate([p.n_truth for p in parts]), separation_mm)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", choices=sorted(SCOPES), default="fine")
@@ -149,7 +141,7 @@ def main() -> None:
               "candidates": {}, "seconds_total": {k: round(v, 1) for k, v in seconds.items()}}
     every = np.arange(len(cases))
     for name, (sep, clf) in kinds.items():
-        found = _joined(parts[name], sep)
+        found = Harvest.concatenate(parts[name])
         cache = scope.judge / f"candidates_{name}.npz"
         if cache.is_file() and not np.array_equal(Harvest.load(cache).features, found.features):
             result.setdefault("changed_since_stored", []).append(name)

@@ -31,13 +31,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import evaluate_default as ed  # noqa: E402
 import recalibrate_classifiers as rc  # noqa: E402
 
-from mcseg.calcifications import find_clusters  # noqa: E402
+from mcseg.calcifications import find_clusters, promote_clustered  # noqa: E402
 from mcseg.defaults import CLUSTER_AREA_MM2, CLUSTER_CALIBRATION_FP, CLUSTER_MIN_CALCIFICATIONS  # noqa: E402
 from mcseg.evaluation.report import evaluate_folder  # noqa: E402
-from mcseg.fp_reduction import CLASSIFIER_FILE, CandidateClassifier  # noqa: E402
-from mcseg.pipeline import Pipeline  # noqa: E402
-from mcseg.training.candidate_classifier import calibration, curve_of, threshold_within  # noqa: E402
-from mcseg.training.data import assign_splits  # noqa: E402
+from mcseg.training.candidate_classifier import threshold_at  # noqa: E402
 
 TARGETS = (0.25, 0.5, 1.0, 2.0, 4.0)
 EVALUATION = ROOT / "runs" / "evaluation"
@@ -48,21 +45,12 @@ def thresholds() -> dict[float, dict[float, tuple[float, float]]]:
     out = {}
     for folder, make in ((ROOT / "mcseg" / "weights", rc.fine_harvest),
                          (ROOT / "mcseg" / "weights" / "coarse", rc.coarse_harvest)):
-        clf = CandidateClassifier.load(folder / CLASSIFIER_FILE)
-        found, paths = make()
-        splits = assign_splits(found.ids)
-        val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
-        curve = curve_of(found, clf.predict(found.features), val)
-        found.breast_cm2 = np.zeros(len(found.ids))
-        found.breast_cm2[val] = rc.breast_cm2(Pipeline.from_weights(classifier_path=None), [paths[i] for i in val])
-
-        def at(target: float) -> float:
-            return round(threshold_within(curve, calibration(found, val, target)["fp_per_image"]), 4)
-
-        out[clf.operating_threshold] = {t: (at(t), at(max(t, CLUSTER_CALIBRATION_FP))) for t in TARGETS}
-        if out[clf.operating_threshold][1.0][0] != clf.operating_threshold:
-            raise SystemExit(f"{folder}: T = 1 gives {out[clf.operating_threshold][1.0][0]}, not the shipped "
-                             f"{clf.operating_threshold}")
+        clf, found, val, curve = rc.validation_curve(folder, make)
+        per = {t: (threshold_at(curve, found, val, t), threshold_at(curve, found, val, max(t, CLUSTER_CALIBRATION_FP)))
+               for t in TARGETS}
+        if per[1.0][0] != clf.operating_threshold:
+            raise SystemExit(f"{folder}: T = 1 gives {per[1.0][0]}, not the shipped {clf.operating_threshold}")
+        out[clf.operating_threshold] = per
     return out
 
 
@@ -73,10 +61,8 @@ def redecide(doc: dict, operating: float, cluster: float) -> dict:
     spacing = np.asarray(doc["spacing_mm"], float)
     mm = np.array([c["centroid_px"] for c in calcs], float).reshape(-1, 2) * spacing
     scores = np.array([c["score"] for c in calcs], float)
-    inside = scores >= operating
-    pool = np.flatnonzero(inside | (scores >= cluster))
-    for cl in find_clusters(mm[pool], scores[pool], CLUSTER_MIN_CALCIFICATIONS, CLUSTER_AREA_MM2):
-        inside[pool[cl.members]] = True
+    inside = promote_clustered(mm, scores, scores >= operating, cluster, CLUSTER_MIN_CALCIFICATIONS,
+                               CLUSTER_AREA_MM2)
     for c, keep in zip(calcs, inside):
         c["in_mask"] = bool(keep)
     strong = np.flatnonzero(inside)

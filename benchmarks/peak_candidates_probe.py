@@ -11,6 +11,10 @@ the segmentator and by the shipped classifier, peak candidates scored by the seg
 refitted classifier. Writes runs/fine-classifier-peaks/ and benchmarks/peak_candidates_probe.json.
 No evaluation image is run. Adopting peak candidates needs a rule written before, judged on images
 this probe has not seen.
+
+Superseded (2026-12-07): peak listing has since got a floor (components.PEAK_FLOOR) and measures each
+peak's features at the peak, so a run now lists other candidates than the stored JSON's; the blind
+verdict on the listing as it is now is benchmarks/choose_candidates.py's (not adopted).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from mcseg.defaults import CLUSTER_CALIBRATION_FP
 from mcseg.fp_reduction import CLASSIFIER_FILE, CLUSTER_THRESHOLD_META, CandidateClassifier
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import Pipeline
-from mcseg.training.candidate_classifier import Harvest, calibration, curve_of, threshold_within
+from mcseg.training.candidate_classifier import Harvest, calibration, curve_of, threshold_at, threshold_within
 from mcseg.training.data import assign_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,9 +74,21 @@ def coarse_harvest() -> tuple[Harvest, list[Path]]:
                                      classifier_path=None, coarse_dir=None)
     crops = {v: sorted(vf.make_vendor_crops(work, scope, v).glob("*.dcm")) for v in ("ge", "siemens")}
     found = [item for v in ("ge", "siemens") for item in vf.harvest_scored(networks, crops[v], work / f"train-{v}")]
-    both = vf.combine(base, vf.as_harvest(found))
+    both = Harvest.concatenate([base, vf.as_harvest(found)])
     paths = [scope.base_folder / i for i in base.ids] + crops["ge"] + crops["siemens"]
     return both, paths
+
+
+def validation_curve(folder: Path, make) -> tuple[CandidateClassifier, Harvest, np.ndarray, object]:
+    """The shipped classifier of ``folder``, its fit's harvest (``make``) with the validation images'
+    breast areas, those images, and the classifier's FROC curve on them."""
+    clf = CandidateClassifier.load(folder / CLASSIFIER_FILE)
+    found, paths = make()
+    splits = assign_splits(found.ids)
+    val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
+    found.breast_cm2 = np.zeros(len(found.ids))
+    found.breast_cm2[val] = breast_cm2(Pipeline.from_weights(classifier_path=None), [paths[i] for i in val])
+    return clf, found, val, curve_of(found, clf.predict(found.features), val)
 
 
 def main() -> None:
@@ -89,16 +101,9 @@ def main() -> None:
     previous = json.loads(out.read_text()) if out.is_file() else {}
     result = {}
     for name, (folder, make) in targets.items():
-        clf = CandidateClassifier.load(folder / CLASSIFIER_FILE)
-        found, paths = make()
-        splits = assign_splits(found.ids)
-        val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
-        curve = curve_of(found, clf.predict(found.features), val)
-        pipeline = Pipeline.from_weights(classifier_path=None)
-        found.breast_cm2 = np.zeros(len(found.ids))
-        found.breast_cm2[val] = breast_cm2(pipeline, [paths[i] for i in val])
+        clf, found, val, curve = validation_curve(folder, make)
         calibrated = calibration(found, val)
-        new = round(threshold_within(curve, calibrated["fp_per_image"]), 4)
+        new = threshold_at(curve, found, val, 1.0)
         # The harvest must reproduce what ships: the threshold at 1 FP per validation image, or, once
         # recalibrated, the one per typical mammogram (then "before" is the first run's).
         already = "calibration" in clf.meta
@@ -108,7 +113,7 @@ def main() -> None:
             raise SystemExit(f"{name}: the rebuilt validation harvest gives {reproduced}, not the shipped "
                              f"{clf.operating_threshold}; not moving it")
         for_clusters = calibration(found, val, CLUSTER_CALIBRATION_FP)
-        cluster_threshold = round(threshold_within(curve, for_clusters["fp_per_image"]), 4)
+        cluster_threshold = threshold_at(curve, found, val, CLUSTER_CALIBRATION_FP)
         result[name] = {"validation_images": int(len(val)), "calcifications": int(curve.n_truth),
                         "threshold": {"before": before, "after": new}, "calibration": calibrated,
                         "cluster_threshold": cluster_threshold, "cluster_calibration": for_clusters,

@@ -167,12 +167,6 @@ def as_harvest(found: list[dict]) -> Harvest:
                    [item["stem"] for item in found], np.array(n_truth))
 
 
-def combine(a: Harvest, b: Harvest) -> Harvest:
-    return Harvest(np.concatenate([a.features, b.features]), np.concatenate([a.hits, b.hits]),
-                   np.concatenate([a.image, b.image + len(a.ids)]), a.ids + b.ids,
-                   np.concatenate([a.n_truth, b.n_truth]))
-
-
 def sensitivities(ms: list[ImageMatch]) -> dict:
     curve = froc(ms)
     return {f"{f:g}": round(float(curve.sensitivity_at(f)), 4) for f in FPPI}
@@ -226,7 +220,7 @@ def main() -> None:
                       f"weights on the held-out vendor's {scope.evaluation_set} crops and the "
                       f"{', '.join(scope.phantoms)} phantoms of ffdm-like", "folds": {}}
     for v in scope.vendors:
-        fold, report = fit_classifier(combine(base, as_harvest(vendor_found[v])))
+        fold, report = fit_classifier(Harvest.concatenate([base, as_harvest(vendor_found[v])]))
         scorings = {"segmentator score": lambda f: f[:, FEATURE_NAMES.index("segmentator_score")],
                     "shipped": shipped.predict, "control (folder only, today's code)": control.predict,
                     f"fold (+{v} crops)": fold.predict}
@@ -241,7 +235,7 @@ def main() -> None:
         print(v, json.dumps(s, indent=1))
     result["adopt"] = all(f["fold_beats_shipped_at_1"] for f in result["folds"].values())
     if result["adopt"]:
-        both = combine(base, as_harvest(vendor_found["ge"] + vendor_found["siemens"]))
+        both = Harvest.concatenate([base, as_harvest(vendor_found["ge"] + vendor_found["siemens"])])
         clf, report = fit_classifier(both)
         report["trained_by"] = (f"benchmarks/vendor_fold_classifier.py --weights {args.weights}: the folder "
                                 f"{scope.base_folder.relative_to(ROOT)} and 12 crops of each vendor FFDM (GE, Siemens) "
@@ -261,7 +255,8 @@ def main() -> None:
 def cross_fit(args, scope: Range, base: Harvest, vendor_found: dict, crops: dict, phantoms: list) -> None:
     """Held-out estimate of the adopted classifier on the range's vendor crops and phantoms."""
     old, adopted = CandidateClassifier.load(args.cross_fit), CandidateClassifier.load(scope.weights / CLASSIFIER_FILE)
-    folds = {v: fit_classifier(combine(base, as_harvest(vendor_found[v])))[0] for v in scope.vendors}
+    folds = {v: fit_classifier(Harvest.concatenate([base, as_harvest(vendor_found[v])]))[0]
+             for v in scope.vendors}
     images = [*crops["ge"], *crops["siemens"], *phantoms]
     crossed = [*matches(crops["ge"], folds["ge"].predict), *matches(crops["siemens"], folds["siemens"].predict),
                *matches(phantoms, adopted.predict)]

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mcseg import __version__
-from mcseg.calcifications import find_calcifications, find_clusters, peak_blob
+from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered
 from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, UNCERTAIN_SPREAD, PipelineConfig
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, PEAK_SEPARATION_META, CandidateClassifier,
@@ -220,9 +220,8 @@ class Pipeline:
         self.classifier = classifier if self.config.use_candidate_classifier else None
         # A classifier's features describe the candidates it was fitted on: unless the caller set
         # the candidate kind, list them as it was fitted (one per region where it does not say).
-        fitted_on = (self.classifier.meta.get(PEAK_SEPARATION_META) if self.classifier is not None else None)
-        self.config = self.config.with_(candidate_peak_separation_mm=self.config.candidate_peak_separation_mm
-                                        if self.config.candidate_peak_separation_mm is not None else fitted_on)
+        if self.config.candidate_peak_separation_mm is None and self.classifier is not None:
+            self.config = self.config.with_(candidate_peak_separation_mm=self.classifier.meta.get(PEAK_SEPARATION_META))
         self.weights = dict(weights or {})
         if self.classifier is not None:
             self.weights["candidate_classifier"] = self.classifier.summary()
@@ -391,22 +390,20 @@ class Pipeline:
 
     def _promote_clustered(self, calcs: list, spacing_mm: tuple[float, float]) -> None:
         """Candidates scored at least the cluster threshold (below the operating one) join the mask
-        where, with the calcifications around them, they form a cluster (the clusters' own rule).
-        Ours (issue 15): the operating point allows 1 false positive per typical mammogram, which on
-        real tissue drops the weaker members of real clusters; a false positive seldom has two more
-        within a cluster's reach, so clustered candidates are held to a lower bar."""
+        where they form a cluster (:func:`~mcseg.calcifications.clusters.promote_clustered`). Ours
+        (issue 15): the operating point allows 1 false positive per typical mammogram, which on real
+        tissue drops the weaker members of real clusters."""
         threshold = self.config.cluster_threshold
         if threshold is None:
             threshold = self.classifier.meta.get(CLUSTER_THRESHOLD_META)
-        if threshold is None:
+        if threshold is None or not calcs:
             return
-        pool = [c for c in calcs if c.above_operating or c.score >= threshold]
-        centroids_mm = np.array([[c.centroid_px[0] * spacing_mm[0], c.centroid_px[1] * spacing_mm[1]]
-                                 for c in pool]).reshape(-1, 2)
-        for cluster in find_clusters(centroids_mm, np.array([c.score for c in pool]),
-                                     self.config.cluster_min_calcifications, self.config.cluster_area_mm2):
-            for member in cluster.members:
-                pool[member].above_operating = True
+        centroids_mm = np.array([c.centroid_px for c in calcs]) * np.asarray(spacing_mm)
+        inside = promote_clustered(centroids_mm, np.array([c.score for c in calcs]),
+                                   np.array([c.above_operating for c in calcs]), threshold,
+                                   self.config.cluster_min_calcifications, self.config.cluster_area_mm2)
+        for calc, keep in zip(calcs, inside):
+            calc.above_operating = bool(keep)
 
     def _kept_pixels(self, prob: np.ndarray, calcs: list) -> np.ndarray:
         """Working-frame mask of the calcifications the classifier kept: the segmentator's own
@@ -594,8 +591,7 @@ def _close(bar) -> None:
 def _feature_points(prob: np.ndarray, calcs: list) -> np.ndarray:
     """(n, 2) where each candidate's features are measured: a peak candidate's own peak, else the
     highest pixel of its box (a peak candidate shares its region's box with the region's other peaks)."""
-    points = peaks_of(prob, [c.bbox_px for c in calcs])
-    for i, c in enumerate(calcs):
-        if c.peak_px is not None:
-            points[i] = c.peak_px
+    by_box = [i for i, c in enumerate(calcs) if c.peak_px is None]
+    points = np.array([c.peak_px or (0, 0) for c in calcs], np.int64).reshape(-1, 2)
+    points[by_box] = peaks_of(prob, [calcs[i].bbox_px for i in by_box])
     return points

@@ -1,6 +1,7 @@
 """Stage 4: calcifications (connected components) and clusters (in mm)."""
 
-from mcseg.calcifications.clusters import Cluster, cluster_radius_mm, find_clusters
+from mcseg.calcifications.clusters import Cluster, cluster_radius_mm, find_clusters, promote_clustered
 from mcseg.calcifications.components import Calcification, find_calcifications, peak_blob
 
-__all__ = ["Calcification", "Cluster", "cluster_radius_mm", "find_calcifications", "find_clusters", "peak_blob"]
+__all__ = ["Calcification", "Cluster", "cluster_radius_mm", "find_calcifications", "find_clusters", "peak_blob",
+           "promote_clustered"]

@@ -52,3 +52,16 @@ def find_clusters(
                                 score=float(top.mean())))
     clusters.sort(key=lambda c: -c.score)
     return clusters
+
+
+def promote_clustered(centroids_mm: np.ndarray, scores: np.ndarray, inside: np.ndarray, threshold: float,
+                      min_calcifications: int, area_mm2: float) -> np.ndarray:
+    """``inside`` (bool, one per calcification) plus every calcification scored at least ``threshold``
+    that forms a cluster with those inside and the other such ones: a false positive seldom has two
+    more within a cluster's reach, so clustered candidates can be held to a lower bar."""
+    inside = np.asarray(inside, bool).copy()
+    pool = np.flatnonzero(inside | (np.asarray(scores) >= threshold))
+    mm = np.asarray(centroids_mm, np.float64).reshape(-1, 2)[pool]
+    for cluster in find_clusters(mm, np.asarray(scores)[pool], min_calcifications, area_mm2):
+        inside[pool[cluster.members]] = True
+    return inside

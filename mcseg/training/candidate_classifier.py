@@ -61,6 +61,17 @@ class Harvest:
                             ids=np.array(self.ids), n_truth=self.n_truth, peak_separation_mm=separation, **extra)
 
     @classmethod
+    def concatenate(cls, parts: list["Harvest"]) -> "Harvest":
+        """One harvest of several (their image indices renumbered); the first's listing, and breast
+        areas only where every part has them."""
+        offsets = np.cumsum([0] + [len(p.ids) for p in parts[:-1]])
+        areas = [p.breast_cm2 for p in parts]
+        return cls(np.concatenate([p.features for p in parts]), np.concatenate([p.hits for p in parts]),
+                   np.concatenate([p.image + o for p, o in zip(parts, offsets)]),
+                   [i for p in parts for i in p.ids], np.concatenate([p.n_truth for p in parts]),
+                   parts[0].peak_separation_mm, None if any(a is None for a in areas) else np.concatenate(areas))
+
+    @classmethod
     def load(cls, path: str | Path) -> "Harvest":
         with np.load(path, allow_pickle=False) as d:
             separation = float(d["peak_separation_mm"]) if "peak_separation_mm" in d else np.nan
@@ -120,6 +131,12 @@ def calibration(harvest: Harvest, images: np.ndarray, target_fppi: float = CALIB
             "fp_per_image": round(target_fppi * mean_cm2 / TYPICAL_BREAST_AREA_CM2, 4)}
 
 
+def threshold_at(curve, harvest: Harvest, images: np.ndarray, fp_per_mammogram: float) -> float:
+    """The score threshold at ``fp_per_mammogram`` false positives per typical mammogram on ``images``
+    (per image where the harvest has no breast areas), rounded as classifiers store it."""
+    return round(threshold_within(curve, calibration(harvest, images, fp_per_mammogram)["fp_per_image"]), 4)
+
+
 def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRATION_TARGET_FPPI,
                    on_message: Callable[[str], None] = print) -> tuple[CandidateClassifier, dict[str, Any]]:
     """Fit on the training images' candidates; calibrate and judge on the validation images'."""
@@ -144,11 +161,10 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
     seg_curve = curve_of(harvest, harvest.features[:, FEATURE_NAMES.index("segmentator_score")], val_images)
     new_curve = curve_of(harvest, clf.predict(harvest.features), val_images)
     calibrated = calibration(harvest, val_images, target_fppi)
-    clf.operating_threshold = round(threshold_within(new_curve, calibrated["fp_per_image"]), 4)
-    cluster_threshold = None
-    if harvest.breast_cm2 is not None:  # clustered candidates join the mask from a lower bar
-        cluster_threshold = round(threshold_within(
-            new_curve, calibration(harvest, val_images, CLUSTER_CALIBRATION_FP)["fp_per_image"]), 4)
+    clf.operating_threshold = threshold_at(new_curve, harvest, val_images, target_fppi)
+    # Clustered candidates join the mask from a lower bar (only where areas make it per mammogram).
+    cluster_threshold = (threshold_at(new_curve, harvest, val_images, CLUSTER_CALIBRATION_FP)
+                         if harvest.breast_cm2 is not None else None)
     seg_sens, new_sens = seg_curve.sensitivity_at(target_fppi), new_curve.sensitivity_at(target_fppi)
     report = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
