@@ -420,7 +420,8 @@ class PipelineConfig:
     cluster_min_calcifications: int = CLUSTER_MIN_CALCIFICATIONS
     cluster_area_mm2: float = CLUSTER_AREA_MM2
     segmentator_path: str = "dense"   # "dense" (fast) or "reference" (one patch per pixel)
-    segmentator_symmetries: int = SEGMENTATOR_SYMMETRIES
+    #: None: as many as the candidate classifier was fitted with (SYMMETRIES_META), else SEGMENTATOR_SYMMETRIES.
+    segmentator_symmetries: int | None = None
     symmetry_refine_above: float = SYMMETRY_REFINE_ABOVE
     time_budget_s: float | None = TIME_BUDGET_S
     device: str = INFERENCE_DEVICE

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,10 @@ from tqdm.auto import tqdm
 
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered
-from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, UNCERTAIN_SPREAD, PipelineConfig
+from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD,
+                            PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
-from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, PEAK_SEPARATION_META, CandidateClassifier,
+from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META, CandidateClassifier,
                                 candidate_features, classifier_beside, peaks_of)
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
@@ -222,6 +223,10 @@ class Pipeline:
         # the candidate kind, list them as it was fitted (one per region where it does not say).
         if self.config.candidate_peak_separation_mm is None and self.classifier is not None:
             self.config = self.config.with_(candidate_peak_separation_mm=self.classifier.meta.get(PEAK_SEPARATION_META))
+        # Likewise the symmetry views: its features (the score, the views' spread) were measured over them.
+        if self.config.segmentator_symmetries is None:
+            fitted = self.classifier.meta.get(SYMMETRIES_META) if self.classifier is not None else None
+            self.config = replace(self.config, segmentator_symmetries=int(fitted or SEGMENTATOR_SYMMETRIES))
         self.weights = dict(weights or {})
         if self.classifier is not None:
             self.weights["candidate_classifier"] = self.classifier.summary()

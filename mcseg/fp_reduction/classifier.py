@@ -24,6 +24,9 @@ PEAK_SEPARATION_META = "candidate_peak_separation_mm"
 #: The ``meta`` key of the lower threshold at which candidates that form a cluster join the mask
 #: (PipelineConfig.cluster_threshold); absent: only the operating threshold puts them there.
 CLUSTER_THRESHOLD_META = "cluster_threshold"
+#: The ``meta`` key of how many symmetry views the segmentator averaged for the candidates it was
+#: fitted on (PipelineConfig.segmentator_symmetries); absent: the default, 8.
+SYMMETRIES_META = "segmentator_symmetries"
 
 
 def classifier_beside(segmentator_path: str | Path) -> Path:
@@ -94,5 +97,5 @@ class CandidateClassifier:
         return {"operating_threshold": self.operating_threshold,
                 "hidden_units": [int(w.shape[1]) for w in self.weights[:-1]]} | {
             k: self.meta[k] for k in ("trained_on", "validation", "created", "path", PEAK_SEPARATION_META,
-                                      CLUSTER_THRESHOLD_META)
+                                      CLUSTER_THRESHOLD_META, SYMMETRIES_META)
             if k in self.meta}
