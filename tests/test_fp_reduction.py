@@ -116,6 +116,32 @@ def test_the_classifier_says_how_its_candidates_are_listed(tmp_path):
         is None
 
 
+def test_the_classifier_says_how_many_symmetry_views_its_scores_averaged(tmp_path):
+    """Its features (the score, the views' spread) depend on the views: a pipeline that loads a
+    classifier fitted on 2-view candidates averages 2 unless told otherwise; none recorded: 8."""
+    from mcseg.defaults import SEGMENTATOR_SYMMETRIES
+    from mcseg.fp_reduction import SYMMETRIES_META
+
+    harvest = _toy_harvest(np.random.default_rng(1))
+    unrecorded, _ = fit_classifier(harvest, on_message=lambda m: None)
+    assert SYMMETRIES_META not in unrecorded.meta
+    harvest.symmetries = 2
+    harvest.save(tmp_path / "candidates.npz")
+    assert Harvest.load(tmp_path / "candidates.npz").symmetries == 2
+    two, _ = fit_classifier(harvest, on_message=lambda m: None)
+    path = two.save(tmp_path / "candidate_classifier.npz")
+    loaded = Pipeline.from_weights(classifier_path=path, coarse_dir=None)
+    assert loaded.config.segmentator_symmetries == 2
+    assert loaded.weights["candidate_classifier"][SYMMETRIES_META] == 2
+    told = Pipeline.from_weights(config=PipelineConfig(segmentator_symmetries=4), classifier_path=path, coarse_dir=None)
+    assert told.config.segmentator_symmetries == 4
+    alone = Pipeline.from_weights(config=PipelineConfig(use_candidate_classifier=False), classifier_path=path,
+                                  coarse_dir=None)
+    assert alone.config.segmentator_symmetries == SEGMENTATOR_SYMMETRIES
+    assert Pipeline.from_weights(classifier_path=unrecorded.save(tmp_path / "c8.npz"), coarse_dir=None).config \
+        .segmentator_symmetries == SEGMENTATOR_SYMMETRIES
+
+
 def test_a_classifier_for_other_features_is_refused(tmp_path):
     clf = CandidateClassifier(np.zeros(3), np.ones(3), [np.ones((3, 1))], [np.zeros(1)], 0.5, ("a", "b", "c"))
     clf.save(tmp_path / "c.npz")

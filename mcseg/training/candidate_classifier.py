@@ -27,7 +27,7 @@ from mcseg.evaluation import froc, match_listed
 from mcseg.evaluation.froc import ImageMatch
 from mcseg.defaults import PipelineConfig
 from mcseg.fp_reduction import (CLASSIFIER_FILE, CLUSTER_THRESHOLD_META, FEATURE_NAMES, PEAK_SEPARATION_META,
-                                CandidateClassifier, classifier_beside)
+                                SYMMETRIES_META, CandidateClassifier, classifier_beside)
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
@@ -53,10 +53,14 @@ class Harvest:
     peak_separation_mm: float | None = None
     #: (n_images,) breast area of each image in cm^2 (None in harvests made before it was recorded).
     breast_cm2: np.ndarray | None = None
+    #: Symmetry views the segmentator averaged (None in harvests made before it was recorded: 8).
+    symmetries: int | None = None
 
     def save(self, path: str | Path) -> None:
         separation = np.nan if self.peak_separation_mm is None else self.peak_separation_mm
         extra = {} if self.breast_cm2 is None else {"breast_cm2": self.breast_cm2}
+        if self.symmetries is not None:
+            extra["symmetries"] = self.symmetries
         np.savez_compressed(path, features=self.features, hits=self.hits, image=self.image,
                             ids=np.array(self.ids), n_truth=self.n_truth, peak_separation_mm=separation, **extra)
 
@@ -69,7 +73,8 @@ class Harvest:
         return cls(np.concatenate([p.features for p in parts]), np.concatenate([p.hits for p in parts]),
                    np.concatenate([p.image + o for p, o in zip(parts, offsets)]),
                    [i for p in parts for i in p.ids], np.concatenate([p.n_truth for p in parts]),
-                   parts[0].peak_separation_mm, None if any(a is None for a in areas) else np.concatenate(areas))
+                   parts[0].peak_separation_mm, None if any(a is None for a in areas) else np.concatenate(areas),
+                   parts[0].symmetries)
 
     @classmethod
     def load(cls, path: str | Path) -> "Harvest":
@@ -77,7 +82,8 @@ class Harvest:
             separation = float(d["peak_separation_mm"]) if "peak_separation_mm" in d else np.nan
             return cls(d["features"], d["hits"], d["image"], [str(x) for x in d["ids"]], d["n_truth"],
                        None if np.isnan(separation) else separation,
-                       d["breast_cm2"] if "breast_cm2" in d else None)
+                       d["breast_cm2"] if "breast_cm2" in d else None,
+                       int(d["symmetries"]) if "symmetries" in d else None)
 
 
 def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | None = None,
@@ -101,7 +107,7 @@ def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | N
                    np.concatenate(hits) if hits else np.zeros(0, bool),
                    np.concatenate(image) if image else np.zeros(0, int),
                    [c.image_id for c in cases], np.array(n_truth), pipeline.config.candidate_peak_separation_mm,
-                   np.array(breast_cm2))
+                   np.array(breast_cm2), pipeline.config.segmentator_symmetries)
 
 
 def curve_of(harvest: Harvest, scores: np.ndarray, images: np.ndarray):
@@ -189,6 +195,8 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
                 "validation": report["validation"], "created": report["created"]}
     if harvest.peak_separation_mm is not None:
         clf.meta[PEAK_SEPARATION_META] = harvest.peak_separation_mm
+    if harvest.symmetries is not None:
+        clf.meta[SYMMETRIES_META] = int(harvest.symmetries)
     if cluster_threshold is not None and cluster_threshold < clf.operating_threshold:
         clf.meta[CLUSTER_THRESHOLD_META] = report["cluster_threshold"] = cluster_threshold
     on_message(f"validation sensitivity at {target_fppi:g} FP/image: segmentator score {seg_sens:.3f}, "
@@ -246,9 +254,10 @@ def refit_beside(detector_path: str | Path, segmentator_path: str | Path, cases:
     report_path = target.with_suffix(".json")
     # The candidates are listed as for the bundled classifier, whose rule chose how.
     bundled = classifier_beside(DEFAULT_SEGMENTATOR_WEIGHTS)
-    listing = CandidateClassifier.load(bundled).meta.get(PEAK_SEPARATION_META) if bundled.is_file() else None
+    meta = CandidateClassifier.load(bundled).meta if bundled.is_file() else {}
     pipeline = Pipeline.from_weights(detector_path, segmentator_path,
-                                     config=PipelineConfig(candidate_peak_separation_mm=listing),
+                                     config=PipelineConfig(candidate_peak_separation_mm=meta.get(PEAK_SEPARATION_META),
+                                                           segmentator_symmetries=meta.get(SYMMETRIES_META)),
                                      classifier_path=None, coarse_dir=None)
     found = harvest(pipeline, cases, spacing_mm, progress)
     try:
