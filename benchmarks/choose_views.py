@@ -84,7 +84,7 @@ def harvest_with(weights: str, views: int, work: Path) -> tuple[Harvest, float]:
     return found, seconds
 
 
-def judge(found: Harvest) -> tuple[object, dict]:
+def judge(found: Harvest) -> tuple[object, dict, dict]:
     clf, report = fit_classifier(found, on_message=lambda m: None)
     splits = assign_splits(found.ids)
     val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
@@ -96,7 +96,7 @@ def judge(found: Harvest) -> tuple[object, dict]:
                  "calcifications": int(curve.n_truth), "candidates": int(len(found.hits)),
                  "operating_threshold": clf.operating_threshold,
                  "cluster_threshold": report.get("cluster_threshold"),
-                 "networks_alone_at_1": report["validation"]["sensitivity_at_1_fppi"]["segmentator_score"]}
+                 "networks_alone_at_1": report["validation"]["sensitivity_at_1_fppi"]["segmentator_score"]}, report
 
 
 def main() -> None:
@@ -113,10 +113,10 @@ def main() -> None:
     import vendor_fold_classifier as vf
 
     for weights in args.weights:
-        rows, classifiers = result.get(weights, {}).get("views", {}), {}
+        rows, classifiers, reports = result.get(weights, {}).get("views", {}), {}, {}
         for views in sorted(args.views, reverse=True):  # 8 first: the reference
             found, seconds = harvest_with(weights, views, args.work)
-            classifiers[views], row = judge(found)
+            classifiers[views], row, reports[views] = judge(found)
             rows[str(views)] = row | {"harvest_seconds_per_image": round(seconds, 3)}
             if views == 8 and weights == "fine":  # the control must reproduce the shipped classifier's harvest
                 shipped = Harvest.load(ROOT / "runs" / "fine-classifier" / "candidates.npz")
@@ -137,10 +137,12 @@ def main() -> None:
         print(weights, "->", verdict, "views", flush=True)
         if args.adopt and verdict != 8 and verdict in classifiers:
             clf = classifiers[verdict]
-            clf.meta[SYMMETRIES_META] = verdict
-            clf.meta["chosen_by"] = "benchmarks/choose_views.py"
+            report = reports[verdict] | {"segmentator_symmetries": verdict, "chosen_by": "benchmarks/choose_views.py"}
+            clf.meta |= {SYMMETRIES_META: verdict, "calibration": report["calibration"],
+                         "chosen_by": report["chosen_by"]}
             target = vf.RANGES[weights].weights
             clf.save(target / CLASSIFIER_FILE)
+            (target / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
             print(f"adopted the {verdict}-view classifier into {target}")
     out.write_text(json.dumps(result, indent=1))
 

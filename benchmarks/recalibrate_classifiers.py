@@ -21,7 +21,9 @@ The validation images are those of each classifier's own fit, rebuilt from the r
   0.07 mm  runs/fine-classifier (scripts/train_fine_classifier.sh): its stored harvest;
   coarse   runs/vendor-fold (benchmarks/vendor_fold_classifier.py, which fitted the shipped coarse
            classifier on runs/coarse-classifier-2 plus 12 crops of each vendor FFDM): its stored base
-           harvest plus the vendor crops' candidates, harvested again.
+           harvest plus the vendor crops' candidates, harvested again; since the coarse classifier was
+           refitted on 2-view candidates (benchmarks/choose_views.py), that script's harvest of the
+           same images with the views the classifier records (runs/views/coarse-v2.npz).
 Before moving anything, each threshold at 1 false positive per validation image must come out as the
 shipped one (the harvest reproduces the fit); otherwise the script stops. --write stores the new
 thresholds in mcseg/weights/ and mcseg/weights/coarse/; benchmarks/classifier_recalibration.json
@@ -38,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from mcseg.defaults import CLUSTER_CALIBRATION_FP
-from mcseg.fp_reduction import CLASSIFIER_FILE, CLUSTER_THRESHOLD_META, CandidateClassifier
+from mcseg.fp_reduction import CLASSIFIER_FILE, CLUSTER_THRESHOLD_META, SYMMETRIES_META, CandidateClassifier
+from mcseg.training import find_cases
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import Pipeline
 from mcseg.training.candidate_classifier import Harvest, calibration, curve_of, threshold_at, threshold_within
@@ -68,6 +71,13 @@ def coarse_harvest() -> tuple[Harvest, list[Path]]:
     import vendor_fold_classifier as vf
 
     scope = vf.RANGES["coarse"]
+    views = CandidateClassifier.load(scope.weights / CLASSIFIER_FILE).meta.get(SYMMETRIES_META)
+    if views is not None:  # refitted by benchmarks/choose_views.py on its own harvest of the same images
+        import choose_views
+
+        found, _ = choose_views.harvest_with("coarse", int(views), ROOT / "runs" / "views")
+        crops = [sorted((ROOT / "runs" / "vendor-fold" / f"train-{v}").glob("*.dcm")) for v in ("ge", "siemens")]
+        return found, [c.image_path for c in find_cases(scope.base_folder)] + crops[0] + crops[1]
     work = ROOT / "runs" / "vendor-fold"
     base = Harvest.load(work / "base_candidates.npz")
     networks = Pipeline.from_weights(scope.weights / "detector.pt", scope.weights / "segmentator.pt",

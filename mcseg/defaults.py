@@ -195,8 +195,9 @@ CANDIDATE_PEAK_SEPARATION_MM: float | None = None
 #: rotations/mirrorings of the image (test-time augmentation; 1 = off). Ours:
 #: with the session-3 weights on the 20 synthetic evaluation images it moved
 #: sensitivity at 1 FP/image from 0.831 to 0.873 (4) and 0.884 (8), for about
-#: 8x the segmentator stage's time, which is the cheap stage (the detector
-#: decides where it runs).
+#: 8x the segmentator stage's time (now most of a full-size image's time).
+#: A candidate classifier that records its own number (SYMMETRIES_META) sets it
+#: for its weights: the coarse weights' says 2 (benchmarks/choose_views.py).
 SEGMENTATOR_SYMMETRIES = 8
 #: The 7 further views run only where the first view's probability reaches this (0 = everywhere in
 #: the flagged region). Ours (issue 16): on real tissue the flagged region is large and nearly all of
