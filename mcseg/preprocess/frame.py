@@ -32,6 +32,11 @@ class WorkingFrame:
     flipped: bool                          # mirrored left-right so the chest wall is on the left
 
     @property
+    def breast_cm2(self) -> float:
+        """Breast area in cm^2 (the operating points are calibrated per typical breast area)."""
+        return float(self.breast.sum()) * float(np.prod(self.spacing_mm)) / 100.0
+
+    @property
     def scale(self) -> tuple[float, float]:
         """Input pixels per working pixel, per axis."""
         return (self.input_shape[0] / self.image.shape[0], self.input_shape[1] / self.image.shape[1])

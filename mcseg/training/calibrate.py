@@ -3,8 +3,10 @@
 A network trained on balanced patches scores as if calcifications were as common
 as background, so 0.5 is not a useful operating point on a whole mammogram. We
 run the pipeline on held-out images and take the lowest segmentator score at
-which the false positives stay within ``target_fppi`` per image; the threshold
-travels in the segmentator checkpoint so every user of the weights gets it.
+which the false positives stay within ``target_fppi`` per mammogram of
+TYPICAL_BREAST_AREA_CM2 of breast (held-out images are often crops: the budget
+per image scales with their breast area); the threshold travels in the
+segmentator checkpoint so every user of the weights gets it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mcseg.defaults import CALIBRATION_TARGET_FPPI
+from mcseg.defaults import CALIBRATION_TARGET_FPPI, TYPICAL_BREAST_AREA_CM2
 from mcseg.evaluation import froc, match_listed
 from mcseg.io.atomic import atomic_path
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import Pipeline
 from mcseg.training.data import LabelledCase
+
+
+def fp_per_image(target_per_mammogram: float, breast_cm2) -> float:
+    """False positives per image that make ``target_per_mammogram`` per mammogram of
+    TYPICAL_BREAST_AREA_CM2 of breast, on images of these breast areas (cm^2; their mean counts)."""
+    return round(target_per_mammogram * float(np.mean(breast_cm2)) / TYPICAL_BREAST_AREA_CM2, 4)
 
 
 def calibrate_operating_threshold(
@@ -32,20 +40,24 @@ def calibrate_operating_threshold(
     spacing_mm: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Threshold reaching at most ``target_fppi`` false positives per image on ``cases``."""
+    """Threshold reaching at most ``target_fppi`` false positives per typical mammogram on ``cases``."""
     if not cases:
         raise ValueError("calibration needs at least one image with a label")
-    matches = []
+    matches, breast_cm2 = [], []
     for case in tqdm(cases, desc="calibrating", unit="image", disable=not progress):
         mammo = read_mammogram(case.image_path, spacing_mm=spacing_mm)
-        matches.append(match_listed(pipeline.run(mammo).calcifications, read_label(case.label_path),
-                                    mammo.spacing_mm))
+        result = pipeline.run(mammo)
+        breast_cm2.append(result.frame.breast_cm2)
+        matches.append(match_listed(result.calcifications, read_label(case.label_path), mammo.spacing_mm))
     curve = froc(matches)
-    ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
+    budget = fp_per_image(target_fppi, breast_cm2)
+    ok = np.flatnonzero(curve.fppi <= budget + 1e-12)
     best = ok[-1]  # the lowest threshold still within the budget
     floor = pipeline.config.candidate_threshold
     threshold = float(min(max(curve.thresholds[best], floor), 0.999)) if best > 0 else 0.999
     return {"operating_threshold": round(threshold, 4), "target_fppi": target_fppi,
+            "fp_per_typical_mammogram": target_fppi, "fp_per_image": budget,
+            "breast_cm2_mean": round(float(np.mean(breast_cm2)), 1),
             "sensitivity": round(float(curve.sensitivity[best]), 3), "fppi": round(float(curve.fppi[best]), 3),
             "images": len(cases), "calcifications": curve.n_truth}
 

@@ -32,6 +32,7 @@ from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
+from mcseg.training.calibrate import fp_per_image
 from mcseg.training.data import LabelledCase, assign_splits
 
 #: Hidden layers of the classifier. Ours: two small layers; 24 features, a few 10^4 candidates.
@@ -95,7 +96,7 @@ def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | N
     for i, case in enumerate(tqdm(cases, desc="harvesting candidates", unit="image", disable=not progress)):
         mammo = read_mammogram(case.image_path, spacing_mm=spacing_mm)
         result = pipeline.run(mammo, keep_features=True)
-        breast_cm2.append(float(result.frame.breast.sum()) * float(np.prod(result.frame.spacing_mm)) / 100.0)
+        breast_cm2.append(result.frame.breast_cm2)
         match = match_listed(result.calcifications, read_label(case.label_path), mammo.spacing_mm)
         if result.calcifications:
             rows.append(result.candidate_features)
@@ -131,10 +132,9 @@ def calibration(harvest: Harvest, images: np.ndarray, target_fppi: float = CALIB
     TYPICAL_BREAST_AREA_CM2 of breast (the images' own count where their areas are not recorded)."""
     if harvest.breast_cm2 is None:
         return {"fp_per_image": target_fppi, "why": "no breast areas in the harvest: per image"}
-    mean_cm2 = float(np.mean(harvest.breast_cm2[images]))
+    areas = harvest.breast_cm2[images]
     return {"fp_per_typical_mammogram": target_fppi, "typical_breast_cm2": TYPICAL_BREAST_AREA_CM2,
-            "validation_breast_cm2_mean": round(mean_cm2, 1),
-            "fp_per_image": round(target_fppi * mean_cm2 / TYPICAL_BREAST_AREA_CM2, 4)}
+            "validation_breast_cm2_mean": round(float(np.mean(areas)), 1), "fp_per_image": fp_per_image(target_fppi, areas)}
 
 
 def threshold_at(curve, harvest: Harvest, images: np.ndarray, fp_per_mammogram: float) -> float:

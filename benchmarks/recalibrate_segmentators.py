@@ -1,0 +1,80 @@
+"""Move the bundled segmentators' own thresholds to 1 false positive per typical mammogram.
+
+    .venv/bin/python benchmarks/recalibrate_segmentators.py [--write]   # after benchmarks/choose_views.py
+
+The segmentator's calibrated threshold decides the mask where no candidate classifier is used
+(`--no-candidate-classifier`, or an app whose retrained networks had no classifier kept beside
+them). Both bundled thresholds (0.8631 for the 0.07 mm weights, 0.8246 for the coarse ones) were
+calibrated to 1 false positive per validation image on the networks' training validation crops, the
+rule the candidate classifiers left on 2026-12-07 (benchmarks/recalibrate_classifiers.py): one per
+crop is about three per real mammogram. Those 70 crops are not kept, so the rule, written and
+committed before any evaluation image was run with the new thresholds: each segmentator's threshold
+at 1 false positive per typical mammogram (mcseg.training.calibrate.fp_per_image), read off the
+networks-alone candidates of the validation images of its own range's classifier folder (the
+inputs it serves; 8-view harvests of benchmarks/choose_views.py, runs/views/{fine,coarse}-v8.npz,
+which record each image's breast area), floored at the candidate threshold as
+calibrate_operating_threshold floors it. Nothing is retrained. What it costs is measured by
+`benchmarks/evaluate_default.py --no-candidate-classifier` afterwards. --write stores the thresholds
+in the checkpoints; benchmarks/segmentator_recalibration.json says what moved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from mcseg.defaults import CALIBRATION_TARGET_FPPI, PipelineConfig  # noqa: E402
+from mcseg.fp_reduction import FEATURE_NAMES  # noqa: E402
+from mcseg.pipeline import load_network  # noqa: E402
+from mcseg.training.calibrate import fp_per_image, store_calibration  # noqa: E402
+from mcseg.training.candidate_classifier import Harvest, curve_of, threshold_within  # noqa: E402
+from mcseg.training.data import assign_splits  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    floor = PipelineConfig().candidate_threshold
+    result = {}
+    for name, folder in (("fine", ROOT / "mcseg" / "weights"), ("coarse", ROOT / "mcseg" / "weights" / "coarse")):
+        found = Harvest.load(ROOT / "runs" / "views" / f"{name}-v8.npz")
+        if found.breast_cm2 is None or found.symmetries not in (None, 8):
+            raise SystemExit(f"runs/views/{name}-v8.npz: an 8-view harvest with breast areas is needed")
+        splits = assign_splits(found.ids)
+        val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
+        curve = curve_of(found, found.features[:, FEATURE_NAMES.index("segmentator_score")], val)
+        checkpoint = folder / "segmentator.pt"
+        _, meta = load_network(checkpoint, "segmentator")
+        before = meta.get("operating_threshold")
+        budget = fp_per_image(CALIBRATION_TARGET_FPPI, found.breast_cm2[val])
+        threshold = round(max(threshold_within(curve, budget), floor), 4)
+        best = np.flatnonzero(curve.fppi <= budget + 1e-12)[-1]
+        calibration = {"operating_threshold": threshold, "target_fppi": CALIBRATION_TARGET_FPPI,
+                       "fp_per_typical_mammogram": CALIBRATION_TARGET_FPPI, "fp_per_image": budget,
+                       "breast_cm2_mean": round(float(np.mean(found.breast_cm2[val])), 1),
+                       "sensitivity": round(float(curve.sensitivity[best]), 3),
+                       "fppi": round(float(curve.fppi[best]), 3), "images": int(len(val)),
+                       "calcifications": int(curve.n_truth),
+                       "calibrated_on": f"validation images of the {name} classifier folder "
+                                        "(benchmarks/recalibrate_segmentators.py, 2026-12-07)",
+                       "before": meta.get("calibration")}
+        result[name] = {"threshold": {"before": before, "after": threshold},
+                        "sensitivity_at_1_per_image_there": round(float(curve.sensitivity_at(1.0)), 4),
+                        **{k: calibration[k] for k in ("fp_per_image", "breast_cm2_mean", "sensitivity", "fppi",
+                                                       "images", "calcifications")}}
+        print(name, json.dumps(result[name]), flush=True)
+        if args.write:
+            store_calibration(checkpoint, calibration)
+    (ROOT / "benchmarks" / "segmentator_recalibration.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
