@@ -56,8 +56,7 @@ def breast_cm2(pipeline: Pipeline, paths: list[Path]) -> np.ndarray:
     out = []
     for path in paths:
         mammo = read_mammogram(path)
-        frame = pipeline.for_input(mammo).prepare(mammo)
-        out.append(float(frame.breast.sum()) * float(np.prod(frame.spacing_mm)) / 100.0)
+        out.append(pipeline.for_input(mammo).prepare(mammo).breast_cm2)
     return np.array(out)
 
 

@@ -23,7 +23,7 @@ from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, 
 from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD,
                             PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
-from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META, CandidateClassifier,
+from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META, CandidateClassifier,
                                 candidate_features, classifier_beside, peaks_of)
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
@@ -271,6 +271,9 @@ class Pipeline:
         # caller left unset (None); an explicit value always wins.
         trained_at = {det_meta.get("working_spacing_mm"), seg_meta.get("working_spacing_mm")} - {None}
         calibrated = seg_meta.get("operating_threshold")
+        if classifier is not None and (config is None or config.use_candidate_classifier):
+            # The classifier scores candidates listed as in its fit: at the threshold recorded there.
+            calibrated = classifier.meta.get(LISTING_THRESHOLD_META, calibrated)
         config = (config or PipelineConfig()).resolved(
             working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
             operating_threshold=float(calibrated) if calibrated is not None else None)

@@ -118,20 +118,23 @@ def test_the_classifier_says_how_its_candidates_are_listed(tmp_path):
 
 def test_the_classifier_says_how_many_symmetry_views_its_scores_averaged(tmp_path):
     """Its features (the score, the views' spread) depend on the views: a pipeline that loads a
-    classifier fitted on 2-view candidates averages 2 unless told otherwise; none recorded: 8."""
+    classifier fitted on 2-view candidates averages 2 unless told otherwise; none recorded: 8.
+    Likewise the segmentator threshold its candidates were listed at."""
     from mcseg.defaults import SEGMENTATOR_SYMMETRIES
     from mcseg.fp_reduction import SYMMETRIES_META
 
     harvest = _toy_harvest(np.random.default_rng(1))
     unrecorded, _ = fit_classifier(harvest, on_message=lambda m: None)
     assert SYMMETRIES_META not in unrecorded.meta
-    harvest.symmetries = 2
+    harvest.symmetries, harvest.listing_threshold = 2, 0.7
     harvest.save(tmp_path / "candidates.npz")
-    assert Harvest.load(tmp_path / "candidates.npz").symmetries == 2
+    again = Harvest.load(tmp_path / "candidates.npz")
+    assert (again.symmetries, again.listing_threshold) == (2, 0.7)
     two, _ = fit_classifier(harvest, on_message=lambda m: None)
     path = two.save(tmp_path / "candidate_classifier.npz")
     loaded = Pipeline.from_weights(classifier_path=path, coarse_dir=None)
     assert loaded.config.segmentator_symmetries == 2
+    assert loaded.config.operating_threshold == 0.7  # candidates listed as in the fit
     assert loaded.weights["candidate_classifier"][SYMMETRIES_META] == 2
     told = Pipeline.from_weights(config=PipelineConfig(segmentator_symmetries=4), classifier_path=path, coarse_dir=None)
     assert told.config.segmentator_symmetries == 4

@@ -89,10 +89,17 @@ def test_every_calcification_says_how_much_the_views_disagree(demo_result):
 
 
 def test_weights_fill_unset_settings_and_explicit_ones_win():
-    bundled = Pipeline.from_weights()
+    from mcseg.fp_reduction import LISTING_THRESHOLD_META
+
+    # The networks alone decide at the segmentator's calibrated threshold; with the candidate
+    # classifier, candidates are listed at the threshold recorded in its fit.
+    bundled = Pipeline.from_weights(config=PipelineConfig(use_candidate_classifier=False))
     calibrated = bundled.weights["segmentator"]["operating_threshold"]
     assert calibrated != OPERATING_THRESHOLD
     assert bundled.config.operating_threshold == calibrated
+    listing = Pipeline.from_weights()
+    recorded = listing.weights["candidate_classifier"][LISTING_THRESHOLD_META]
+    assert listing.config.operating_threshold == recorded
     assert bundled.config.working_spacing_mm == WORKING_SPACING_MM
     # A value equal to the default is still an explicit choice.
     explicit = Pipeline.from_weights(config=PipelineConfig(operating_threshold=OPERATING_THRESHOLD,
@@ -104,6 +111,8 @@ def test_weights_fill_unset_settings_and_explicit_ones_win():
     args = build_parser().parse_args(["segment", "x.dcm", "--operating-threshold", str(OPERATING_THRESHOLD)])
     assert _pipeline_from_args(args).config.operating_threshold == OPERATING_THRESHOLD
     args = build_parser().parse_args(["segment", "x.dcm"])
+    assert _pipeline_from_args(args).config.operating_threshold == recorded
+    args = build_parser().parse_args(["segment", "x.dcm", "--no-candidate-classifier"])
     assert _pipeline_from_args(args).config.operating_threshold == calibrated
 
 

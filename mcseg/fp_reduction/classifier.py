@@ -27,6 +27,10 @@ CLUSTER_THRESHOLD_META = "cluster_threshold"
 #: The ``meta`` key of how many symmetry views the segmentator averaged for the candidates it was
 #: fitted on (PipelineConfig.segmentator_symmetries); absent: the default, 8.
 SYMMETRIES_META = "segmentator_symmetries"
+#: The ``meta`` key of the segmentator threshold its candidates were listed at (components above it
+#: are listed whole, weaker regions by their peak; PipelineConfig.operating_threshold). A pipeline that
+#: loads the classifier lists at it, whatever the segmentator's own threshold for the networks alone.
+LISTING_THRESHOLD_META = "candidate_listing_threshold"
 
 
 def classifier_beside(segmentator_path: str | Path) -> Path:
@@ -97,5 +101,5 @@ class CandidateClassifier:
         return {"operating_threshold": self.operating_threshold,
                 "hidden_units": [int(w.shape[1]) for w in self.weights[:-1]]} | {
             k: self.meta[k] for k in ("trained_on", "validation", "created", "path", PEAK_SEPARATION_META,
-                                      CLUSTER_THRESHOLD_META, SYMMETRIES_META)
+                                      CLUSTER_THRESHOLD_META, SYMMETRIES_META, LISTING_THRESHOLD_META)
             if k in self.meta}

@@ -26,7 +26,8 @@ from mcseg.defaults import CALIBRATION_TARGET_FPPI, CLUSTER_CALIBRATION_FP, TYPI
 from mcseg.evaluation import froc, match_listed
 from mcseg.evaluation.froc import ImageMatch
 from mcseg.defaults import PipelineConfig
-from mcseg.fp_reduction import (CLASSIFIER_FILE, CLUSTER_THRESHOLD_META, FEATURE_NAMES, PEAK_SEPARATION_META,
+from mcseg.fp_reduction import (CLASSIFIER_FILE, CLUSTER_THRESHOLD_META, FEATURE_NAMES, LISTING_THRESHOLD_META,
+                                PEAK_SEPARATION_META,
                                 SYMMETRIES_META, CandidateClassifier, classifier_beside)
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
@@ -56,12 +57,16 @@ class Harvest:
     breast_cm2: np.ndarray | None = None
     #: Symmetry views the segmentator averaged (None in harvests made before it was recorded: 8).
     symmetries: int | None = None
+    #: The segmentator threshold the candidates were listed at (None where not recorded).
+    listing_threshold: float | None = None
 
     def save(self, path: str | Path) -> None:
         separation = np.nan if self.peak_separation_mm is None else self.peak_separation_mm
         extra = {} if self.breast_cm2 is None else {"breast_cm2": self.breast_cm2}
         if self.symmetries is not None:
             extra["symmetries"] = self.symmetries
+        if self.listing_threshold is not None:
+            extra["listing_threshold"] = self.listing_threshold
         np.savez_compressed(path, features=self.features, hits=self.hits, image=self.image,
                             ids=np.array(self.ids), n_truth=self.n_truth, peak_separation_mm=separation, **extra)
 
@@ -75,7 +80,7 @@ class Harvest:
                    np.concatenate([p.image + o for p, o in zip(parts, offsets)]),
                    [i for p in parts for i in p.ids], np.concatenate([p.n_truth for p in parts]),
                    parts[0].peak_separation_mm, None if any(a is None for a in areas) else np.concatenate(areas),
-                   parts[0].symmetries)
+                   parts[0].symmetries, parts[0].listing_threshold)
 
     @classmethod
     def load(cls, path: str | Path) -> "Harvest":
@@ -84,7 +89,8 @@ class Harvest:
             return cls(d["features"], d["hits"], d["image"], [str(x) for x in d["ids"]], d["n_truth"],
                        None if np.isnan(separation) else separation,
                        d["breast_cm2"] if "breast_cm2" in d else None,
-                       int(d["symmetries"]) if "symmetries" in d else None)
+                       int(d["symmetries"]) if "symmetries" in d else None,
+                       float(d["listing_threshold"]) if "listing_threshold" in d else None)
 
 
 def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | None = None,
@@ -108,7 +114,7 @@ def harvest(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | N
                    np.concatenate(hits) if hits else np.zeros(0, bool),
                    np.concatenate(image) if image else np.zeros(0, int),
                    [c.image_id for c in cases], np.array(n_truth), pipeline.config.candidate_peak_separation_mm,
-                   np.array(breast_cm2), pipeline.config.segmentator_symmetries)
+                   np.array(breast_cm2), pipeline.config.segmentator_symmetries, pipeline.config.operating_threshold)
 
 
 def curve_of(harvest: Harvest, scores: np.ndarray, images: np.ndarray):
@@ -197,6 +203,8 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
         clf.meta[PEAK_SEPARATION_META] = harvest.peak_separation_mm
     if harvest.symmetries is not None:
         clf.meta[SYMMETRIES_META] = int(harvest.symmetries)
+    if harvest.listing_threshold is not None:
+        clf.meta[LISTING_THRESHOLD_META] = float(harvest.listing_threshold)
     if cluster_threshold is not None and cluster_threshold < clf.operating_threshold:
         clf.meta[CLUSTER_THRESHOLD_META] = report["cluster_threshold"] = cluster_threshold
     on_message(f"validation sensitivity at {target_fppi:g} FP/image: segmentator score {seg_sens:.3f}, "
