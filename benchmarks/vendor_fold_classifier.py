@@ -66,6 +66,7 @@ from mcseg.evaluation.froc import ImageMatch, froc, match_points, without_ignore
 from mcseg.evaluation.truth import find_truth
 from mcseg.fp_reduction import CLASSIFIER_FILE, FEATURE_NAMES, CandidateClassifier
 from mcseg.io import read_mammogram
+from mcseg.defaults import PipelineConfig
 from mcseg.pipeline import Pipeline
 from mcseg.synth import SynthConfig, generate_dataset
 from mcseg.training import find_cases
@@ -180,6 +181,9 @@ def main() -> None:
     parser.add_argument("--adopt", action="store_true")
     parser.add_argument("--json", type=Path, help="default: benchmarks/vendor_fold_classifier[_fine].json")
     parser.add_argument("--cross-fit", type=Path, metavar="OLD", help="see the module's docstring")
+    parser.add_argument("--views", type=int, default=8,
+                        help="symmetry views of the segmentator (the coarse classifier has averaged 2 since "
+                             "benchmarks/choose_views.py; default 8, as the folds were first run)")
     args = parser.parse_args()
     scope = RANGES[args.weights]
     args.out = args.out or ROOT / "runs" / ("vendor-fold" if args.weights == "coarse" else f"vendor-fold-{args.weights}")
@@ -193,8 +197,10 @@ def main() -> None:
     if not scope.base_folder.is_dir():
         raise SystemExit(f"{scope.base_folder} is missing: make it with the range's training script first")
     networks = Pipeline.from_weights(scope.weights / "detector.pt", scope.weights / "segmentator.pt",
+                                     config=PipelineConfig(segmentator_symmetries=args.views),
                                      classifier_path=None, coarse_dir=None)
-    base_cache = args.out / "base_candidates.npz"
+    views_tag = "" if args.views == 8 else f"_v{args.views}"
+    base_cache = args.out / f"base_candidates{views_tag}.npz"
     if base_cache.is_file():
         base = Harvest.load(base_cache)
     else:
@@ -268,7 +274,7 @@ def cross_fit(args, scope: Range, base: Harvest, vendor_found: dict, crops: dict
                   f"classifier shipped before ({args.cross_fit.name})": sensitivities(matches(images, old.predict)),
                   "adopted, cross-fitted (vendor crops by the fold that did not see the vendor)": sensitivities(crossed),
                   "adopted, as shipped (has seen both vendors' anatomy)": sensitivities(matches(images, adopted.predict))}}
-    out = args.json.with_name("vendor_fold_crossfit.json")
+    out = args.json.with_name(f"vendor_fold_crossfit{'' if args.views == 8 else f'_v{args.views}'}.json")
     out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result["sensitivity_at_fppi"], indent=1))
 
