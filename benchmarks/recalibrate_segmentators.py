@@ -34,6 +34,19 @@ clusters fell on every set (synthetic 0.941 -> 0.765, real-background 0.857 -> 0
 0-50 by 0.03-0.18. The checkpoints were put back; the candidate classifiers keep the listing
 threshold recorded. What the classifiers' path did instead (a cluster threshold below the operating
 one, outlines at the listing threshold) is what this path would need.
+
+The follow-up (--decisions; the rule written and committed before any evaluation image was run with
+it): each operating threshold stays (it lists and outlines the candidates), and beside it the
+segmentator's calibration gets a decision threshold at 1 false positive per typical mammogram and a
+cluster threshold at 4 (CLUSTER_CALIBRATION_FP), neither below the operating threshold, from the same
+validation images (mcseg.training.calibrate.decision_thresholds; new trainings compute them too).
+The networks alone then decide as the classifier path does: a candidate is in the mask when its
+score reaches the decision threshold, or the cluster threshold where it forms a cluster
+(Pipeline.score_decision). Kept only if, on every evaluation set with cluster truth, the networks
+alone find no fewer clusters (at 1 false cluster per image) than with the operating threshold
+deciding, and the false calcifications per real normal fall on the CBIS films and the mini-MIAS
+normals (`evaluate_default.py --no-candidate-classifier`, judged on evaluation images: there is no
+other real normal image at hand).
 """
 
 from __future__ import annotations
@@ -52,7 +65,7 @@ from mcseg.defaults import CALIBRATION_TARGET_FPPI, PipelineConfig  # noqa: E402
 from mcseg.fp_reduction import (CLASSIFIER_FILE, FEATURE_NAMES, LISTING_THRESHOLD_META,  # noqa: E402
                                 CandidateClassifier)
 from mcseg.pipeline import load_network  # noqa: E402
-from mcseg.training.calibrate import fp_per_image, store_calibration  # noqa: E402
+from mcseg.training.calibrate import decision_thresholds, fp_per_image, store_calibration  # noqa: E402
 from mcseg.training.candidate_classifier import Harvest, curve_of, threshold_within  # noqa: E402
 from mcseg.training.data import assign_splits  # noqa: E402
 
@@ -60,7 +73,11 @@ from mcseg.training.data import assign_splits  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--decisions", action="store_true",
+                        help="the follow-up: keep each operating threshold, add the decision thresholds")
     args = parser.parse_args()
+    if args.decisions:
+        return decisions(args.write)
     floor = PipelineConfig().candidate_threshold
     result = {}
     for name, folder in (("fine", ROOT / "mcseg" / "weights"), ("coarse", ROOT / "mcseg" / "weights" / "coarse")):
@@ -102,6 +119,30 @@ def main() -> None:
                                                   | {LISTING_THRESHOLD_META: before}, indent=1))
             store_calibration(checkpoint, calibration)
     (ROOT / "benchmarks" / "segmentator_recalibration.json").write_text(json.dumps(result, indent=1))
+
+
+def decisions(write: bool) -> None:
+    """The follow-up (see the module's docstring): decision and cluster thresholds beside each
+    unchanged operating threshold, from the same validation images."""
+    result = {}
+    for name, folder in (("fine", ROOT / "mcseg" / "weights"), ("coarse", ROOT / "mcseg" / "weights" / "coarse")):
+        found = Harvest.load(ROOT / "runs" / "views" / f"{name}-v8.npz")
+        splits = assign_splits(found.ids)
+        val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
+        curve = curve_of(found, found.features[:, FEATURE_NAMES.index("segmentator_score")], val)
+        checkpoint = folder / "segmentator.pt"
+        _, meta = load_network(checkpoint, "segmentator")
+        found_thresholds = decision_thresholds(curve, found.breast_cm2[val], meta["operating_threshold"])
+        result[name] = {"operating_threshold": meta["operating_threshold"], **found_thresholds,
+                        "validation_images": int(len(val)), "calcifications": int(curve.n_truth),
+                        "breast_cm2_mean": round(float(np.mean(found.breast_cm2[val])), 1)}
+        print(name, json.dumps(result[name]), flush=True)
+        if write:
+            calibration = dict(meta.get("calibration") or {"operating_threshold": meta["operating_threshold"]})
+            calibration |= found_thresholds | {"decisions_calibrated_on": f"validation images of the {name} "
+                                               "classifier folder (benchmarks/recalibrate_segmentators.py --decisions)"}
+            store_calibration(checkpoint, calibration)
+    (ROOT / "benchmarks" / "segmentator_decisions.json").write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,11 @@ DEFAULT_SEGMENTATOR_WEIGHTS = WEIGHTS_DIR / "segmentator.pt"
 #: Coarse-pixel weights (0.14 mm working pixel) for inputs of COARSE_INPUT_MIN_SPACING_MM and
 #: coarser; shipped only when they met their choice rule (benchmarks/choose_weights.py --coarse).
 DEFAULT_COARSE_WEIGHTS_DIR = WEIGHTS_DIR / "coarse"
+#: Keys of a segmentator checkpoint's ``calibration``: the thresholds on the segmentator score at 1 and
+#: at CLUSTER_CALIBRATION_FP false positives per typical mammogram, with which the networks alone
+#: decide the mask as a candidate classifier does (``operating_threshold`` then lists and outlines).
+DECISION_THRESHOLD_KEY = "decision_threshold"
+CLUSTER_THRESHOLD_KEY = "cluster_threshold"
 #: Sentinel for ``Pipeline.from_weights(classifier_path=...)``: the file next to the segmentator's.
 BESIDE_SEGMENTATOR = "beside-segmentator"
 #: Sentinel for ``Pipeline.from_weights(coarse_dir=...)``: the bundled coarse weights, when the
@@ -206,6 +211,7 @@ class Pipeline:
         weights: dict[str, Any] | None = None,
         classifier: CandidateClassifier | None = None,
         coarse: "Pipeline | None" = None,
+        score_decision: tuple[float, float | None] | None = None,
     ):
         self.config = config.resolved()
         #: Serves inputs whose pixel is COARSE_INPUT_MIN_SPACING_MM or coarser (see :meth:`for_input`).
@@ -219,6 +225,9 @@ class Pipeline:
         self._window_runner: OnnxWindowRunner | None = None
         self._runner_lock = threading.Lock()  # one pipeline is shared by the server's threads
         self.classifier = classifier if self.config.use_candidate_classifier else None
+        #: Networks alone: (decision, cluster) thresholds on the segmentator score that decide the mask as a
+        #: classifier's do, from the segmentator's calibration; None: the operating threshold decides.
+        self.score_decision = score_decision if self.classifier is None else None
         # A classifier's features describe the candidates it was fitted on: unless the caller set
         # the candidate kind, list them as it was fitted (one per region where it does not say).
         if self.config.candidate_peak_separation_mm is None and self.classifier is not None:
@@ -277,8 +286,15 @@ class Pipeline:
         config = (config or PipelineConfig()).resolved(
             working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
             operating_threshold=float(calibrated) if calibrated is not None else None)
+        # Networks alone, at the calibrated operating threshold: the decision and cluster thresholds
+        # calibrated per typical mammogram decide the mask (an explicit --operating-threshold decides alone).
+        calibration = seg_meta.get("calibration") or {}
+        decision = calibration.get(DECISION_THRESHOLD_KEY)
+        score_decision = None
+        if decision is not None and config.operating_threshold == calibrated:
+            score_decision = (float(decision), calibration.get(CLUSTER_THRESHOLD_KEY))
         return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
-                   classifier, coarse)
+                   classifier, coarse, score_decision)
 
     #: Settings that change only what is decided from the networks' output, never the output itself.
     DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold"})
@@ -357,8 +373,12 @@ class Pipeline:
                 np.array([c.score for c in calcs]), np.array([c.area_px for c in calcs]),
                 float(np.mean(frame.spacing_mm)), float(np.mean(frame.input_spacing_mm)))
         prob_in = frame.map_to_input(prob)
-        if self.classifier is not None and calcs:
-            calcs, features = self._rescore(calcs, features)
+        if calcs and (self.classifier is not None or self.score_decision is not None):
+            if self.classifier is not None:
+                calcs, features = self._rescore(calcs, features)
+            else:
+                for calc in calcs:
+                    calc.above_operating = bool(calc.score >= self.score_decision[0])
             self._promote_clustered(calcs, frame.spacing_mm)
             mask = (frame.map_to_input(self._kept_pixels(prob, calcs).astype(np.float32)) >= 0.5).astype(np.uint8)
         else:
@@ -403,7 +423,8 @@ class Pipeline:
         tissue drops the weaker members of real clusters."""
         threshold = self.config.cluster_threshold
         if threshold is None:
-            threshold = self.classifier.meta.get(CLUSTER_THRESHOLD_META)
+            threshold = (self.classifier.meta.get(CLUSTER_THRESHOLD_META) if self.classifier is not None
+                         else self.score_decision[1])
         if threshold is None or not calcs:
             return
         centroids_mm = np.array([c.centroid_px for c in calcs]) * np.asarray(spacing_mm)
@@ -425,11 +446,12 @@ class Pipeline:
         for c in calcs:
             if not c.above_operating:
                 continue
-            if c.segmentator_score >= cfg.operating_threshold:
+            if (c.score if c.segmentator_score is None else c.segmentator_score) >= cfg.operating_threshold:
                 r0, c0, r1, c1 = c.bbox_px
                 kept[r0:r1, c0:c1] |= prob[r0:r1, c0:c1] >= cfg.operating_threshold
             else:
-                c.bbox_px, own = peak_blob(prob, c, max(cfg.candidate_threshold, c.segmentator_score / 2))
+                c.bbox_px, own = peak_blob(prob, c, max(cfg.candidate_threshold, c.score / 2 if c.segmentator_score is None
+                                                        else c.segmentator_score / 2))
                 c.area_px = int(own.sum())
                 r0, c0, r1, c1 = c.bbox_px
                 kept[r0:r1, c0:c1] |= own

@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mcseg.defaults import CALIBRATION_TARGET_FPPI, TYPICAL_BREAST_AREA_CM2
+from mcseg.defaults import CALIBRATION_TARGET_FPPI, CLUSTER_CALIBRATION_FP, TYPICAL_BREAST_AREA_CM2
 from mcseg.evaluation import froc, match_listed
 from mcseg.io.atomic import atomic_path
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
-from mcseg.pipeline import Pipeline
+from mcseg.pipeline import CLUSTER_THRESHOLD_KEY, DECISION_THRESHOLD_KEY, Pipeline
 from mcseg.training.data import LabelledCase
 
 
@@ -30,6 +30,13 @@ def fp_per_image(target_per_mammogram: float, breast_cm2) -> float:
     """False positives per image that make ``target_per_mammogram`` per mammogram of
     TYPICAL_BREAST_AREA_CM2 of breast, on images of these breast areas (cm^2; their mean counts)."""
     return round(target_per_mammogram * float(np.mean(breast_cm2)) / TYPICAL_BREAST_AREA_CM2, 4)
+
+
+def threshold_within(curve, target_fppi: float, floor: float = 0.0) -> float:
+    """Lowest score threshold whose false positives per image stay within ``target_fppi``."""
+    ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
+    best = ok[-1]
+    return float(min(max(curve.thresholds[best], floor), 0.999)) if best > 0 else 0.999
 
 
 def calibrate_operating_threshold(
@@ -52,7 +59,8 @@ def calibrate_operating_threshold(
     ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
     best = ok[-1]  # the lowest threshold still within the budget
     floor = pipeline.config.candidate_threshold
-    threshold = float(min(max(curve.thresholds[best], floor), 0.999)) if best > 0 else 0.999
+    threshold = threshold_within(curve, target_fppi, floor)
+    decisions = decision_thresholds(curve, breast_cm2, threshold, target_fppi)
     # Per image, not per typical mammogram as the candidate classifiers: with the networks alone this
     # one threshold also outlines the mask and admits cluster members, and moving the bundled ones
     # to 1 per typical mammogram lost a fifth to three fifths of the clusters and 0.08-0.19 of the
@@ -63,7 +71,19 @@ def calibrate_operating_threshold(
             "breast_cm2_mean": round(float(np.mean(breast_cm2)), 1),
             "fp_per_typical_mammogram": round(per_mammogram, 3),
             "sensitivity": round(float(curve.sensitivity[best]), 3), "fppi": round(float(curve.fppi[best]), 3),
-            "images": len(cases), "calcifications": curve.n_truth}
+            "images": len(cases), "calcifications": curve.n_truth, **decisions}
+
+
+def decision_thresholds(curve, breast_cm2, operating_threshold: float,
+                        target_fppi: float = CALIBRATION_TARGET_FPPI) -> dict[str, float]:
+    """The networks alone's decision thresholds on the segmentator score (Pipeline's DECISION_THRESHOLD_KEY and
+    CLUSTER_THRESHOLD_KEY): ``target_fppi`` and CLUSTER_CALIBRATION_FP false positives per typical mammogram,
+    never below the operating threshold, which lists and outlines the candidates (a decision below it
+    would admit candidates never outlined at it)."""
+    return {DECISION_THRESHOLD_KEY: round(max(threshold_within(curve, fp_per_image(target_fppi, breast_cm2)),
+                                              operating_threshold), 4),
+            CLUSTER_THRESHOLD_KEY: round(max(threshold_within(curve, fp_per_image(CLUSTER_CALIBRATION_FP, breast_cm2)),
+                                             operating_threshold), 4)}
 
 
 def store_calibration(checkpoint_path: str | Path, calibration: dict[str, Any]) -> None:

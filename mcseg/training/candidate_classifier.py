@@ -33,7 +33,7 @@ from mcseg.io.atomic import atomic_write_text
 from mcseg.io.labels import read_label
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
-from mcseg.training.calibrate import fp_per_image
+from mcseg.training.calibrate import fp_per_image, threshold_within
 from mcseg.training.data import LabelledCase, assign_splits
 
 #: Hidden layers of the classifier. Ours: two small layers; 24 features, a few 10^4 candidates.
@@ -124,13 +124,6 @@ def curve_of(harvest: Harvest, scores: np.ndarray, images: np.ndarray):
         sel = harvest.image == i
         matches.append(ImageMatch(scores[sel], harvest.hits[sel], int(harvest.n_truth[i])))
     return froc(matches)
-
-
-def threshold_within(curve, target_fppi: float, floor: float = 0.0) -> float:
-    """Lowest score threshold whose false positives per image stay within ``target_fppi``."""
-    ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
-    best = ok[-1]
-    return float(min(max(curve.thresholds[best], floor), 0.999)) if best > 0 else 0.999
 
 
 def calibration(harvest: Harvest, images: np.ndarray, target_fppi: float = CALIBRATION_TARGET_FPPI) -> dict[str, Any]:
