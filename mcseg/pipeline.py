@@ -280,6 +280,7 @@ class Pipeline:
         # caller left unset (None); an explicit value always wins.
         trained_at = {det_meta.get("working_spacing_mm"), seg_meta.get("working_spacing_mm")} - {None}
         calibrated = seg_meta.get("operating_threshold")
+        told_threshold = config is not None and config.operating_threshold is not None
         if classifier is not None and (config is None or config.use_candidate_classifier):
             # The classifier scores candidates listed as in its fit: at the threshold recorded there.
             calibrated = classifier.meta.get(LISTING_THRESHOLD_META, calibrated)
@@ -291,7 +292,7 @@ class Pipeline:
         calibration = seg_meta.get("calibration") or {}
         decision = calibration.get(DECISION_THRESHOLD_KEY)
         score_decision = None
-        if decision is not None and config.operating_threshold == calibrated:
+        if decision is not None and not told_threshold:
             score_decision = (float(decision), calibration.get(CLUSTER_THRESHOLD_KEY))
         return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
                    classifier, coarse, score_decision)

@@ -158,8 +158,10 @@ def test_a_classifier_for_other_features_is_refused(tmp_path):
 def test_pipeline_rescoring_by_a_monotone_classifier_keeps_the_calcifications():
     """A classifier that is a steep monotone function of the segmentator score, with its threshold at the
     operating threshold's image, must put exactly the same calcifications in the mask."""
-    base = Pipeline.from_weights(classifier_path=None)
-    t = base.config.operating_threshold
+    # The operating threshold deciding alone (explicit: the calibration's decision thresholds step aside).
+    t = Pipeline.from_weights(classifier_path=None).config.operating_threshold
+    base = Pipeline.from_weights(config=PipelineConfig(operating_threshold=t), classifier_path=None)
+    assert base.score_decision is None
     k = len(FEATURE_NAMES)
     mean, scale = np.zeros(k), np.ones(k)
     w = np.zeros((k, 1))

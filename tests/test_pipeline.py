@@ -116,6 +116,44 @@ def test_weights_fill_unset_settings_and_explicit_ones_win():
     assert _pipeline_from_args(args).config.operating_threshold == calibrated
 
 
+def test_the_networks_alone_decide_at_their_calibrated_decision_thresholds(tmp_path):
+    """With decision thresholds in the segmentator's calibration and no classifier, a candidate is in
+    the mask when its score reaches the decision threshold, or the cluster threshold inside a
+    cluster; the operating threshold still lists and outlines; an explicit one decides alone."""
+    import torch
+
+    from mcseg.pipeline import (CLUSTER_THRESHOLD_KEY, DECISION_THRESHOLD_KEY, DEFAULT_DETECTOR_WEIGHTS,
+                                DEFAULT_SEGMENTATOR_WEIGHTS)
+
+    mammo = read_mammogram(DEMO)
+    ckpt = torch.load(DEFAULT_SEGMENTATOR_WEIGHTS, map_location="cpu", weights_only=True)
+    # The operating threshold deciding alone (an explicit value; the bundled calibration may hold decisions).
+    plain = Pipeline.from_weights(config=PipelineConfig(use_candidate_classifier=False,
+                                                        operating_threshold=ckpt["operating_threshold"])).run(mammo)
+    assert plain.settings["operating_threshold"] == ckpt["operating_threshold"]
+    scores = np.array([c["score"] for c in plain.calcifications])
+    listed = scores[[c["in_mask"] for c in plain.calcifications]]
+    decision = float(np.quantile(listed, 0.5))       # half the mask's calcifications fall under it
+    cluster = float(np.quantile(listed, 0.1))
+    ckpt["calibration"] = dict(ckpt.get("calibration") or {}) | {DECISION_THRESHOLD_KEY: decision,
+                                                                 CLUSTER_THRESHOLD_KEY: cluster}
+    torch.save(ckpt, tmp_path / "segmentator.pt")
+    pipe = Pipeline.from_weights(DEFAULT_DETECTOR_WEIGHTS, tmp_path / "segmentator.pt", coarse_dir=None)
+    assert pipe.classifier is None and pipe.score_decision == (decision, cluster)
+    decided = pipe.run(mammo)
+    assert [c["score"] for c in decided.calcifications] == scores.tolist()  # listed as before
+    in_mask = [c for c in decided.calcifications if c["in_mask"]]
+    assert 0 < len(in_mask) < len(listed)
+    assert all(c["in_mask"] for c in decided.calcifications if c["score"] >= decision)
+    clustered = {m for cl in decided.clusters for m in cl["members"]}
+    assert all(c["id"] in clustered and c["score"] >= cluster for c in in_mask if c["score"] < decision)
+    assert decided.mask.sum() == round(sum(c["area_mm2"] for c in in_mask) / 0.07**2)
+    assert decided.mask.sum() < plain.mask.sum()
+    told = Pipeline.from_weights(DEFAULT_DETECTOR_WEIGHTS, tmp_path / "segmentator.pt",
+                                 PipelineConfig(operating_threshold=0.5), coarse_dir=None)
+    assert told.score_decision is None
+
+
 def test_default_weights_find_the_demo_calcifications(demo_result):
     truth = read_label(DEMO_TRUTH)
     match = match_listed(demo_result.calcifications, truth, (0.07, 0.07), in_mask_only=True)
