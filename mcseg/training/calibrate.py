@@ -4,8 +4,10 @@ A network trained on balanced patches scores as if calcifications were as common
 as background, so 0.5 is not a useful operating point on a whole mammogram. We
 run the pipeline on held-out images and take the lowest segmentator score at
 which the false positives stay within ``target_fppi`` per image (and record
-what that is per mammogram of TYPICAL_BREAST_AREA_CM2 of breast); the threshold
-travels in the segmentator checkpoint so every user of the weights gets it.
+what that is per mammogram of TYPICAL_BREAST_AREA_CM2 of breast); it lists and
+outlines the candidates. Beside it, the decision threshold at ``target_fppi``
+per typical mammogram decides the mask of the networks alone. Both travel in
+the segmentator checkpoint so every user of the weights gets them.
 """
 
 from __future__ import annotations
@@ -61,11 +63,10 @@ def calibrate_operating_threshold(
     floor = pipeline.config.candidate_threshold
     threshold = threshold_within(curve, target_fppi, floor)
     decisions = decision_thresholds(curve, breast_cm2, threshold, target_fppi)
-    # Per image, not per typical mammogram as the candidate classifiers: with the networks alone this
-    # one threshold also outlines the mask and admits cluster members, and moving the bundled ones
-    # to 1 per typical mammogram lost a fifth to three fifths of the clusters and 0.08-0.19 of the
-    # Dice on the evaluation sets (benchmarks/recalibrate_segmentators.py). The breast area is
-    # recorded so that a reader can convert: false positives per typical mammogram at this threshold.
+    # The operating threshold stays per image: it outlines the mask and admits cluster members, and
+    # moving the bundled ones to 1 per typical mammogram lost a tenth to three fifths of the clusters
+    # and 0.08-0.19 of the Dice on the evaluation sets (benchmarks/recalibrate_segmentators.py); the
+    # per-mammogram point is the decision threshold's.
     per_mammogram = float(curve.fppi[best]) * TYPICAL_BREAST_AREA_CM2 / max(float(np.mean(breast_cm2)), 1e-6)
     return {"operating_threshold": round(threshold, 4), "target_fppi": target_fppi,
             "breast_cm2_mean": round(float(np.mean(breast_cm2)), 1),
