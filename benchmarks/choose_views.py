@@ -47,7 +47,6 @@ from mcseg.fp_reduction import CLASSIFIER_FILE, SYMMETRIES_META  # noqa: E402
 from mcseg.pipeline import Pipeline  # noqa: E402
 from mcseg.training import find_cases  # noqa: E402
 from mcseg.training.candidate_classifier import Harvest, calibration, curve_of, fit_classifier, harvest  # noqa: E402
-from mcseg.training.data import assign_splits  # noqa: E402
 
 TOLERANCE = 0.02
 
@@ -74,9 +73,10 @@ def harvest_with(weights: str, views: int, work: Path) -> tuple[Harvest, float]:
         crops = {v: sorted(vf.make_vendor_crops(vendor_work, scope, v).glob("*.dcm")) for v in ("ge", "siemens")}
         scored = [item for v in ("ge", "siemens")
                   for item in vf.harvest_scored(pipeline, crops[v], vendor_work / f"train-{v}")]
-        found = Harvest.concatenate([found, vf.as_harvest(scored)])
+        vendor = vf.as_harvest(scored)
+        vendor.breast_cm2 = breast_cm2(pipeline, crops["ge"] + crops["siemens"])  # harvest() measured the rest
+        found = Harvest.concatenate([found, vendor])
         paths += crops["ge"] + crops["siemens"]
-        found.breast_cm2 = breast_cm2(pipeline, paths)
     seconds = (time.perf_counter() - start) / len(paths)
     work.mkdir(parents=True, exist_ok=True)
     found.save(cache)
@@ -86,8 +86,7 @@ def harvest_with(weights: str, views: int, work: Path) -> tuple[Harvest, float]:
 
 def judge(found: Harvest) -> tuple[object, dict, dict]:
     clf, report = fit_classifier(found, on_message=lambda m: None)
-    splits = assign_splits(found.ids)
-    val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
+    val = found.split_images()[1]
     curve = curve_of(found, clf.predict(found.features), val)
     at_point = calibration(found, val)["fp_per_image"]
     return clf, {"A_sensitivity_at_1_fp_per_image": round(float(curve.sensitivity_at(1.0)), 4),

@@ -23,14 +23,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 
 from mcseg.defaults import PipelineConfig
 from mcseg.fp_reduction import CLASSIFIER_FILE, FEATURE_NAMES, CandidateClassifier
 from mcseg.pipeline import Pipeline
 from mcseg.training import find_cases
 from mcseg.training.candidate_classifier import Harvest, curve_of, fit_classifier, harvest
-from mcseg.training.data import assign_splits
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "runs" / "fine-classifier"
@@ -54,8 +52,7 @@ def main() -> None:
     refitted, _ = fit_classifier(peaks, on_message=lambda m: None)
     refitted.save(out / CLASSIFIER_FILE)
     shipped = CandidateClassifier.load(ROOT / "mcseg" / "weights" / CLASSIFIER_FILE)
-    splits = assign_splits(peaks.ids)
-    val = np.array([i for i, name in enumerate(peaks.ids) if splits[name] == "val"])
+    val = peaks.split_images()[1]
     seg = FEATURE_NAMES.index("segmentator_score")
     scorings = {"regions, segmentator score": (regions, regions.features[:, seg]),
                 "regions, shipped classifier": (regions, shipped.predict(regions.features)),

@@ -45,7 +45,6 @@ from mcseg.training import find_cases
 from mcseg.io.reader import read_mammogram
 from mcseg.pipeline import Pipeline
 from mcseg.training.candidate_classifier import Harvest, calibration, curve_of, threshold_at, threshold_within
-from mcseg.training.data import assign_splits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -93,10 +92,10 @@ def validation_curve(folder: Path, make) -> tuple[CandidateClassifier, Harvest, 
     breast areas, those images, and the classifier's FROC curve on them."""
     clf = CandidateClassifier.load(folder / CLASSIFIER_FILE)
     found, paths = make()
-    splits = assign_splits(found.ids)
-    val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
-    found.breast_cm2 = np.zeros(len(found.ids))
-    found.breast_cm2[val] = breast_cm2(Pipeline.from_weights(classifier_path=None), [paths[i] for i in val])
+    val = found.split_images()[1]
+    if found.breast_cm2 is None:  # harvests made before the areas were recorded: measure the validation images'
+        found.breast_cm2 = np.zeros(len(found.ids))
+        found.breast_cm2[val] = breast_cm2(Pipeline.from_weights(classifier_path=None), [paths[i] for i in val])
     return clf, found, val, curve_of(found, clf.predict(found.features), val)
 
 

@@ -79,7 +79,19 @@ from mcseg.fp_reduction import (CLASSIFIER_FILE, FEATURE_NAMES, LISTING_THRESHOL
 from mcseg.pipeline import load_network  # noqa: E402
 from mcseg.training.calibrate import decision_thresholds, fp_per_image, store_calibration  # noqa: E402
 from mcseg.training.candidate_classifier import Harvest, curve_of, threshold_within  # noqa: E402
-from mcseg.training.data import assign_splits  # noqa: E402
+
+
+WEIGHTS = (("fine", ROOT / "mcseg" / "weights"), ("coarse", ROOT / "mcseg" / "weights" / "coarse"))
+
+
+def segmentator_curve(name: str) -> tuple[Harvest, np.ndarray, object]:
+    """The 8-view harvest of ``name``'s classifier folder, its validation images, and the segmentator
+    score's FROC curve on them."""
+    found = Harvest.load(ROOT / "runs" / "views" / f"{name}-v8.npz")
+    if found.breast_cm2 is None or found.symmetries not in (None, 8):
+        raise SystemExit(f"runs/views/{name}-v8.npz: an 8-view harvest with breast areas is needed")
+    val = found.split_images()[1]
+    return found, val, curve_of(found, found.features[:, FEATURE_NAMES.index("segmentator_score")], val)
 
 
 def main() -> None:
@@ -92,13 +104,8 @@ def main() -> None:
         return decisions(args.write)
     floor = PipelineConfig().candidate_threshold
     result = {}
-    for name, folder in (("fine", ROOT / "mcseg" / "weights"), ("coarse", ROOT / "mcseg" / "weights" / "coarse")):
-        found = Harvest.load(ROOT / "runs" / "views" / f"{name}-v8.npz")
-        if found.breast_cm2 is None or found.symmetries not in (None, 8):
-            raise SystemExit(f"runs/views/{name}-v8.npz: an 8-view harvest with breast areas is needed")
-        splits = assign_splits(found.ids)
-        val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
-        curve = curve_of(found, found.features[:, FEATURE_NAMES.index("segmentator_score")], val)
+    for name, folder in WEIGHTS:
+        found, val, curve = segmentator_curve(name)
         checkpoint = folder / "segmentator.pt"
         _, meta = load_network(checkpoint, "segmentator")
         before = meta.get("operating_threshold")
@@ -137,11 +144,8 @@ def decisions(write: bool) -> None:
     """The follow-up (see the module's docstring): decision and cluster thresholds beside each
     unchanged operating threshold, from the same validation images."""
     result = {}
-    for name, folder in (("fine", ROOT / "mcseg" / "weights"), ("coarse", ROOT / "mcseg" / "weights" / "coarse")):
-        found = Harvest.load(ROOT / "runs" / "views" / f"{name}-v8.npz")
-        splits = assign_splits(found.ids)
-        val = np.array([i for i, image_id in enumerate(found.ids) if splits[image_id] == "val"])
-        curve = curve_of(found, found.features[:, FEATURE_NAMES.index("segmentator_score")], val)
+    for name, folder in WEIGHTS:
+        found, val, curve = segmentator_curve(name)
         checkpoint = folder / "segmentator.pt"
         _, meta = load_network(checkpoint, "segmentator")
         found_thresholds = decision_thresholds(curve, found.breast_cm2[val], meta["operating_threshold"])

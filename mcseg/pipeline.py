@@ -23,8 +23,8 @@ from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, 
 from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD,
                             PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
-from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META, CandidateClassifier,
-                                candidate_features, classifier_beside, peaks_of)
+from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META,
+                                CandidateClassifier, candidate_features, classifier_beside, peaks_of)
 from mcseg.io.labels import UNCERTAIN_VALUE
 from mcseg.io.reader import Mammogram
 from mcseg.networks import PatchCNN
@@ -447,12 +447,12 @@ class Pipeline:
         for c in calcs:
             if not c.above_operating:
                 continue
-            if (c.score if c.segmentator_score is None else c.segmentator_score) >= cfg.operating_threshold:
+            own_score = c.score if c.segmentator_score is None else c.segmentator_score  # None: networks alone
+            if own_score >= cfg.operating_threshold:
                 r0, c0, r1, c1 = c.bbox_px
                 kept[r0:r1, c0:c1] |= prob[r0:r1, c0:c1] >= cfg.operating_threshold
             else:
-                c.bbox_px, own = peak_blob(prob, c, max(cfg.candidate_threshold, c.score / 2 if c.segmentator_score is None
-                                                        else c.segmentator_score / 2))
+                c.bbox_px, own = peak_blob(prob, c, max(cfg.candidate_threshold, own_score / 2))
                 c.area_px = int(own.sum())
                 r0, c0, r1, c1 = c.bbox_px
                 kept[r0:r1, c0:c1] |= own

@@ -70,6 +70,13 @@ class Harvest:
         np.savez_compressed(path, features=self.features, hits=self.hits, image=self.image,
                             ids=np.array(self.ids), n_truth=self.n_truth, peak_separation_mm=separation, **extra)
 
+    def split_images(self) -> tuple[np.ndarray, np.ndarray]:
+        """(training, validation) image indices: the networks' hash split of the image ids (a set of
+        two or more images always holds one out, as a site's first labels need)."""
+        splits = assign_splits(self.ids)
+        split = np.array([splits[i] for i in self.ids])
+        return np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+
     @classmethod
     def concatenate(cls, parts: list["Harvest"]) -> "Harvest":
         """One harvest of several (their image indices renumbered); the first's listing, and breast
@@ -147,10 +154,7 @@ def fit_classifier(harvest: Harvest, seed: int = 0, target_fppi: float = CALIBRA
     """Fit on the training images' candidates; calibrate and judge on the validation images'."""
     from sklearn.neural_network import MLPClassifier
 
-    # The networks' split (a set of two or more images always holds one out, as a site's first labels need).
-    splits = assign_splits(harvest.ids)
-    split = np.array([splits[i] for i in harvest.ids])
-    train_images, val_images = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    train_images, val_images = harvest.split_images()
     if len(val_images) == 0 or len(train_images) == 0:
         raise ValueError("the candidate classifier needs images in both the training and validation splits")
     train = np.isin(harvest.image, train_images)
