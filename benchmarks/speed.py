@@ -15,8 +15,9 @@ Cases, each in a fresh process so its peak resident memory is its own:
 Every image case runs --runs times (default 3) in fresh processes; the median run is kept with every
 run's total. Each process then runs the same image a second time ("warm": the ONNX Runtime sessions
 built and the heap grown, as in a server or a batch worker after its first image). Every image case runs with the default settings and, with --refine-above P, again with the
-selective symmetry averaging (--symmetry-refine-above P) and, with --time-budget-s S, with that time
-budget per image. On a machine with CUDA the image cases
+selective symmetry averaging (--symmetry-refine-above P), with --time-budget-s S with that time
+budget per image, and with --coarse-from-mm MM with the coarse weights' range starting at MM (0.08:
+the routing before 0.06-0.08 mm inputs went to the coarse weights). On a machine with CUDA the image cases
 also run on the GPU.
 """
 
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument("--refine-above", type=float, help="also run every image with this --symmetry-refine-above")
     parser.add_argument("--time-budget-s", type=float, metavar="S",
                         help="also run every image with this time budget per image (--time-budget-s)")
+    parser.add_argument("--coarse-from-mm", type=float, metavar="MM",
+                        help="also run every image with the coarse weights' range starting at MM (--coarse-from-mm)")
     parser.add_argument("--skip-paths", action="store_true", help="leave out the dense-vs-reference case")
     parser.add_argument("--runs", type=int, default=3, help="runs of every case (default 3; the median is kept)")
     parser.add_argument("--torch-too", action="store_true",
@@ -170,6 +173,8 @@ def main() -> None:
         configs[f" refine>={args.refine_above:g}"] = {"symmetry_refine_above": args.refine_above}
     if args.time_budget_s is not None:
         configs[f" budget {args.time_budget_s:g} s"] = {"time_budget_s": args.time_budget_s}
+    if args.coarse_from_mm is not None:
+        configs[f" coarse from {args.coarse_from_mm:g} mm"] = {"coarse_input_min_spacing_mm": args.coarse_from_mm}
     if args.torch_too:
         configs[" torch"] = {"backend": "torch"}
     if torch.cuda.is_available():

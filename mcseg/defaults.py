@@ -134,9 +134,14 @@ WORKING_SPACING_MM = 0.07
 #: natively); the rule `benchmarks/choose_weights.py --route-from 0.08`, written before it was run,
 #: moved it to 0.08 mm: on the validation images of 0.08-0.11 mm the coarse pipeline found 0.65 of
 #: calcifications at 1 FP/image against the fine one's 0.63 (benchmarks/coarse_route_choice.json),
-#: so native 0.085-0.1 mm detectors (Siemens, GE) are served at 0.14 mm too.
+#: so native 0.085-0.1 mm detectors (Siemens, GE) are served at 0.14 mm too. A third rule,
+#: `benchmarks/choose_native_route.py` (written before it ran, 2026-12-07), judged on real GE and
+#: Siemens anatomy at 0.07 mm that neither side's classifier had seen, moved it to 0.06 mm: the coarse
+#: pipeline found 0.584 of 690 calcifications at 1 FP/image against the 0.07 mm one's 0.388
+#: (benchmarks/native_route_choice.json), so native 0.065-0.075 mm FFDM (Hologic) goes there too;
+#: film digitised at 0.042-0.05 mm keeps the 0.07 mm weights.
 COARSE_WORKING_SPACING_MM = 0.14
-COARSE_INPUT_MIN_SPACING_MM = 0.08
+COARSE_INPUT_MIN_SPACING_MM = 0.06
 
 #: Plausible pixel sizes of a mammogram, in mm. Ours: FFDM detectors have
 #: 0.05-0.1 mm pixels, digitised film 0.025-0.05 mm, mini-MIAS is stored at
@@ -410,6 +415,9 @@ class PipelineConfig:
     #: else WORKING_SPACING_MM / OPERATING_THRESHOLD (see :meth:`resolved`). An
     #: explicit value always wins, even one equal to the default.
     working_spacing_mm: float | None = None
+    #: Inputs whose own pixel is at least this go to the coarse weights where they are shipped. A site
+    #: whose 0.06-0.08 mm images are phantoms or film, or that wants the finer outline, sets 0.08.
+    coarse_input_min_spacing_mm: float = COARSE_INPUT_MIN_SPACING_MM
     fallback_spacing_mm: float = FALLBACK_SPACING_MM
     detector_threshold: float = DETECTOR_THRESHOLD
     max_flagged_share: float = MAX_FLAGGED_SHARE

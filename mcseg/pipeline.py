@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered
-from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, INFERENCE_BACKENDS, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD,
+from mcseg.defaults import (INFERENCE_BACKENDS, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD,
                             PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META,
@@ -214,7 +214,9 @@ class Pipeline:
         score_decision: tuple[float, float | None] | None = None,
     ):
         self.config = config.resolved()
-        #: Serves inputs whose pixel is COARSE_INPUT_MIN_SPACING_MM or coarser (see :meth:`for_input`).
+        #: The settings a batch worker rebuilds this pipeline from (see from_weights).
+        self.given_config = config
+        #: Serves inputs whose pixel is config.coarse_input_min_spacing_mm or coarser (see :meth:`for_input`).
         self.coarse = coarse
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
@@ -284,7 +286,11 @@ class Pipeline:
         if classifier is not None and (config is None or config.use_candidate_classifier):
             # The classifier scores candidates listed as in its fit: at the threshold recorded there.
             calibrated = classifier.meta.get(LISTING_THRESHOLD_META, calibrated)
-        config = (config or PipelineConfig()).resolved(
+        # The settings as the caller gave them, before the weights fill the unset ones: what a batch
+        # worker passes to from_weights to build the same pipeline (the resolved config would force
+        # the working pixel and so turn off the routing to the coarse weights).
+        given = config or PipelineConfig()
+        config = given.resolved(
             working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
             operating_threshold=float(calibrated) if calibrated is not None else None)
         # Networks alone, at the calibrated operating threshold: the decision and cluster thresholds
@@ -294,8 +300,10 @@ class Pipeline:
         score_decision = None
         if decision is not None and not told_threshold:
             score_decision = (float(decision), calibration.get(CLUSTER_THRESHOLD_KEY))
-        return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
-                   classifier, coarse, score_decision)
+        pipeline = cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
+                       classifier, coarse, score_decision)
+        pipeline.given_config = given
+        return pipeline
 
     #: Settings that change only what is decided from the networks' output, never the output itself.
     DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold"})
@@ -311,13 +319,15 @@ class Pipeline:
         self.dense_runner(), self.window_runner()  # built once here, so that both copies share them
         twin = copy.copy(self)
         twin.config = self.config.with_(**changes)
+        twin.given_config = self.given_config.with_(**changes)
         twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
         return twin
 
     def for_input(self, mammo: Mammogram) -> "Pipeline":
         """The pipeline that serves ``mammo``: the coarse one for inputs of
-        COARSE_INPUT_MIN_SPACING_MM and coarser, where there is one; else this one."""
-        if self.coarse is not None and min(mammo.spacing_mm) >= COARSE_INPUT_MIN_SPACING_MM:
+        ``config.coarse_input_min_spacing_mm`` (COARSE_INPUT_MIN_SPACING_MM) and coarser, where there
+        is one; else this one."""
+        if self.coarse is not None and min(mammo.spacing_mm) >= self.config.coarse_input_min_spacing_mm:
             return self.coarse
         return self
 

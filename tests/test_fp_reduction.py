@@ -159,8 +159,8 @@ def test_pipeline_rescoring_by_a_monotone_classifier_keeps_the_calcifications():
     """A classifier that is a steep monotone function of the segmentator score, with its threshold at the
     operating threshold's image, must put exactly the same calcifications in the mask."""
     # The operating threshold deciding alone (explicit: the calibration's decision thresholds step aside).
-    t = Pipeline.from_weights(classifier_path=None).config.operating_threshold
-    base = Pipeline.from_weights(config=PipelineConfig(operating_threshold=t), classifier_path=None)
+    t = Pipeline.from_weights(classifier_path=None, coarse_dir=None).config.operating_threshold
+    base = Pipeline.from_weights(config=PipelineConfig(operating_threshold=t), classifier_path=None, coarse_dir=None)
     assert base.score_decision is None
     k = len(FEATURE_NAMES)
     mean, scale = np.zeros(k), np.ones(k)

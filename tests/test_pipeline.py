@@ -24,7 +24,10 @@ DEMO_TRUTH = DATA / "demo" / "demo_synthetic_0001.gt.nrrd"
 
 @pytest.fixture(scope="module")
 def pipeline():
-    return Pipeline.from_weights()
+    """The 0.07 mm weights. They serve film and inputs finer than 0.06 mm by default, and every
+    input of a site that moves the coarse edge; the demo image (0.07 mm) goes to the coarse weights
+    by default, which test_coarse_weights_serve_coarse_inputs and the CLI contract cover."""
+    return Pipeline.from_weights(coarse_dir=None)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +132,8 @@ def test_the_networks_alone_decide_at_their_calibrated_decision_thresholds(tmp_p
     ckpt = torch.load(DEFAULT_SEGMENTATOR_WEIGHTS, map_location="cpu", weights_only=True)
     # The operating threshold deciding alone (an explicit value; the bundled calibration may hold decisions).
     plain = Pipeline.from_weights(config=PipelineConfig(use_candidate_classifier=False,
-                                                        operating_threshold=ckpt["operating_threshold"])).run(mammo)
+                                                        operating_threshold=ckpt["operating_threshold"]),
+                                  coarse_dir=None).run(mammo)
     assert plain.settings["operating_threshold"] == ckpt["operating_threshold"]
     scores = np.array([c["score"] for c in plain.calcifications])
     listed = scores[[c["in_mask"] for c in plain.calcifications]]
@@ -177,8 +181,9 @@ def test_time_budget_cuts_the_symmetry_views_and_says_so(demo_result):
     """With the budget spent before the segmentator, only the first view runs: the result is the
     single-view pipeline's, and the JSON says 1 of 8 views ran (8 of 8 without a budget)."""
     assert demo_result.to_json()["symmetry_views"] == {"run": 8, "of": 8}
-    budget = Pipeline.from_weights(config=PipelineConfig(time_budget_s=0.0)).run(read_mammogram(DEMO))
-    one_view = Pipeline.from_weights(config=PipelineConfig(segmentator_symmetries=1)).run(read_mammogram(DEMO))
+    budget = Pipeline.from_weights(config=PipelineConfig(time_budget_s=0.0), coarse_dir=None).run(read_mammogram(DEMO))
+    one_view = Pipeline.from_weights(config=PipelineConfig(segmentator_symmetries=1),
+                                     coarse_dir=None).run(read_mammogram(DEMO))
     doc = budget.to_json()
     assert doc["symmetry_views"] == {"run": 1, "of": 8} and doc["settings"]["time_budget_s"] == 0.0
     assert np.array_equal(budget.mask, one_view.mask)
@@ -256,8 +261,9 @@ def test_cuda_path_gives_the_cpu_decisions():
 
 
 def test_coarse_weights_serve_coarse_inputs(tmp_path):
-    """Inputs of 0.08 mm and coarser go to the coarse-pixel networks, finer ones stay at 0.07 mm;
-    retrained networks or a forced working pixel serve every input themselves."""
+    """Inputs of 0.06 mm and coarser go to the coarse-pixel networks, finer ones (film at 0.05 mm)
+    stay at 0.07 mm; a site can move the edge; retrained networks or a forced working pixel serve
+    every input themselves."""
     import torch
 
     from mcseg.defaults import COARSE_WORKING_SPACING_MM
@@ -274,8 +280,8 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
     assert routed.coarse.config.working_spacing_mm == COARSE_WORKING_SPACING_MM
     assert routed.coarse.config.operating_threshold == 0.77 and routed.coarse.coarse is None
     mammo = read_mammogram(DEMO)
-    fine = routed.run(mammo)
-    assert fine.frame.spacing_mm == (WORKING_SPACING_MM, WORKING_SPACING_MM)
+    fine = routed.run(read_mammogram(DEMO, spacing_mm=0.05))
+    assert fine.frame.spacing_mm == pytest.approx((WORKING_SPACING_MM, WORKING_SPACING_MM), abs=1e-4)
     # The same image declared at 0.14 mm: served by the coarse networks at their own pixel.
     coarse_result = routed.run(read_mammogram(DEMO, spacing_mm=0.14))
     assert coarse_result.frame.spacing_mm == (COARSE_WORKING_SPACING_MM, COARSE_WORKING_SPACING_MM)
@@ -283,9 +289,17 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
     assert coarse_result.mask.shape == mammo.shape and coarse_result.to_json()["working_frame"]["working_spacing_mm"] \
         == [COARSE_WORKING_SPACING_MM, COARSE_WORKING_SPACING_MM]
     assert coarse_result.settings["operating_threshold"] == 0.77
-    # The range's edge: a native 0.085 mm detector goes to the coarse networks, 0.075 mm does not.
+    # The range's edge: a native 0.07 mm detector goes to the coarse networks, 0.05 mm film does not,
+    # unless the site moves the edge (--coarse-from-mm).
     assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is routed.coarse
-    assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.075)) is routed
+    assert routed.for_input(mammo) is routed.coarse
+    assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.055)) is routed
+    edge = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08), coarse_dir=coarse)
+    assert edge.for_input(mammo) is edge and edge.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is edge.coarse
+    from mcseg.cli import _pipeline_from_args, build_parser
+
+    args = build_parser().parse_args(["segment", "x.dcm", "--coarse-from-mm", "0.08"])
+    assert _pipeline_from_args(args).for_input(mammo).config.working_spacing_mm == WORKING_SPACING_MM
     assert str(coarse) in coarse_result.weights["segmentator"]["path"]
     # A forced working pixel or networks other than the bundled ones: no routing.
     assert Pipeline.from_weights(config=PipelineConfig(working_spacing_mm=0.07)).coarse is None
@@ -306,7 +320,7 @@ def test_onnxruntime_backend_makes_the_same_decisions(pipeline, demo_result):
     if not onnxruntime_available():
         pytest.skip("onnxruntime is not installed (it is in requirements.txt)")
     assert pipeline.backend == "onnxruntime" and demo_result.settings["inference_backend"] == "onnxruntime"
-    torch_pipeline = Pipeline.from_weights(config=PipelineConfig(backend="torch"))
+    torch_pipeline = Pipeline.from_weights(config=PipelineConfig(backend="torch"), coarse_dir=None)
     reference = torch_pipeline.run(read_mammogram(DEMO))
     assert reference.settings["inference_backend"] == "torch"
     # The detector: the same windows flagged, scores equal to 1e-5.

@@ -28,6 +28,7 @@ from mcseg.io.dicom_write import write_mammogram_dicom
 IMAGE = DATA / "demo" / "demo_synthetic_0000.dcm"
 TRUTH = DATA / "demo" / "demo_synthetic_0000.gt.nrrd"
 SIEMENS = VENDOR / "OutOfBoundsOverlay.dcm"
+FILM = DATA / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm"   # 4688 x 2592, 0.05 mm assumed: the 0.07 mm weights
 
 
 def _ramp(rows=256, cols=200) -> np.ndarray:
@@ -142,7 +143,7 @@ def _bad_labels(folder: Path, shape: tuple[int, int]) -> dict[str, tuple[Path, s
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
-    studies = make_studies(root, [IMAGE, SIEMENS])
+    studies = make_studies(root, [IMAGE, SIEMENS, FILM])
     for name in ("spacing_negative.dcm", "bits8.dcm"):  # bad files already in the studies folder
         _dicom(studies, name, _set(PixelSpacing=["-0.1", "-0.1"]) if "spacing" in name else
                _set(BitsAllocated=8, BitsStored=8, HighBit=7), spacing_tag="PixelSpacing")
@@ -347,11 +348,12 @@ def test_server_answers_while_it_infers_and_refuses_past_its_queue(server):
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
 
-    # The segmentator on the whole breast of the 1400 x 1000 image at 0.07 mm (4 s alone here): an
-    # inference that surely lasts (the pipeline on the Siemens file, served at 0.14 mm since the
-    # coarse weights took 0.08 mm and coarser, now ends within a second or two).
+    # The segmentator on the whole breast of the CBIS film (0.05 mm, so the 0.07 mm weights with 8
+    # views): an inference that surely lasts. The 1400 x 1000 image at 0.07 mm took 4 s until such
+    # inputs went to the coarse weights (2026-12-07), and now ends within a second, as the Siemens
+    # file has since the coarse weights took 0.08 mm and coarser.
     def infer(key: str) -> None:
-        results[key] = requests.post(f"{url}/infer/segmentator", params={"image": IMAGE.stem, "output": "json"},
+        results[key] = requests.post(f"{url}/infer/segmentator", params={"image": FILM.stem, "output": "json"},
                                      data={"params": "{}"}, timeout=600)
 
     first = threading.Thread(target=infer, args=("first",))

@@ -41,7 +41,7 @@ class PipelineBatchInfer(BatchInferTask):
         pipeline = self.models.pipeline()
         result: dict = {}
         with tempfile.TemporaryDirectory(prefix="mcseg-batch-") as out:
-            job = BatchJob(out=Path(out), config=pipeline.config, detector=self.models.path("detector"),
+            job = BatchJob(out=Path(out), config=pipeline.given_config, detector=self.models.path("detector"),
                            segmentator=self.models.path("segmentator"), spacing_mm=self.spacing_mm)
             summary = segment_batch(list(files), job, workers=max(1, int(request.get("max_workers") or 1)),
                                     progress=True, pipeline=pipeline)
