@@ -62,6 +62,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                         f"{defaults.WORKING_SPACING_MM} mm for the bundled ones; inputs of "
                         f"{defaults.COARSE_INPUT_MIN_SPACING_MM} mm and coarser go to the bundled coarse weights at "
                         f"{defaults.COARSE_WORKING_SPACING_MM} mm where they are shipped, unless this is set)")
+    g.add_argument("--fine-outline", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"redraw the outline of what the coarse weights find with the 0.07 mm segmentator, for "
+                        f"inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM} mm (default: "
+                        f"{'on' if defaults.FINE_OUTLINE else 'off'})")
     g.add_argument("--coarse-from-mm", type=float, metavar="MM", dest="coarse_input_min_spacing_mm",
                    help=f"inputs whose pixel is MM or coarser go to the bundled coarse weights (default "
                         f"{defaults.COARSE_INPUT_MIN_SPACING_MM}; 0.08 keeps native 0.06-0.08 mm images on the "
@@ -404,6 +408,7 @@ def _pipeline_from_args(args):
         backend=getattr(args, "backend", None),
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
         coarse_input_min_spacing_mm=getattr(args, "coarse_input_min_spacing_mm", None),
+        fine_outline=getattr(args, "fine_outline", None),
         use_candidate_classifier=False if getattr(args, "no_candidate_classifier", False) else None,
         classifier_threshold=getattr(args, "classifier_threshold", None),
         cluster_threshold=getattr(args, "cluster_threshold", None),

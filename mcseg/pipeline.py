@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import ndimage as ndi
 from tqdm.auto import tqdm
 
 from mcseg import __version__
-from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered
-from mcseg.defaults import (INFERENCE_BACKENDS, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD,
-                            PipelineConfig)
+from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered, refine_outlines
+from mcseg.defaults import (FINE_OUTLINE_MARGIN_MM, FINE_OUTLINE_MAX_SPACING_MM, INFERENCE_BACKENDS,
+                            SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META,
                                 CandidateClassifier, candidate_features, classifier_beside, peaks_of)
@@ -351,7 +352,11 @@ class Pipeline:
         """
         served = self.for_input(mammo)
         if served is not self:
-            return served.run(mammo, progress, use_detector, roi_px, keep_probability, keep_features)
+            result = served.run(mammo, progress, use_detector, roi_px, keep_probability, keep_features)
+            if self.config.fine_outline and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM \
+                    and min(mammo.spacing_mm) < served.config.working_spacing_mm:
+                self._outline_finely(result)
+            return result
         cfg = self.config
         timings: dict[str, float] = {}
         start = t = time.perf_counter()
@@ -413,6 +418,36 @@ class Pipeline:
             weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
             candidate_features=features, symmetry_views=views_run,
         )
+
+    def _outline_finely(self, result: "SegmentationResult") -> None:
+        """Redraw, with this pipeline's segmentator at its finer pixel, the outline of every
+        calcification in ``result``'s mask (found by the coarse pipeline): the mask, the areas in the
+        JSON and the uncertain segment change; what was found, its scores and clusters do not."""
+        start = time.perf_counter()
+        in_mask = [c for c in result.calcifications if c["in_mask"]]
+        if not in_mask:
+            return
+        with torch.inference_mode():
+            frame = self.prepare(result.mammogram)
+            coarse = frame.mask_to_working(result.mask.astype(bool))
+            margin = max(1, round(FINE_OUTLINE_MARGIN_MM / self.config.working_spacing_mm))
+            region = ndi.binary_dilation(coarse, iterations=margin) & frame.breast
+            prob = self.segment(frame, region)
+        rows, cols = frame.to_working_px(*np.array([c["centroid_px"] for c in in_mask]).T)
+        owners = np.stack([np.round(rows), np.round(cols)], axis=1).astype(int)
+        drawn, areas_px = refine_outlines(coarse, prob, self.config.operating_threshold, margin, owners)
+        pixel_mm2 = frame.spacing_mm[0] * frame.spacing_mm[1]
+        for calc, area_px in zip(in_mask, areas_px):
+            if area_px > 0:  # a centroid outside every neighbourhood keeps its coarse area
+                calc["area_mm2"] = round(float(area_px) * pixel_mm2, 5)
+        result.mask = (frame.map_to_input(drawn.astype(np.float32)) >= 0.5).astype(np.uint8)
+        if result.uncertain is not None:
+            result.uncertain &= result.mask == 0
+        result.settings["outline"] = {"weights": self.weights["segmentator"].get("path"),
+                                      "working_spacing_mm": self.config.working_spacing_mm,
+                                      "threshold": self.config.operating_threshold}
+        result.timings_s["outline"] = time.perf_counter() - start
+        result.seconds += result.timings_s["outline"]
 
     def _rescore(self, calcs: list, features: np.ndarray) -> tuple[list, np.ndarray]:
         """The candidate classifier's probability becomes each calcification's score and decides

@@ -50,6 +50,14 @@ class WorkingFrame:
             c = (self.input_shape[1] - 1) - c
         return r, c
 
+    def to_working_px(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Map input-frame pixel coordinates (centres) to the working frame (the inverse of to_input_px)."""
+        sr, sc = self.scale
+        c = np.asarray(cols, dtype=np.float64)
+        if self.flipped:
+            c = (self.input_shape[1] - 1) - c
+        return (np.asarray(rows, dtype=np.float64) + 0.5) / sr - 0.5, (c + 0.5) / sc - 0.5
+
     def map_to_input(self, values: np.ndarray, order: int = 1) -> np.ndarray:
         """Resample a working-frame map (probabilities or labels) to the input grid."""
         out = values

@@ -1,0 +1,106 @@
+"""Should the 0.07 mm segmentator redraw the outlines of what the coarse weights find? (issue 15; a
+benchmark and a choice rule, not a test)
+
+    .venv/bin/python benchmarks/choose_outline.py   # after choose_native_route.py and the two classifier folders
+
+Why: since native 0.06-0.08 mm inputs went to the coarse weights (choose_native_route.py), their masks
+are drawn at 0.14 mm and mapped back onto a 0.07 mm grid, coarser than a small calcification: Dice
+fell from 0.838 to 0.646 on the synthetic set, 0.711 to 0.532 on the film backgrounds and 0.677 to
+0.616 on vendor-0.07mm. ``PipelineConfig.fine_outline`` keeps what the coarse pipeline found and
+redraws each outline with the 0.07 mm segmentator (mcseg.calcifications.outline).
+
+**Judge images** (training side only, no evaluation image), every image whose own pixel lies in
+0.06-0.1 mm (defaults.FINE_OUTLINE_MAX_SPACING_MM) and that the coarse weights serve:
+
+* the vendor-fold crops of the GE and Siemens files at 0.07 mm (runs/vendor-fold-fine/train-*) and
+  at their own 0.094 and 0.085 mm (runs/vendor-fold/train-*), the files' own calcifications as
+  ignore circles;
+* the phantoms and CBIS crops of the two classifier folders in that range (runs/fine-classifier/data
+  of scripts/train_fine_classifier.sh, runs/coarse-classifier-2/data of scripts/train_coarse_classifier.sh).
+
+Scored as evaluate_default.py scores overlap (pixel Dice over the set, mean per-image IoU, ignore
+circles cut from the mask where the truth has none).
+
+**The rule, written and committed before this script first ran:** the fine outline becomes the
+default (defaults.FINE_OUTLINE) if it raises the pooled Dice over the judge images by at least 0.02
+and the mean per-image IoU as well. The script also checks that the calcifications in the mask are
+the same with and without it. Writes benchmarks/outline_choice.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from mcseg.defaults import FINE_OUTLINE_MAX_SPACING_MM, PipelineConfig
+from mcseg.evaluation.overlap import Overlap
+from mcseg.evaluation.report import _circles
+from mcseg.evaluation.truth import find_truth
+from mcseg.io import read_mammogram
+from mcseg.pipeline import Pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "runs"
+FOLDERS = [RUNS / "vendor-fold-fine" / "train-ge", RUNS / "vendor-fold-fine" / "train-siemens",
+           RUNS / "vendor-fold" / "train-ge", RUNS / "vendor-fold" / "train-siemens",
+           RUNS / "fine-classifier" / "data", RUNS / "coarse-classifier-2" / "data"]
+MARGIN_DICE = 0.02
+
+
+def _scored_mask(mask: np.ndarray, truth) -> np.ndarray:
+    if truth.ignore:
+        return mask & ~(_circles(truth.ignore, mask.shape) & ~truth.mask.astype(bool))
+    return mask
+
+
+def main() -> None:
+    missing = [str(f) for f in FOLDERS if not f.is_dir()]
+    if missing:
+        raise SystemExit(f"missing {missing}: run choose_native_route.py and the classifier scripts first")
+    default = Pipeline.from_weights(config=PipelineConfig(fine_outline=False))
+    coarse_from = default.config.coarse_input_min_spacing_mm
+    outlined = Pipeline.from_weights(config=PipelineConfig(fine_outline=True))
+    images = []
+    for folder in FOLDERS:
+        for path in sorted(folder.glob("*.dcm")):
+            spacing = min(read_mammogram(path).spacing_mm)
+            if coarse_from <= spacing <= FINE_OUTLINE_MAX_SPACING_MM + 1e-9:
+                images.append(path)
+    pooled = {"coarse outline": Overlap(0, 0, 0), "fine outline": Overlap(0, 0, 0)}
+    ious: dict[str, list[float]] = {k: [] for k in pooled}
+    seconds = {k: 0.0 for k in pooled}
+    same_decisions = True
+    for path in tqdm(images, desc="images", unit="image"):
+        truth = find_truth(path.parent, path.name[:-4])
+        mammo = read_mammogram(path)
+        results = {}
+        for name, pipeline in (("coarse outline", default), ("fine outline", outlined)):
+            started = time.perf_counter()
+            results[name] = pipeline.run(mammo)
+            seconds[name] += time.perf_counter() - started
+            overlap = Overlap.of(_scored_mask(results[name].mask.astype(bool), truth), truth.mask.astype(bool))
+            pooled[name] = pooled[name] + overlap
+            ious[name].append(overlap.iou)
+        kept = [[c["centroid_px"] for c in r.calcifications if c["in_mask"]] for r in results.values()]
+        same_decisions &= kept[0] == kept[1]
+    figures = {name: {"dice": round(pooled[name].dice, 4), "iou_mean_per_image": round(float(np.mean(ious[name])), 4),
+                      "seconds_per_image": round(seconds[name] / len(images), 3)} for name in pooled}
+    gain = figures["fine outline"]["dice"] - figures["coarse outline"]["dice"]
+    adopt = (gain >= MARGIN_DICE and figures["fine outline"]["iou_mean_per_image"]
+             > figures["coarse outline"]["iou_mean_per_image"] and same_decisions)
+    result = {"rule": f"fine outline by default if the pooled Dice rises by at least {MARGIN_DICE} and the mean "
+                      "per-image IoU rises, on training-side images of 0.06-0.1 mm the coarse weights serve",
+              "images": [str(p.relative_to(ROOT)) for p in images], "figures": figures,
+              "same_calcifications_in_mask": same_decisions, "adopt": adopt}
+    (ROOT / "benchmarks" / "outline_choice.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(figures, indent=1))
+    print(f"{len(images)} images; same calcifications in the mask: {same_decisions}")
+    print("fine outline by default (defaults.FINE_OUTLINE = True)" if adopt else "keep the coarse outline")
+
+
+if __name__ == "__main__":
+    main()
