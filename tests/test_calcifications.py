@@ -121,3 +121,31 @@ def test_peaks_are_looked_for_only_from_the_floor_up():
     assert at[(45, 45)].peak_px is None and at[(30, 85)].peak_px is None  # by region, as without peaks
     by_region = find_calcifications(prob, 0.9, 0.1, 2, 4)
     assert {(round(c.centroid_px[0]), round(c.centroid_px[1])) for c in by_region} == {(15, 15), (45, 45), (30, 85)}
+
+
+def test_outlines_are_redrawn_from_the_finer_map_and_the_areas_add_up():
+    """Each coarse calcification takes the fine components that touch it, clipped to its neighbourhood;
+    one the finer map misses keeps its coarse outline; a fine spot touching no coarse pixel is not
+    drawn; owners sharing a neighbourhood split its area."""
+    from mcseg.calcifications import refine_outlines
+
+    coarse = np.zeros((60, 60), bool)
+    fine = np.zeros((60, 60))
+    coarse[10:12, 10:12] = True                 # found coarsely; the finer map draws it 3 x 4
+    fine[9:12, 9:13] = 0.95
+    coarse[40:42, 40:42] = True                 # the finer map misses it: the coarse outline stays
+    coarse[10:12, 40:42] = True                 # two close calcifications in one neighbourhood
+    coarse[10:12, 44:46] = True
+    fine[10:12, 40:46] = 0.9                    # the finer map joins them
+    fine[25:28, 25:28] = 0.99                   # a spot far from anything found: not drawn
+    fine[30:40, 10:12] = 0.99                   # below the first one, outside its neighbourhood: not drawn
+    owners = np.array([[10, 10], [40, 40], [10, 40], [10, 45]])
+    drawn, areas = refine_outlines(coarse, fine, 0.8, 2, owners)
+    assert drawn[9:12, 9:13].all() and drawn[0:30, 0:30].sum() == 12
+    assert drawn[40:42, 40:42].all() and drawn[35:50, 35:50].sum() == 4
+    assert drawn[10:12, 40:46].all() and not drawn[25:28, 25:28].any() and not drawn[30:40, 10:12].any()
+    assert areas.tolist() == [12.0, 4.0, 6.0, 6.0] and areas.sum() == drawn.sum()
+    # A fine component that touches a coarse one is clipped to the coarse one's neighbourhood.
+    fine[12:30, 10:11] = 0.95
+    drawn, areas = refine_outlines(coarse, fine, 0.8, 2, owners)
+    assert drawn[12:14, 10].all() and not drawn[14:30, 10].any() and areas[0] == 12 + 2

@@ -400,3 +400,24 @@ def test_a_magnification_view_is_measured_and_served_at_the_breast(tmp_path):
     ds.save_as(path)
     with pytest.raises(PixelSizeError, match="EstimatedRadiographicMagnificationFactor 0.5"):
         read_mammogram(path)
+
+
+def test_the_fine_outline_redraws_what_the_coarse_weights_found():
+    """A 0.07 mm input goes to the coarse weights; with the fine outline the 0.07 mm segmentator
+    redraws each kept calcification: the same calcifications, scores and clusters, a mask nearer the
+    truth, and areas that add up to it."""
+    mammo = read_mammogram(DEMO)
+    coarse = Pipeline.from_weights(config=PipelineConfig(fine_outline=False)).run(mammo)
+    fine = Pipeline.from_weights(config=PipelineConfig(fine_outline=True)).run(mammo)
+    assert coarse.frame.spacing_mm == fine.frame.spacing_mm == (0.14, 0.14)
+    strip = lambda calcs: [{k: v for k, v in c.items() if k != "area_mm2"} for c in calcs]  # noqa: E731
+    assert strip(fine.calcifications) == strip(coarse.calcifications) and fine.clusters == coarse.clusters
+    assert "outline" in fine.settings and "outline" not in coarse.settings
+    in_mask = [c for c in fine.calcifications if c["in_mask"]]
+    assert fine.mask.sum() == round(sum(c["area_mm2"] for c in in_mask) / 0.07**2)
+    truth = read_label(DEMO_TRUTH)
+    # Measured: Dice 0.643 with the coarse outline, 0.768 with the fine one.
+    assert pixel_dice(fine.mask, truth) > pixel_dice(coarse.mask, truth) + 0.05
+    # Coarser inputs than FINE_OUTLINE_MAX_SPACING_MM keep the coarse outline.
+    copy = Pipeline.from_weights(config=PipelineConfig(fine_outline=True)).run(read_mammogram(DEMO, spacing_mm=0.14))
+    assert "outline" not in copy.settings
