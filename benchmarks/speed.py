@@ -17,7 +17,8 @@ run's total. Each process then runs the same image a second time ("warm": the ON
 built and the heap grown, as in a server or a batch worker after its first image). Every image case runs with the default settings and, with --refine-above P, again with the
 selective symmetry averaging (--symmetry-refine-above P), with --time-budget-s S with that time
 budget per image, and with --coarse-from-mm MM with the coarse weights' range starting at MM (0.08:
-the routing before 0.06-0.08 mm inputs went to the coarse weights). On a machine with CUDA the image cases
+the routing before 0.06-0.08 mm inputs went to the coarse weights), and with --no-fine-outline-too
+without the fine outline. On a machine with CUDA the image cases
 also run on the GPU.
 """
 
@@ -152,6 +153,8 @@ def main() -> None:
                         help="also run every image with this time budget per image (--time-budget-s)")
     parser.add_argument("--coarse-from-mm", type=float, metavar="MM",
                         help="also run every image with the coarse weights' range starting at MM (--coarse-from-mm)")
+    parser.add_argument("--no-fine-outline-too", action="store_true",
+                        help="also run every image without the fine outline (--no-fine-outline)")
     parser.add_argument("--skip-paths", action="store_true", help="leave out the dense-vs-reference case")
     parser.add_argument("--runs", type=int, default=3, help="runs of every case (default 3; the median is kept)")
     parser.add_argument("--torch-too", action="store_true",
@@ -175,6 +178,8 @@ def main() -> None:
         configs[f" budget {args.time_budget_s:g} s"] = {"time_budget_s": args.time_budget_s}
     if args.coarse_from_mm is not None:
         configs[f" coarse from {args.coarse_from_mm:g} mm"] = {"coarse_input_min_spacing_mm": args.coarse_from_mm}
+    if args.no_fine_outline_too:
+        configs[" coarse outline"] = {"fine_outline": False}
     if args.torch_too:
         configs[" torch"] = {"backend": "torch"}
     if torch.cuda.is_available():
