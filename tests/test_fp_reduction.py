@@ -222,3 +222,26 @@ def test_a_decision_view_shares_the_networks_and_leaves_the_pipeline_as_it_was()
     assert np.array_equal(view.run(mammo).mask, built.mask)
     with pytest.raises(ValueError, match="not decision settings"):
         base.with_decisions(operating_threshold=0.1)
+
+
+def test_a_classifier_is_harvested_from_the_networks_it_is_fitted_to(tmp_path):
+    """`mcseg train-classifier` with the bundled 0.07 mm networks harvests 0.07 mm images with those
+    networks, not with the coarse ones the bundled pipeline routes such inputs to (it did until
+    2026-12-07, once 0.06 mm and coarser went to the coarse weights)."""
+    from mcseg.synth import SynthConfig, generate_dataset
+    from mcseg.training import find_cases
+    from mcseg.training.candidate_classifier import harvest, train_candidate_classifier
+
+    data = tmp_path / "data"
+    generate_dataset(data, 2, seed=12, config=SynthConfig(shape_px=(360, 300), contrast_range=(6.0, 15.0)),
+                     progress=False)
+    try:
+        train_candidate_classifier([data], tmp_path / "out", progress=False, on_message=lambda m: None)
+    except ValueError:
+        pass  # two small images may be too few to fit; the harvest is cached before the fit
+    cached = Harvest.load(tmp_path / "out" / "candidates.npz")
+    cases = find_cases(data)
+    fine = harvest(Pipeline.from_weights(classifier_path=None, coarse_dir=None), cases, progress=False)
+    routed = harvest(Pipeline.from_weights(classifier_path=None), cases, progress=False)
+    assert cached.features.shape == fine.features.shape and np.allclose(cached.features, fine.features)
+    assert routed.features.shape != fine.features.shape or not np.allclose(routed.features, fine.features)

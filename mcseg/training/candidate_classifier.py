@@ -237,7 +237,7 @@ def train_candidate_classifier(data: list[str | Path], out: str | Path, weights:
         pipeline = Pipeline.from_weights(weights / "detector.pt" if weights else None,
                                          weights / "segmentator.pt" if weights else None,
                                          config=PipelineConfig(candidate_peak_separation_mm=peak_separation_mm),
-                                         classifier_path=None)
+                                         classifier_path=None, coarse_dir=None)  # these networks' scores only
         found = harvest(pipeline, cases, spacing_mm, progress)
         found.save(cache)
     clf, report = fit_classifier(found, seed, on_message=on_message)
