@@ -124,8 +124,11 @@ def main() -> None:
     if kinds["peaks"][1].meta.get(PEAK_SEPARATION_META) != SEPARATION_MM:
         raise SystemExit(f"{scope.peaks_run / CLASSIFIER_FILE} was not fitted on peak candidates "
                          f"{SEPARATION_MM} mm apart")
-    pipelines = {name: Pipeline.from_weights(config=PipelineConfig(candidate_peak_separation_mm=sep),
-                                             classifier_path=None) for name, (sep, _) in kinds.items()}
+    # The scope's own networks on every judge image (the bundled pipeline's routing by pixel size has
+    # moved since this rule ran; its judge images were all served by these networks then).
+    pipelines = {name: Pipeline.from_weights(scope.weights / "detector.pt", scope.weights / "segmentator.pt",
+                                             config=PipelineConfig(candidate_peak_separation_mm=sep),
+                                             classifier_path=None, coarse_dir=None) for name, (sep, _) in kinds.items()}
     parts: dict[str, list[Harvest]] = {name: [] for name in kinds}
     seconds = {name: 0.0 for name in kinds}
     for i, case in enumerate(cases):

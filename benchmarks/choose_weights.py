@@ -74,7 +74,8 @@ def main() -> None:
     result = {"validation_images": len(cases), "coarse": args.coarse,
               "negatives": sum(1 for c in cases if c.image_id.startswith("mias_normal_"))}
     for name, folder in (("bundled", ROOT / "mcseg" / "weights"), ("candidate", args.candidate)):
-        pipeline = Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt")
+        # The 0.07 mm pipeline, as it served every input when this rule ran (no routing).
+        pipeline = Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt", coarse_dir=None)
         result[name] = calibrate_operating_threshold(pipeline, cases, 1.0, progress=True)
     result["candidate_wins"] = result["candidate"]["sensitivity"] > result["bundled"]["sensitivity"]
     (args.candidate / "choice.json").write_text(json.dumps(result, indent=1))
