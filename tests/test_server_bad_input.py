@@ -400,3 +400,24 @@ def test_server_answers_while_it_infers_and_refuses_past_its_queue(server):
     sampling[0] = False
     sampler.join(timeout=5)
     assert 0 < peak_mb[0] < 3 * 1024, f"server peaked at {peak_mb[0]:.0f} MB"
+
+
+def test_a_site_moves_the_coarse_edge_and_a_bad_value_stops_the_server_with_the_reason(tmp_path):
+    """--conf coarse_from_mm 0.08: the 0.07 mm demo image is served by the 0.07 mm weights (by
+    default it goes to the coarse ones); a value that is not a plausible pixel size stops the
+    server at start, saying why."""
+    (tmp_path / "good").mkdir()
+    studies = make_studies(tmp_path / "good", [IMAGE])
+    with running_server(tmp_path / "good", studies, {"models": "pipeline", "train_after_labels": "0",
+                                                      "coarse_from_mm": "0.08"}) as client:
+        r = requests.post(f"http://127.0.0.1:{client.port}/infer/pipeline",
+                          params={"image": IMAGE.stem, "output": "json"}, data={"params": "{}"}, timeout=300)
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert doc["working_frame"]["working_spacing_mm"] == [0.07, 0.07]
+        assert doc["settings"]["coarse_input_min_spacing_mm"] == 0.08 and "outline" not in doc["settings"]
+    (tmp_path / "bad").mkdir()
+    studies = make_studies(tmp_path / "bad", [IMAGE])
+    with pytest.raises(RuntimeError, match="coarse_from_mm must"):
+        with running_server(tmp_path / "bad", studies, {"models": "pipeline", "coarse_from_mm": "-1"}):
+            pass

@@ -9,6 +9,10 @@ Settings (``--conf``):
                a training run has published, the weights bundled with mcseg are used
   spacing_mm   pixel size for images whose files carry none (default: mcseg's
                documented 0.05 mm fallback, recorded in every result)
+  coarse_from_mm  inputs whose pixel is this or coarser go to the bundled coarse weights (default
+               mcseg.defaults.COARSE_INPUT_MIN_SPACING_MM = 0.06; 0.08 keeps native 0.06-0.08 mm
+               images on the 0.07 mm weights: a finer outline of its own, fewer calcifications found
+               on real FFDM; README, "Native 0.06-0.08 mm FFDM")
   auto_update_scoring  true to re-score images after every action (default false:
                on a small CPU machine it starves inference)
   train_after_labels   start training after this many new final labels (default
@@ -82,8 +86,18 @@ class MCSegmentationApp(MONAILabelApp):
         unknown = [m for m in wanted if m != "all" and m not in available]
         if unknown:
             raise ValueError(f"unknown model(s) {unknown}; choose from all, {', '.join(sorted(available))}")
+        coarse_from = conf.get("coarse_from_mm")
+        pipeline_config = None
+        if coarse_from not in (None, ""):
+            try:
+                coarse_from_mm = float(coarse_from)
+            except ValueError:
+                raise ValueError(f"coarse_from_mm must be a pixel size in mm, not {coarse_from!r}") from None
+            if not 0 < coarse_from_mm <= 1:
+                raise ValueError(f"coarse_from_mm must lie in (0, 1] mm, not {coarse_from_mm}")
+            pipeline_config = defaults.PipelineConfig(coarse_input_min_spacing_mm=coarse_from_mm)
         # One ModelFiles for every TaskConfig: the inferers share one loaded pipeline.
-        self.model_files = ModelFiles(self.model_dir)
+        self.model_files = ModelFiles(self.model_dir, pipeline_config)
         self.models: dict[str, TaskConfig] = {}
         for name, cls in available.items():
             if "all" in wanted or name in wanted:

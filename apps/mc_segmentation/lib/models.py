@@ -24,6 +24,7 @@ from mcseg.baselines.cortina.resnet import DEFAULT_WEIGHTS as DEFAULT_CORTINA_RE
 from mcseg.baselines.cortina.resnet import CortinaResNetModel
 from mcseg.baselines.cortina.detection import DEFAULT_WEIGHTS as DEFAULT_CORTINA_DETECTOR_WEIGHTS
 from mcseg.baselines.cortina.detection import CortinaDetectorModel
+from mcseg.defaults import PipelineConfig
 from mcseg.fp_reduction import classifier_beside
 from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 
@@ -34,8 +35,10 @@ BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTA
 
 
 class ModelFiles:
-    def __init__(self, models_dir: str | Path):
+    def __init__(self, models_dir: str | Path, pipeline_config: PipelineConfig | None = None):
         self.models_dir = Path(models_dir).resolve()
+        #: The server's own pipeline settings (--conf), given to every pipeline it loads.
+        self.pipeline_config = pipeline_config
         self._lock = threading.Lock()
         self._cached: tuple[tuple, Pipeline] | None = None
         #: role -> (the file's path, mtime and settings; the model loaded from it)
@@ -58,7 +61,7 @@ class ModelFiles:
             (str(classifier), classifier.stat().st_mtime_ns if classifier.is_file() else None),)
         with self._lock:
             if self._cached is None or self._cached[0] != key:
-                self._cached = (key, Pipeline.from_weights(*paths))
+                self._cached = (key, Pipeline.from_weights(*paths, self.pipeline_config))
             return self._cached[1]
 
     def _baseline(self, role: str, load: Callable[..., Any], **settings) -> Any:
