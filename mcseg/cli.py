@@ -69,7 +69,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--coarse-from-mm", type=float, metavar="MM", dest="coarse_input_min_spacing_mm",
                    help=f"inputs whose pixel is MM or coarser go to the bundled coarse weights (default "
                         f"{defaults.COARSE_INPUT_MIN_SPACING_MM}; 0.08 keeps native 0.06-0.08 mm images on the "
-                        f"0.07 mm weights, with a finer outline and fewer calcifications found on real FFDM)")
+                        f"0.07 mm weights, which find more on phantoms and film at that pixel and fewer on real FFDM)")
     g.add_argument("--no-candidate-classifier", action="store_true",
                    help="score candidates by the segmentator alone, without the second-stage classifier that "
                         "the weights' folder may hold (candidate_classifier.npz)")

@@ -429,7 +429,7 @@ class PipelineConfig:
     #: explicit value always wins, even one equal to the default.
     working_spacing_mm: float | None = None
     #: Inputs whose own pixel is at least this go to the coarse weights where they are shipped. A site
-    #: whose 0.06-0.08 mm images are phantoms or film, or that wants the finer outline, sets 0.08.
+    #: whose 0.06-0.08 mm images are film sets 0.08.
     coarse_input_min_spacing_mm: float = COARSE_INPUT_MIN_SPACING_MM
     #: Outline what the coarse weights keep with the 0.07 mm segmentator (FINE_OUTLINE).
     fine_outline: bool = FINE_OUTLINE

@@ -11,8 +11,8 @@ Settings (``--conf``):
                documented 0.05 mm fallback, recorded in every result)
   coarse_from_mm  inputs whose pixel is this or coarser go to the bundled coarse weights (default
                mcseg.defaults.COARSE_INPUT_MIN_SPACING_MM = 0.06; 0.08 keeps native 0.06-0.08 mm
-               images on the 0.07 mm weights: a finer outline of its own, fewer calcifications found
-               on real FFDM; README, "Native 0.06-0.08 mm FFDM")
+               images on the 0.07 mm weights, which find more on phantoms and film at that pixel
+               and fewer on real FFDM; README, "Native 0.06-0.08 mm FFDM")
   auto_update_scoring  true to re-score images after every action (default false:
                on a small CPU machine it starves inference)
   train_after_labels   start training after this many new final labels (default
