@@ -66,7 +66,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"redraw the outline of what the coarse weights find with the 0.07 mm segmentator, for "
                         f"inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM} mm (default: "
                         f"{'on' if defaults.FINE_OUTLINE else 'off'})")
-    g.add_argument("--coarse-from-mm", type=float, metavar="MM", dest="coarse_input_min_spacing_mm",
+    g.add_argument("--coarse-from-mm", type=_pixel_size_mm, metavar="MM", dest="coarse_input_min_spacing_mm",
                    help=f"inputs whose pixel is MM or coarser go to the bundled coarse weights (default "
                         f"{defaults.COARSE_INPUT_MIN_SPACING_MM}; 0.08 keeps native 0.06-0.08 mm images on the "
                         f"0.07 mm weights, which find more on phantoms and film at that pixel and fewer on real FFDM)")
@@ -388,6 +388,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--title", default="Evaluation", help="title of the report")
     ev.add_argument("-o", "--out", type=Path, default=Path("evaluation"), help="output folder")
     return parser
+
+
+def _pixel_size_mm(text: str) -> float:
+    """An argparse type: a pixel size in (0, 1] mm."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of mm") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value:g} mm is not a pixel size in (0, 1] mm")
+    return value
 
 
 def _pipeline_from_args(args):

@@ -300,6 +300,9 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
 
     args = build_parser().parse_args(["segment", "x.dcm", "--coarse-from-mm", "0.08"])
     assert _pipeline_from_args(args).for_input(mammo).config.working_spacing_mm == WORKING_SPACING_MM
+    for bad in ("-1", "0", "5", "x"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["segment", "x.dcm", "--coarse-from-mm", bad])
     assert str(coarse) in coarse_result.weights["segmentator"]["path"]
     # A forced working pixel or networks other than the bundled ones: no routing.
     assert Pipeline.from_weights(config=PipelineConfig(working_spacing_mm=0.07)).coarse is None
