@@ -213,10 +213,13 @@ class Pipeline:
         classifier: CandidateClassifier | None = None,
         coarse: "Pipeline | None" = None,
         score_decision: tuple[float, float | None] | None = None,
+        given_config: PipelineConfig | None = None,
     ):
         self.config = config.resolved()
-        #: The settings a batch worker rebuilds this pipeline from (see from_weights).
-        self.given_config = config
+        #: The settings as the caller gave them, before the weights filled the unset ones: what a
+        #: batch worker passes to from_weights to build the same pipeline (the resolved config would
+        #: force the working pixel and so turn off the routing to the coarse weights).
+        self.given_config = config if given_config is None else given_config
         #: Serves inputs whose pixel is config.coarse_input_min_spacing_mm or coarser (see :meth:`for_input`).
         self.coarse = coarse
         self.device = resolve_device(self.config.device)
@@ -287,9 +290,6 @@ class Pipeline:
         if classifier is not None and (config is None or config.use_candidate_classifier):
             # The classifier scores candidates listed as in its fit: at the threshold recorded there.
             calibrated = classifier.meta.get(LISTING_THRESHOLD_META, calibrated)
-        # The settings as the caller gave them, before the weights fill the unset ones: what a batch
-        # worker passes to from_weights to build the same pipeline (the resolved config would force
-        # the working pixel and so turn off the routing to the coarse weights).
         given = config or PipelineConfig()
         config = given.resolved(
             working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
@@ -301,10 +301,8 @@ class Pipeline:
         score_decision = None
         if decision is not None and not told_threshold:
             score_decision = (float(decision), calibration.get(CLUSTER_THRESHOLD_KEY))
-        pipeline = cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
-                       classifier, coarse, score_decision)
-        pipeline.given_config = given
-        return pipeline
+        return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
+                   classifier, coarse, score_decision, given)
 
     #: Settings that change only what is decided from the networks' output, never the output itself.
     DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold"})
@@ -431,11 +429,11 @@ class Pipeline:
             frame = self.prepare(result.mammogram)
             coarse = frame.mask_to_working(result.mask.astype(bool))
             margin = max(1, round(FINE_OUTLINE_MARGIN_MM / self.config.working_spacing_mm))
-            region = ndi.binary_dilation(coarse, iterations=margin) & frame.breast
-            prob = self.segment(frame, region)
+            grown = ndi.binary_dilation(coarse, iterations=margin)
+            prob = self.segment(frame, grown & frame.breast)
         rows, cols = frame.to_working_px(*np.array([c["centroid_px"] for c in in_mask]).T)
         owners = np.stack([np.round(rows), np.round(cols)], axis=1).astype(int)
-        drawn, areas_px = refine_outlines(coarse, prob, self.config.operating_threshold, margin, owners)
+        drawn, areas_px = refine_outlines(coarse, prob, self.config.operating_threshold, margin, owners, grown)
         pixel_mm2 = frame.spacing_mm[0] * frame.spacing_mm[1]
         for calc, area_px in zip(in_mask, areas_px):
             if area_px > 0:  # a centroid outside every neighbourhood keeps its coarse area

@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 
 
 def refine_outlines(coarse: np.ndarray, fine_prob: np.ndarray, threshold: float, margin_px: int,
-                    owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    owners: np.ndarray, grown: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Redraw each calcification of ``coarse`` (a mask in the fine frame) from ``fine_prob``.
 
     Each calcification's neighbourhood is its coarse pixels dilated by ``margin_px``; there its new
@@ -22,9 +22,12 @@ def refine_outlines(coarse: np.ndarray, fine_prob: np.ndarray, threshold: float,
     found, and a found calcification keeps an outline). ``owners`` holds, per calcification, a pixel
     (row, col) of the fine frame inside it. Returns the new mask and each owner's area in pixels:
     a neighbourhood shared by several owners (close calcifications) is split evenly among them, so
-    that the areas add up to the mask.
+    that the areas add up to the mask. ``grown``: ``coarse`` already dilated by ``margin_px``, where
+    the caller has it (the pipeline dilates once to know where to run the finer segmentator).
     """
-    neighbourhoods, n = ndi.label(ndi.binary_dilation(coarse, iterations=margin_px))
+    if grown is None:
+        grown = ndi.binary_dilation(coarse, iterations=margin_px)
+    neighbourhoods, n = ndi.label(grown)
     fine_labels, _ = ndi.label((fine_prob >= threshold) & (neighbourhoods > 0))
     out = np.zeros(coarse.shape, bool)
     pixels = np.zeros(n + 1)

@@ -34,10 +34,14 @@ def fp_per_image(target_per_mammogram: float, breast_cm2) -> float:
     return round(target_per_mammogram * float(np.mean(breast_cm2)) / TYPICAL_BREAST_AREA_CM2, 4)
 
 
+def _last_within(curve, target_fppi: float) -> int:
+    """Index of the curve's lowest threshold whose false positives per image stay within ``target_fppi``."""
+    return int(np.flatnonzero(curve.fppi <= target_fppi + 1e-12)[-1])
+
+
 def threshold_within(curve, target_fppi: float, floor: float = 0.0) -> float:
     """Lowest score threshold whose false positives per image stay within ``target_fppi``."""
-    ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
-    best = ok[-1]
+    best = _last_within(curve, target_fppi)
     return float(min(max(curve.thresholds[best], floor), 0.999)) if best > 0 else 0.999
 
 
@@ -58,10 +62,8 @@ def calibrate_operating_threshold(
         breast_cm2.append(result.frame.breast_cm2)
         matches.append(match_listed(result.calcifications, read_label(case.label_path), mammo.spacing_mm))
     curve = froc(matches)
-    ok = np.flatnonzero(curve.fppi <= target_fppi + 1e-12)
-    best = ok[-1]  # the lowest threshold still within the budget
-    floor = pipeline.config.candidate_threshold
-    threshold = threshold_within(curve, target_fppi, floor)
+    best = _last_within(curve, target_fppi)
+    threshold = threshold_within(curve, target_fppi, pipeline.config.candidate_threshold)
     decisions = decision_thresholds(curve, breast_cm2, threshold, target_fppi)
     # The operating threshold stays per image: it outlines the mask and admits cluster members, and
     # moving the bundled ones to 1 per typical mammogram lost a tenth to three fifths of the clusters
