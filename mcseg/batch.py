@@ -31,6 +31,8 @@ class BatchJob:
     config: PipelineConfig
     detector: Path | None = None
     segmentator: Path | None = None
+    #: (detector, segmentator) of the coarse route; None: as Pipeline.from_weights decides by default
+    coarse: tuple[Path, Path] | None = None
     spacing_mm: float | None = None
     preview: bool = False
     threads: int | None = None
@@ -88,7 +90,8 @@ def _init_worker(job: BatchJob, pipeline=None) -> None:
     keep_freed_memory()
     if job.threads:
         torch.set_num_threads(job.threads)
-    _PIPELINE = pipeline or Pipeline.from_weights(job.detector, job.segmentator, job.config)
+    _PIPELINE = pipeline or Pipeline.from_weights(job.detector, job.segmentator, job.config,
+                                                        coarse_weights=job.coarse)
     _JOB = job
 
 

@@ -49,6 +49,9 @@ BESIDE_SEGMENTATOR = "beside-segmentator"
 #: Sentinel for ``Pipeline.from_weights(coarse_dir=...)``: the bundled coarse weights, when the
 #: networks asked for are the bundled ones and no working pixel was forced.
 BUNDLED_COARSE = "bundled-coarse"
+#: The two sets of networks a pipeline may hold: ``fine`` works at its own (0.07 mm) working pixel,
+#: ``coarse`` serves inputs of ``coarse_input_min_spacing_mm`` and coarser (see :meth:`Pipeline.route_of`).
+ROUTES = ("fine", "coarse")
 
 
 class WeightsError(RuntimeError):
@@ -254,6 +257,7 @@ class Pipeline:
         config: PipelineConfig | None = None,
         classifier_path: str | Path | None = BESIDE_SEGMENTATOR,
         coarse_dir: str | Path | None = BUNDLED_COARSE,
+        coarse_weights: tuple[str | Path, str | Path] | None = None,
     ) -> "Pipeline":
         """Load the networks (the bundled default weights when no path is given) and the candidate
         classifier: by default the one in the segmentator's folder, if there is one; None = none.
@@ -261,17 +265,20 @@ class Pipeline:
         ``coarse_dir`` holds detector.pt and segmentator.pt working at a coarser pixel, used for
         inputs of COARSE_INPUT_MIN_SPACING_MM and coarser. By default the bundled coarse weights,
         where they exist, and only beside the bundled networks (retrained networks serve every
-        input) and when the config does not force a working pixel; None = never."""
+        input) and when the config does not force a working pixel; None = never. ``coarse_weights``
+        (detector, segmentator) names the two files outright, as the app does when a site has retrained
+        one of them; it too gives way to a forced working pixel."""
         bundled = {Path(p or d).resolve() for p, d in ((detector_path, DEFAULT_DETECTOR_WEIGHTS),
                                                          (segmentator_path, DEFAULT_SEGMENTATOR_WEIGHTS))} \
             == {DEFAULT_DETECTOR_WEIGHTS.resolve(), DEFAULT_SEGMENTATOR_WEIGHTS.resolve()}
         coarse = None
+        forced = config is not None and config.working_spacing_mm is not None
         if coarse_dir == BUNDLED_COARSE:
-            forced = config is not None and config.working_spacing_mm is not None
             coarse_dir = DEFAULT_COARSE_WEIGHTS_DIR if bundled and not forced else None
-        if coarse_dir is not None and (Path(coarse_dir) / "segmentator.pt").is_file():
-            coarse = cls.from_weights(Path(coarse_dir) / "detector.pt", Path(coarse_dir) / "segmentator.pt",
-                                      config, classifier_path, coarse_dir=None)
+        if coarse_weights is None and coarse_dir is not None:
+            coarse_weights = (Path(coarse_dir) / "detector.pt", Path(coarse_dir) / "segmentator.pt")
+        if coarse_weights is not None and not forced and Path(coarse_weights[1]).is_file():
+            coarse = cls.from_weights(*coarse_weights, config, classifier_path, coarse_dir=None)
         segmentator_path = Path(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS)
         det, det_meta = load_network(detector_path or DEFAULT_DETECTOR_WEIGHTS, "detector")
         seg, seg_meta = load_network(segmentator_path, "segmentator")
@@ -322,13 +329,17 @@ class Pipeline:
         twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
         return twin
 
-    def for_input(self, mammo: Mammogram) -> "Pipeline":
-        """The pipeline that serves ``mammo``: the coarse one for inputs of
+    def route_of(self, spacing_mm: tuple[float, float]) -> str:
+        """Which networks find the calcifications of an input of this pixel size: ``coarse`` for
         ``config.coarse_input_min_spacing_mm`` (COARSE_INPUT_MIN_SPACING_MM) and coarser, where there
-        is one; else this one."""
-        if self.coarse is not None and min(mammo.spacing_mm) >= self.config.coarse_input_min_spacing_mm:
-            return self.coarse
-        return self
+        are coarse networks; else ``fine``. Retraining from saved labels follows the same rule."""
+        if self.coarse is not None and min(spacing_mm) >= self.config.coarse_input_min_spacing_mm:
+            return "coarse"
+        return "fine"
+
+    def for_input(self, mammo: Mammogram) -> "Pipeline":
+        """The pipeline that serves ``mammo`` (:meth:`route_of`)."""
+        return self.coarse if self.route_of(mammo.spacing_mm) == "coarse" else self
 
     def prepare(self, mammo: Mammogram) -> WorkingFrame:
         return to_working_frame(mammo, self.config.working_spacing_mm, self.config.normalise_laterality)

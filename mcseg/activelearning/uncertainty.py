@@ -71,6 +71,7 @@ _TTA = [(0, False), (1, False), (2, False), (0, True)]
 
 def score_image(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> ImageUncertainty:
     """Uncertainty of the pipeline on ``mammo``, with the patches that drive it."""
+    pipeline = pipeline.for_input(mammo)  # the networks that would serve it, and that its label trains
     cfg = pipeline.config
     with torch.inference_mode():
         frame = pipeline.prepare(mammo)
@@ -143,6 +144,7 @@ def entropy_score(pipeline: Pipeline, mammo: Mammogram, top_k: int = TOP_K) -> f
     the image's score is the mean of its ``top_k`` tiles, the same aggregation
     as :func:`score_image`. One dense pass, no symmetry views, no detector spread.
     """
+    pipeline = pipeline.for_input(mammo)
     cfg = pipeline.config
     with torch.inference_mode():
         frame = pipeline.prepare(mammo)

@@ -247,18 +247,21 @@ def train_candidate_classifier(data: list[str | Path], out: str | Path, weights:
 
 
 def refit_beside(detector_path: str | Path, segmentator_path: str | Path, cases: list[LabelledCase],
-                 spacing_mm: float | None = None, progress: bool = True) -> dict[str, Any]:
+                 spacing_mm: float | None = None, progress: bool = True,
+                 listed_like: str | Path | None = None) -> dict[str, Any]:
     """After new networks are published: fit their candidate classifier on the labelled ``cases`` and keep
     it beside the segmentator only if the choice rule says so; otherwise remove the one there, which
     was fitted to other networks' scores (the pipeline then scores with the networks alone).
 
     The rule is :func:`fit_classifier`'s (sensitivity at 1 FP/image on the validation images against
     the segmentator score's); too few images or calcifications for a fit is a "no", with the reason.
+    Candidates are listed as for the classifier beside ``listed_like`` (default: the bundled
+    segmentator; the bundled coarse one for coarse networks).
     """
     target = classifier_beside(segmentator_path)
     report_path = target.with_suffix(".json")
     # The candidates are listed as for the bundled classifier, whose rule chose how.
-    bundled = classifier_beside(DEFAULT_SEGMENTATOR_WEIGHTS)
+    bundled = classifier_beside(listed_like or DEFAULT_SEGMENTATOR_WEIGHTS)
     meta = CandidateClassifier.load(bundled).meta if bundled.is_file() else {}
     pipeline = Pipeline.from_weights(detector_path, segmentator_path,
                                      config=PipelineConfig(candidate_peak_separation_mm=meta.get(PEAK_SEPARATION_META),

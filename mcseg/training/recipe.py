@@ -25,7 +25,7 @@ from mcseg.defaults import (CALIBRATION_TARGET_FPPI, CONV_CHANNELS, DETECTOR_PAD
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.errors import InputError
 from mcseg.patches import PatchStore
-from mcseg.pipeline import Pipeline, load_network
+from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, ROUTES, Pipeline, load_network
 from mcseg.training import distributed
 from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
 from mcseg.training.candidate_classifier import refit_beside
@@ -189,14 +189,19 @@ def retrain_from_labels(
     spacing_mm: float | None = None,
     dice_images: int = RETRAIN_DICE_IMAGES,
     progress: bool = True,
+    route: str = "fine",
 ) -> dict[str, Any]:
     """Fine-tune ``role`` from ``start_from`` on ``cases``, publish it at ``publish_to``, and report.
 
     ``load_pipeline`` returns the pipeline with the weights in use after publishing;
-    its masks give the whole-image Dice. The stats also go to ``workspace/<role>.stats.json``.
+    its masks give the whole-image Dice. ``route`` says which of its networks were retrained
+    (``coarse``: those of ``pipeline.coarse``; the cases should be the ones that route serves, see
+    mcseg.training.routes). The stats also go to ``workspace/<role>.stats.json``.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}, not {route!r}")
     if not cases:
         raise TrainingDataError("no image has a final label yet: save a label before training")
     # Under torchrun rank 0 brings the store up to date and reports; every rank trains.
@@ -209,14 +214,18 @@ def retrain_from_labels(
     stats = finetune_network(role, store, start_from, publish_to, config, progress=progress)
 
     def report() -> dict[str, Any]:
-        stats.update(labelled_images=len(cases), store=refresh, processes=distributed.current().world)
+        stats.update(route=route, labelled_images=len(cases), store=refresh, processes=distributed.current().world)
         pipeline = load_pipeline()
-        segmentator = Path(pipeline.weights["segmentator"]["path"])
+        served = pipeline.coarse if route == "coarse" else pipeline
+        if served is None:
+            raise ValueError("retrained coarse networks, but the pipeline after publishing has none")
+        segmentator = Path(served.weights["segmentator"]["path"])
         # The candidate classifier belongs to the networks it was fitted to: beside a published
         # segmentator it is refitted on the same labels (or removed); the bundled one stays.
         if segmentator.parent.resolve() == Path(publish_to).parent.resolve():
-            stats["candidate_classifier"] = refit_beside(pipeline.weights["detector"]["path"], segmentator, cases,
-                                                         spacing_mm, progress)
+            stats["candidate_classifier"] = refit_beside(
+                served.weights["detector"]["path"], segmentator, cases, spacing_mm, progress,
+                listed_like=DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt" if route == "coarse" else None)
             pipeline = load_pipeline()  # with the refitted classifier, or none
         stats["image_validation"] = image_dice(pipeline, cases, spacing_mm, max_images=dice_images,
                                                progress=progress)

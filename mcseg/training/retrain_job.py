@@ -10,8 +10,9 @@ each minibatch, rank 0 publishes the weights and writes the stats to ``stats_out
 
 The job file holds: ``role``, ``cases`` ([image_id, image_path, label_path] lists), ``start_from``,
 ``publish_to``, ``workspace``, ``train`` (TrainConfig fields), ``spacing_mm`` (or null),
-``dice_images``, ``dice_weights`` ({"detector": path, "segmentator": path}, the weights in use
-after publishing) and ``stats_out``.
+``dice_images``, ``dice_weights`` ({"detector": path, "segmentator": path, "coarse": [detector,
+segmentator] or null}, the weights in use after publishing), ``route`` ("fine" or "coarse", the
+networks retrained; "fine" when absent) and ``stats_out``.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     weights = job["dice_weights"]
     stats = retrain_from_labels(
         job["role"], cases, job["start_from"], job["publish_to"], job["workspace"], TrainConfig(**job["train"]),
-        lambda: Pipeline.from_weights(weights["detector"], weights["segmentator"]), job.get("spacing_mm"),
-        int(job["dice_images"]), progress=shard.is_main)
+        lambda: Pipeline.from_weights(weights["detector"], weights["segmentator"],
+                                      coarse_weights=weights.get("coarse")),
+        job.get("spacing_mm"), int(job["dice_images"]), progress=shard.is_main, route=job.get("route", "fine"))
     if shard.is_main:
         atomic_write_text(job["stats_out"], json.dumps(stats, indent=1))
     return stats

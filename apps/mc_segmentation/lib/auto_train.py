@@ -16,10 +16,12 @@ from mcseg.io.atomic import atomic_write_text
 from mcseg.training import LabelledCase, assign_splits
 from mcseg.training.data import workspace_store
 from mcseg.training.finetune import store_case
+from mcseg.training.routes import cases_by_route, route_workspace
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.utils.async_tasks.task import AsyncTask
 
 from lib.models import ModelFiles
+from lib.trainers.patch_cnn_trainer import labelled_cases
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +46,22 @@ class AutoTrainer:
         """Store the label's patches; start training when enough new labels have arrived."""
         image = datastore.get_image_uri(image_id)
         label = datastore.get_label_uri(image_id, DefaultLabelTag.FINAL.value)
-        store, working_spacing_mm = workspace_store(self.workspace, self.models.path("segmentator"))
-        split = assign_splits(datastore.get_labeled_images(DefaultLabelTag.FINAL.value) or [image_id])[image_id]
-        counts = store_case(store, LabelledCase(image_id, Path(image), Path(label)), split, working_spacing_mm,
-                            self.spacing_mm)
+        case = LabelledCase(image_id, Path(image), Path(label))
+        # The patches go to the store of the networks that serve this image, which their training reads,
+        # in the split it has among that route's labelled images (as the training will assign it).
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        others = [c for c in labelled_cases(datastore) if c.image_id != image_id]
+        routes = cases_by_route(self.models.pipeline(), others + [case], self.spacing_mm,
+                                self.workspace / "pixel_sizes.json")
+        route = next(r for r, cases in routes.items() if case in cases)
+        store, working_spacing_mm = workspace_store(route_workspace(self.workspace, route),
+                                                    self.models.path("segmentator", route))
+        split = assign_splits([c.image_id for c in routes[route]])[image_id]
+        counts = store_case(store, case, split, working_spacing_mm, self.spacing_mm)
         state = self._state()
         if image_id not in state["new_labels"]:
             state["new_labels"].append(image_id)
-        out: dict[str, Any] = {"patches_stored": counts, "split": split,
+        out: dict[str, Any] = {"patches_stored": counts, "split": split, "route": route,
                                "labels_since_training": len(state["new_labels"]),
                                "train_after_labels": self.every_labels, "training_started": False}
         if self.every_labels > 0 and len(state["new_labels"]) >= self.every_labels:

@@ -42,7 +42,8 @@ class PipelineBatchInfer(BatchInferTask):
         result: dict = {}
         with tempfile.TemporaryDirectory(prefix="mcseg-batch-") as out:
             job = BatchJob(out=Path(out), config=pipeline.given_config, detector=self.models.path("detector"),
-                           segmentator=self.models.path("segmentator"), spacing_mm=self.spacing_mm)
+                           segmentator=self.models.path("segmentator"), coarse=self.models.coarse_paths(),
+                           spacing_mm=self.spacing_mm)
             summary = segment_batch(list(files), job, workers=max(1, int(request.get("max_workers") or 1)),
                                     progress=True, pipeline=pipeline)
             for outcome in summary.done:

@@ -1,7 +1,11 @@
 """Where the app's weights live, and the loaded pipeline the inferers share.
 
 Trainers publish to ``<models_dir>/<role>.pt``; until they have, the weights
-bundled with mcseg are used. The pipeline is reloaded when either file
+bundled with mcseg are used. The detector and segmentator come in two routes
+(mcseg.pipeline.ROUTES): the fine networks at ``<models_dir>/<role>.pt`` and the
+coarse ones, which serve inputs of 0.06 mm and coarser, at
+``<models_dir>/coarse/<role>.pt``; each route is retrained on the labels of the
+images it serves. The pipeline is reloaded when either file
 changes, so the next inference after a training run uses the new model. The
 app makes one ModelFiles and hands it to every TaskConfig, so the three
 inferers share one loaded pipeline.
@@ -26,7 +30,7 @@ from mcseg.baselines.cortina.detection import DEFAULT_WEIGHTS as DEFAULT_CORTINA
 from mcseg.baselines.cortina.detection import CortinaDetectorModel
 from mcseg.defaults import PipelineConfig
 from mcseg.fp_reduction import classifier_beside
-from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
+from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 
 BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS,
            "cluster_cnn": DEFAULT_CLUSTER_CNN_WEIGHTS, "unet": DEFAULT_UNET_WEIGHTS,
@@ -44,24 +48,38 @@ class ModelFiles:
         #: role -> (the file's path, mtime and settings; the model loaded from it)
         self._baselines: dict[str, tuple[tuple, Any]] = {}
 
-    def published(self, role: str) -> Path:
+    def published(self, role: str, route: str = "fine") -> Path:
+        """Where a trainer publishes ``role`` (of ``route``, for the detector and the segmentator)."""
+        if route == "coarse":
+            return self.models_dir / "coarse" / f"{role}.pt"
         return self.models_dir / (f"{role}.npz" if role == "cortina_svm" else f"{role}.pt")
 
-    def path(self, role: str) -> Path:
+    def path(self, role: str, route: str = "fine") -> Path:
         """The weights in use: the published ones, else the bundled defaults."""
-        p = self.published(role)
-        return p if p.is_file() else BUNDLED[role]
+        p = self.published(role, route)
+        if p.is_file():
+            return p
+        return DEFAULT_COARSE_WEIGHTS_DIR / f"{role}.pt" if route == "coarse" else BUNDLED[role]
+
+    def coarse_paths(self) -> tuple[Path, Path] | None:
+        """The coarse detector and segmentator in use; None where there are none."""
+        paths = (self.path("detector", "coarse"), self.path("segmentator", "coarse"))
+        return paths if all(p.is_file() for p in paths) else None
+
+    def stamp(self) -> tuple:
+        """The version of every file the pipeline loads: the networks of both routes and the
+        candidate classifiers beside their segmentators (a retraining refits or removes one)."""
+        paths = [self.path(r, route) for route in ("fine", "coarse") for r in ("detector", "segmentator")]
+        paths += [classifier_beside(paths[1]), classifier_beside(paths[3])]
+        return tuple((str(p), p.stat().st_mtime_ns if p.is_file() else None) for p in paths)
 
     def pipeline(self) -> Pipeline:
-        """The pipeline of the weights in use, loaded once per version of the two files and of the
-        candidate classifier beside the segmentator (a retraining refits or removes it)."""
-        paths = (self.path("detector"), self.path("segmentator"))
-        classifier = classifier_beside(paths[1])
-        key = tuple((str(p), p.stat().st_mtime_ns) for p in paths) + (
-            (str(classifier), classifier.stat().st_mtime_ns if classifier.is_file() else None),)
+        """The pipeline of the weights in use, loaded once per :meth:`stamp`."""
+        key = self.stamp()
         with self._lock:
             if self._cached is None or self._cached[0] != key:
-                self._cached = (key, Pipeline.from_weights(*paths, self.pipeline_config))
+                self._cached = (key, Pipeline.from_weights(self.path("detector"), self.path("segmentator"),
+                                                           self.pipeline_config, coarse_weights=self.coarse_paths()))
             return self._cached[1]
 
     def _baseline(self, role: str, load: Callable[..., Any], **settings) -> Any:

@@ -27,8 +27,8 @@ KEY = "uncertain_c2c3"
 
 
 def model_stamp(models: ModelFiles) -> str:
-    """Which weights a score was computed with."""
-    return "|".join(f"{models.path(r)}@{models.path(r).stat().st_mtime_ns}" for r in ("detector", "segmentator"))
+    """Which weights a score was computed with (both routes' networks and classifiers)."""
+    return "|".join(f"{path}@{mtime_ns}" for path, mtime_ns in models.stamp())
 
 
 def score_one(models: ModelFiles, datastore: Datastore, image_id: str, spacing_mm: float | None = None,

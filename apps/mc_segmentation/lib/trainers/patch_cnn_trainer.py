@@ -1,10 +1,12 @@
 """Trainer for the detector or the segmentator: a thin adapter over mcseg.training.recipe.
 
-MONAI Label runs it in a subprocess. The recipe refreshes the SQLite patch
-store from the datastore's images that have a final label, fine-tunes the
-network in use (on the GPU when there is one), publishes it where the inferers
-look, and reports per-class patch error (C1-C4) and whole-image Dice, which
-become the train stats.
+MONAI Label runs it in a subprocess. The labelled images are split by the
+networks that serve them (mcseg.training.routes: the coarse networks for inputs
+of 0.06 mm and coarser, the fine ones below); for each route with labels the
+recipe refreshes that route's SQLite patch store, fine-tunes its network in use
+(on the GPU when there is one), publishes it where the inferers look, and
+reports per-class patch error (C1-C4) and whole-image Dice. The train stats
+hold one such report per route under ``routes``.
 
 MONAI Label's multi-GPU switch (``multi_gpu``, ``gpus``) starts one process per
 GPU under torchrun (DistributedDataParallel, see mcseg.training.retrain_job);
@@ -21,7 +23,9 @@ from typing import Any
 
 from mcseg import defaults
 from mcseg.defaults import TrainConfig
+from mcseg.io.atomic import atomic_write_text
 from mcseg.training import LabelledCase, default_device, retrain_from_labels
+from mcseg.training.routes import cases_by_route, route_workspace
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.interfaces.tasks.train import TrainTask
 
@@ -84,35 +88,46 @@ class PatchCNNTrainer(TrainTask):
         config, dice_images = train_options(request)
         processes, gpus = train_processes(request, config.batch_size)
         cases = labelled_cases(datastore)
-        log.info("%s: %d labelled images; device %s; %d process(es)", self.role, len(cases), default_device(),
-                 processes)
-        if processes == 1:
-            stats = retrain_from_labels(self.role, cases, self.models.path(self.role),
-                                        self.models.published(self.role), self.workspace, config,
-                                        self.models.pipeline, self.spacing_mm, dice_images)
-        else:
-            stats = self._under_torchrun(processes, gpus, cases, config, dice_images)
-        stats["device"] = str(default_device())
-        log.info("%s: published %s; patch accuracy %s%%; Dice %s", self.role, stats["published"],
-                 stats["patch_validation"]["accuracy"], stats["image_validation"]["dice"])
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        routes = cases_by_route(self.models.pipeline(), cases, self.spacing_mm, self.workspace / "pixel_sizes.json")
+        log.info("%s: %d labelled images (%s); device %s; %d process(es)", self.role, len(cases),
+                 ", ".join(f"{len(c)} for the {r} networks" for r, c in routes.items()), default_device(), processes)
+        stats: dict[str, Any] = {"role": self.role, "labelled_images": len(cases), "device": str(default_device()),
+                                 "routes": {}}
+        for route, route_cases in (routes or {"fine": []}).items():
+            if processes == 1:
+                done = retrain_from_labels(self.role, route_cases, self.models.path(self.role, route),
+                                           self.models.published(self.role, route), route_workspace(self.workspace, route),
+                                           config, self.models.pipeline, self.spacing_mm, dice_images, route=route)
+            else:
+                done = self._under_torchrun(processes, gpus, route, route_cases, config, dice_images)
+            stats["routes"][route] = done
+            log.info("%s (%s): published %s; patch accuracy %s%%; Dice %s", self.role, route, done["published"],
+                     done["patch_validation"]["accuracy"], done["image_validation"]["dice"])
+        stats["published"] = [done["published"] for done in stats["routes"].values()]
+        atomic_write_text(self.stats_path, json.dumps(stats, indent=1))
         return stats
 
-
-    def _under_torchrun(self, processes: int, gpus: str | None, cases: list[LabelledCase], config: TrainConfig,
-                        dice_images: int) -> dict[str, Any]:
+    def _under_torchrun(self, processes: int, gpus: str | None, route: str, cases: list[LabelledCase],
+                        config: TrainConfig, dice_images: int) -> dict[str, Any]:
         """The same fine-tuning in ``processes`` ranks of torchrun; its output goes to this task's log."""
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        job_path, stats_out = self.workspace / f"{self.role}.job.json", self.workspace / f"{self.role}.job-stats.json"
+        workspace = route_workspace(self.workspace, route)
+        workspace.mkdir(parents=True, exist_ok=True)
+        job_path, stats_out = workspace / f"{self.role}.job.json", workspace / f"{self.role}.job-stats.json"
         stats_out.unlink(missing_ok=True)
-        published = self.models.published(self.role)
-        after = {r: str(published if r == self.role else self.models.path(r)) for r in ("detector", "segmentator")}
+        published = self.models.published(self.role, route)
+        after = {rt: [str(published if (r, rt) == (self.role, route) else self.models.path(r, rt))
+                      for r in ("detector", "segmentator")] for rt in ("fine", "coarse")}
         job_path.write_text(json.dumps({
-            "role": self.role, "cases": [[c.image_id, str(c.image_path), str(c.label_path)] for c in cases],
-            "start_from": str(self.models.path(self.role)), "publish_to": str(published),
-            "workspace": str(self.workspace), "train": dataclasses.asdict(config), "spacing_mm": self.spacing_mm,
-            "dice_images": dice_images, "dice_weights": after, "stats_out": str(stats_out)}, indent=1))
+            "role": self.role, "route": route,
+            "cases": [[c.image_id, str(c.image_path), str(c.label_path)] for c in cases],
+            "start_from": str(self.models.path(self.role, route)), "publish_to": str(published),
+            "workspace": str(workspace), "train": dataclasses.asdict(config), "spacing_mm": self.spacing_mm,
+            "dice_images": dice_images, "stats_out": str(stats_out),
+            "dice_weights": {"detector": after["fine"][0], "segmentator": after["fine"][1],
+                             "coarse": after["coarse"] if self.models.coarse_paths() else None}}, indent=1))
         return run_under_torchrun(["-m", "mcseg.training.retrain_job", str(job_path)], processes, gpus, stats_out,
-                                  f"the {self.role}")
+                                  f"the {self.role} ({route} networks)")
 
 
 def labelled_cases(datastore: Datastore) -> list[LabelledCase]:
