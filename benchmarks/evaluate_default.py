@@ -104,41 +104,8 @@ def main() -> None:
                                      **({"classifier_path": None} if args.no_candidate_classifier else {}))
     results = {}
     for name in args.sets:
-        started = time.perf_counter()
-        work = args.out / name
-        pred = work / "pred"
-        shutil.rmtree(pred, ignore_errors=True)
-        truth_dir = images_dir = mias_info = None
-        negatives = False
-        spacing = None
-        if name in GENERATED:
-            data = ensure_data(name, work / "data")
-            if name in BACKGROUND_FINDINGS:
-                mark_background_findings(data, name, score_them=args.score_background_findings)
-            images = [case.image_path for case in find_cases(data)]
-            truth_dir = images_dir = data
-        elif name == "mini-mias":
-            # all 25 images with CALC rows, and the first --mias-normals normal images
-            info = MIAS / "Info.txt"
-            calc, normal = mias_references()
-            normal = normal[: args.mias_normals]
-            images = [MIAS / "png" / f"{ref}.png" for ref in calc + normal]
-            mias_info, spacing = info, 0.2
-        elif name == "cbis-negatives":
-            images = sorted(CBIS.rglob("*.dcm"))
-            negatives = True
-            truth_dir = cbis_truth(work / "truth", score_them=args.score_background_findings)
-        else:
-            raise SystemExit(f"unknown set {name}")
-        segment_all(pipeline, images, pred, spacing, name)
-        summary, curves = evaluate_folder(pred, truth_dir, mias_info, negatives, images_dir,
-                                          pipeline if images_dir else None, spacing, args.bootstrap)
-        if truth_dir is not None and "calcification" in curves:
-            summary["missed_by"] = miss_breakdown(pred, truth_dir, curves["calcification"])
-        if name == "mini-mias":
-            summary["normals_calcification_fp"] = normal_false_positives(pred, normal)
-        summary["wall_seconds"] = round(time.perf_counter() - started, 1)
-        write_report(summary, curves, work, f"Default weights on {name}")
+        summary = evaluate_set(name, pipeline, args.out / name, args.bootstrap, args.mias_normals,
+                               args.score_background_findings)
         results[name] = {k: v for k, v in summary.items() if k != "per_image"}
         print(json.dumps(results[name], indent=1))
     # Sets run separately accumulate: the file keeps the latest figures of every set.
@@ -153,6 +120,46 @@ def main() -> None:
     text = table(merged) + breakdown_table(merged)
     (args.out / "summary.md").write_text(text)
     print(text)
+
+
+def evaluate_set(name: str, pipeline: Pipeline, work: Path, bootstrap: int = 1000, mias_normals: int = 208,
+                 score_background_findings: bool = False, title: str = "Default weights") -> dict:
+    """Segment one evaluation set with ``pipeline`` into WORK/pred and score it (WORK/report.md too)."""
+    started = time.perf_counter()
+    pred = work / "pred"
+    shutil.rmtree(pred, ignore_errors=True)
+    truth_dir = images_dir = mias_info = None
+    negatives = False
+    spacing = None
+    if name in GENERATED:
+        data = ensure_data(name, work / "data")
+        if name in BACKGROUND_FINDINGS:
+            mark_background_findings(data, name, score_them=score_background_findings)
+        images = [case.image_path for case in find_cases(data)]
+        truth_dir = images_dir = data
+    elif name == "mini-mias":
+        # all 25 images with CALC rows, and the first mias_normals normal images
+        info = MIAS / "Info.txt"
+        calc, normal = mias_references()
+        normal = normal[:mias_normals]
+        images = [MIAS / "png" / f"{ref}.png" for ref in calc + normal]
+        mias_info, spacing = info, 0.2
+    elif name == "cbis-negatives":
+        images = sorted(CBIS.rglob("*.dcm"))
+        negatives = True
+        truth_dir = cbis_truth(work / "truth", score_them=score_background_findings)
+    else:
+        raise SystemExit(f"unknown set {name}")
+    segment_all(pipeline, images, pred, spacing, name)
+    summary, curves = evaluate_folder(pred, truth_dir, mias_info, negatives, images_dir,
+                                      pipeline if images_dir else None, spacing, bootstrap)
+    if truth_dir is not None and "calcification" in curves:
+        summary["missed_by"] = miss_breakdown(pred, truth_dir, curves["calcification"])
+    if name == "mini-mias":
+        summary["normals_calcification_fp"] = normal_false_positives(pred, normal)
+    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    write_report(summary, curves, work, f"{title} on {name}")
+    return summary
 
 
 #: The sets made by the generator (the others are real images in ../shared/data).

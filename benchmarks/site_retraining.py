@@ -1,0 +1,152 @@
+"""Which networks should a site's saved labels retrain, and what does retraining give? (the app's round
+trip, issue 15; a benchmark, not a test)
+
+    .venv/bin/python benchmarks/site_retraining.py        # about 30 minutes here
+
+A site labels 24 of its own FFDMs at 0.07 mm and presses Train. Here the site's images are the
+vendor-fold training crops (vendor_fold_classifier.py --weights fine: 12 crops of the GE and of the
+Siemens file resampled to 0.07 mm, half as 8-bit copies, synthetic calcifications whose ground truth
+plays the annotator's correction). Each arm retrains as the app does, in one process with its
+defaults (mcseg.training.recipe.retrain_from_labels: the segmentator, then the detector, 300 steps
+each, the candidate classifier refitted by its rule after each), and is then run on every evaluation
+set of evaluate_default.py:
+
+* ``bundled``: no retraining (0.06 mm and coarser go to the coarse networks);
+* ``route`` (the app since 2026-12-07): the labels retrain the coarse networks, which serve 0.07 mm;
+* ``fine-only`` (the app before): the labels retrain the 0.07 mm networks, which then serve every
+  input (the coarse route off).
+
+**Written before the first run:** this chooses no weights and ships nothing. The route-aware
+retraining is called the better behaviour if, on vendor-0.07mm (the site's population: other crops of
+the same two breasts), its sensitivity at 1 FP/image is at least the fine-only arm's; the other sets
+show what one site's labels cost elsewhere. Not held out: the labels come from the breasts of
+vendor-0.07mm and of ffdm-like's vendor crops (a site reading more of its own population, which is the
+point), and the bundled coarse classifier had seen coarse crops of them too. The vendor files' own
+calcifications are not in the labels (ignore circles in the evaluation), so training reads them as
+background, as an annotator who missed them would leave them. Writes benchmarks/site_retraining.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+from mcseg import defaults
+from mcseg.defaults import TrainConfig
+from mcseg.pipeline import (DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS,
+                            Pipeline)
+from mcseg.training import find_cases, retrain_from_labels
+from mcseg.training.routes import route_workspace
+
+import evaluate_default as ed
+import vendor_fold_classifier as vf
+
+ROOT = Path(__file__).resolve().parent.parent
+ARMS = ("bundled", "route", "fine-only")
+SETS = ("synthetic", "real-background", "ffdm-like", "vendor-0.07mm", "mini-mias", "cbis-negatives")
+
+
+def weights_in_use(models: Path, role: str, route: str) -> Path:
+    """As the app's ModelFiles: published under MODELS (coarse/ for the coarse route), else bundled."""
+    published = models / route / f"{role}.pt" if route == "coarse" else models / f"{role}.pt"
+    if published.is_file():
+        return published
+    return DEFAULT_COARSE_WEIGHTS_DIR / f"{role}.pt" if route == "coarse" else \
+        {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS}[role]
+
+
+def arm_pipeline(arm: str, models: Path) -> Pipeline:
+    fine = (weights_in_use(models, "detector", "fine"), weights_in_use(models, "segmentator", "fine"))
+    if arm == "fine-only":  # the app before routes: retrained networks served every input
+        return Pipeline.from_weights(*fine, coarse_dir=None)
+    return Pipeline.from_weights(*fine, coarse_weights=(weights_in_use(models, "detector", "coarse"),
+                                                        weights_in_use(models, "segmentator", "coarse")))
+
+
+def retrain(arm: str, work: Path, cases: list) -> dict:
+    """The app's Train on ``cases`` for this arm's route: segmentator, then detector."""
+    route = {"route": "coarse", "fine-only": "fine"}[arm]
+    models = work / "model"
+    config = TrainConfig(max_steps=defaults.RETRAIN_STEPS, validate_every=defaults.RETRAIN_VALIDATE_EVERY,
+                         learning_rate=defaults.LEARNING_RATE, batch_size=defaults.BATCH_SIZE,
+                         early_stopping_patience=defaults.RETRAIN_EARLY_STOPPING_PATIENCE, seed=0)
+    stats = {}
+    for role in ("segmentator", "detector"):
+        started = time.perf_counter()
+        published = models / route / f"{role}.pt" if route == "coarse" else models / f"{role}.pt"
+        published.parent.mkdir(parents=True, exist_ok=True)
+        done = retrain_from_labels(role, cases, weights_in_use(models, role, route), published,
+                                   route_workspace(work / "train", route), config,
+                                   lambda: arm_pipeline(arm, models), route=route)
+        stats[role] = {"seconds": round(time.perf_counter() - started, 1), "best_step": done["best_step"],
+                       "steps": done["steps"], "patch_validation": done["patch_validation"],
+                       "image_dice": done["image_validation"]["dice"],
+                       "candidate_classifier": done.get("candidate_classifier")}
+        print(f"{arm}: {role} retrained: {json.dumps(stats[role])}", flush=True)
+    return stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "site-retraining")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    args = parser.parse_args()
+    fine = vf.RANGES["fine"]
+    crops_dir = ROOT / "runs" / "vendor-fold-fine"
+    cases = [c for v in fine.vendors for c in find_cases(vf.make_vendor_crops(crops_dir, fine, v))]
+    print(f"site labels: {len(cases)} crops at 0.07 mm", flush=True)
+    store = ROOT / "benchmarks" / "site_retraining.json"
+    results = json.loads(store.read_text()) if store.is_file() else {}
+    results["labels"] = {"images": len(cases), "folders": [str((crops_dir / f"train-{v}").relative_to(ROOT))
+                                                           for v in fine.vendors]}
+    for arm in args.arms:
+        work = args.out / arm
+        shutil.rmtree(work / "model", ignore_errors=True)
+        shutil.rmtree(work / "train", ignore_errors=True)
+        entry = {"retraining": retrain(arm, work, cases) if arm != "bundled" else None, "sets": {}}
+        pipeline = arm_pipeline(arm, work / "model")
+        for name in args.sets:
+            summary = ed.evaluate_set(name, pipeline, work / "evaluation" / name, args.bootstrap,
+                                      title=f"Site retraining, arm {arm},")
+            keep = {k: summary[k] for k in ("calcification", "cluster", "overlap", "seconds_per_image",
+                                            "normals_calcification_fp") if k in summary}
+            entry["sets"][name] = keep
+            print(f"{arm} {name}: {_cell(keep)}", flush=True)
+        results[arm] = entry
+        store.write_text(json.dumps(results, indent=1))
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    arms = [a for a in ARMS if a in results]
+    lines = ["| set | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
+    for name in SETS:
+        cells = []
+        for arm in arms:
+            cells.append(_cell(results[arm]["sets"].get(name, {})))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(summary: dict) -> str:
+    """Sensitivity at 1 (0.25) FP/image and Dice; on sets without calcification truth, false positives."""
+    calc = summary.get("calcification", {})
+    if calc.get("sensitivity_at_fppi"):
+        at = calc["sensitivity_at_fppi"]
+        dice = summary.get("overlap", {}).get("dice_set")
+        return f"{at['1']:.3f} ({at['0.25']:.3f}), Dice {dice:.3f}" if dice is not None else f"{at['1']:.3f} ({at['0.25']:.3f})"
+    if "normals_calcification_fp" in summary:
+        cl = summary["cluster"]["sensitivity_at_fppi"]
+        return f"clusters {cl['0.2']:.3f} at 0.2; {summary['normals_calcification_fp']['mean']} FP/normal"
+    if "fppi_at_operating_point" in calc:
+        return f"{calc['fppi_at_operating_point']} FP/film"
+    return "-"
+
+
+if __name__ == "__main__":
+    main()
