@@ -142,6 +142,16 @@ WORKING_SPACING_MM = 0.07
 #: film digitised at 0.042-0.05 mm keeps the 0.07 mm weights.
 COARSE_WORKING_SPACING_MM = 0.14
 COARSE_INPUT_MIN_SPACING_MM = 0.06
+#: A site's saved labels of inputs finer than RETRAINED_FINE_MAX_SPACING_MM retrain the 0.07 mm networks,
+#: coarser ones the coarse networks; once the 0.07 mm segmentator has been retrained on labels of
+#: COARSE_INPUT_MIN_SPACING_MM or coarser (native 0.065-0.075 mm FFDM), the 0.07 mm networks serve
+#: inputs up to this size again. Ours (2026-12-07, benchmarks/site_retraining.py, its rule written
+#: before it ran): 24 labelled 0.07 mm crops of real GE and Siemens anatomy, retraining the 0.07 mm
+#: networks as the app does, found 0.834 of the calcifications of vendor-0.07mm at 1 FP/image;
+#: retraining the coarse networks on the same labels 0.620; no retraining 0.583. 0.08 mm is the edge
+#: the second routing rule set (benchmarks/coarse_route_choice.json); it has not been judged again
+#: for retrained networks.
+RETRAINED_FINE_MAX_SPACING_MM = 0.08
 #: Redraw the outline of each calcification the coarse weights keep with the 0.07 mm segmentator,
 #: for inputs whose own pixel is at most FINE_OUTLINE_MAX_SPACING_MM (native FFDM detectors; coarser
 #: copies hold no finer detail to draw). Ours (issue 15): a 0.14 mm mask drawn back onto a 0.07 mm

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered, refine_outlines
 from mcseg.defaults import (FINE_OUTLINE_MARGIN_MM, FINE_OUTLINE_MAX_SPACING_MM, INFERENCE_BACKENDS,
-                            SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
+                            RETRAINED_FINE_MAX_SPACING_MM, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META,
                                 CandidateClassifier, candidate_features, classifier_beside, peaks_of)
@@ -52,6 +52,8 @@ BUNDLED_COARSE = "bundled-coarse"
 #: The two sets of networks a pipeline may hold: ``fine`` works at its own (0.07 mm) working pixel,
 #: ``coarse`` serves inputs of ``coarse_input_min_spacing_mm`` and coarser (see :meth:`Pipeline.route_of`).
 ROUTES = ("fine", "coarse")
+#: Checkpoint key: [finest, coarsest] pixel size in mm of the labelled images a retraining fitted it on.
+LABELLED_SPACING_META = "labelled_spacing_mm"
 
 
 class WeightsError(RuntimeError):
@@ -329,13 +331,29 @@ class Pipeline:
         twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
         return twin
 
+    def coarse_from_mm(self) -> float:
+        """The pixel size from which the coarse networks serve: ``config.coarse_input_min_spacing_mm``
+        (COARSE_INPUT_MIN_SPACING_MM), or RETRAINED_FINE_MAX_SPACING_MM once this pipeline's segmentator
+        has been retrained on labelled images at least that coarse (it has then seen their anatomy)."""
+        edge = self.config.coarse_input_min_spacing_mm
+        labelled = self.weights.get("segmentator", {}).get(LABELLED_SPACING_META)
+        if labelled and max(labelled) >= edge:
+            return max(edge, RETRAINED_FINE_MAX_SPACING_MM)
+        return edge
+
     def route_of(self, spacing_mm: tuple[float, float]) -> str:
-        """Which networks find the calcifications of an input of this pixel size: ``coarse`` for
-        ``config.coarse_input_min_spacing_mm`` (COARSE_INPUT_MIN_SPACING_MM) and coarser, where there
-        are coarse networks; else ``fine``. Retraining from saved labels follows the same rule."""
-        if self.coarse is not None and min(spacing_mm) >= self.config.coarse_input_min_spacing_mm:
+        """Which networks find the calcifications of an input of this pixel size: ``coarse`` from
+        :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``."""
+        if self.coarse is not None and min(spacing_mm) >= self.coarse_from_mm():
             return "coarse"
         return "fine"
+
+    def training_route_of(self, spacing_mm: tuple[float, float]) -> str:
+        """Which networks a saved label of an image of this pixel size retrains: the fine ones below
+        RETRAINED_FINE_MAX_SPACING_MM (or the site's coarser edge), the coarse ones from there on.
+        After such a retraining :meth:`route_of` sends those inputs to the networks their labels trained."""
+        edge = max(self.config.coarse_input_min_spacing_mm, RETRAINED_FINE_MAX_SPACING_MM)
+        return "coarse" if self.coarse is not None and min(spacing_mm) >= edge else "fine"
 
     def for_input(self, mammo: Mammogram) -> "Pipeline":
         """The pipeline that serves ``mammo`` (:meth:`route_of`)."""
@@ -661,7 +679,7 @@ def _peak_spread(prob: np.ndarray, spread: np.ndarray, bbox_px: tuple[int, int, 
 
 def _summary(meta: dict[str, Any]) -> dict[str, Any]:
     keys = ("path", "role", "trained_on", "trained_with", "created", "working_spacing_mm", "validation",
-            "operating_threshold", "calibration")
+            "operating_threshold", "calibration", LABELLED_SPACING_META)
     out = {k: meta[k] for k in keys if k in meta}
     out["padding"] = meta["network"]["padding"]
     out["patch_size_px"] = meta["network"]["patch_size_px"]

@@ -357,15 +357,15 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     client = server["client"]
     _wait_for_scores(client)  # the scores the new weights must replace
     scores_before = _scores(client)
-    # 1. An uploaded image, segmented, corrected (here: the ground truth) and saved. It is a 0.05 mm
-    # image (the second demo phantom resampled), so the fine networks serve it; IMAGE, at 0.07 mm, goes
-    # to the coarse ones. Each label trains the networks that serve its image.
-    upload, truth = _resampled_upload(server["root"], 0.05)
+    # 1. An uploaded image, segmented, corrected (here: the ground truth) and saved. It is a 0.1 mm
+    # image (the second demo phantom resampled), so its label retrains the coarse networks, which serve
+    # it; IMAGE's, at 0.07 mm, retrains the 0.07 mm networks (mcseg.training.routes).
+    upload, truth = _resampled_upload(server["root"], 0.1)
     image_id = client.upload_image(str(upload), "uploaded")["image"]
     assert image_id == "uploaded"
-    assert client.datastore()["objects"]["uploaded"]["image"]["info"]["spacing_mm"] == [0.05, 0.05]
+    assert client.datastore()["objects"]["uploaded"]["image"]["info"]["spacing_mm"] == [0.1, 0.1]
     result_file, params = client.infer("pipeline", "uploaded", {"result_extension": ".nii.gz"})
-    assert params["weights"]["segmentator"]["path"].endswith("mcseg/weights/segmentator.pt")
+    assert params["weights"]["segmentator"]["path"].endswith("mcseg/weights/coarse/segmentator.pt")
     mask = sitk.GetArrayFromImage(sitk.ReadImage(result_file))
     assert mask.shape == truth.shape
     found, total = _found(mask, truth)
@@ -376,7 +376,7 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     sitk.WriteImage(sitk.JoinSeries(corrected), str(label))
     saved = client.save_label("uploaded", str(label), tag="final")
     assert saved["labels_since_training"] == 1 and saved["training_started"] is False
-    assert saved["patches_stored"]["C1"] > 0 and saved["route"] == "fine"
+    assert saved["patches_stored"]["C1"] > 0 and saved["route"] == "coarse"
     stored_upload = Path(server["studies"]) / "labels" / "final" / "uploaded.nii.gz"
     assert stored_upload.is_file()
     os.unlink(result_file)
@@ -394,34 +394,35 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     truth_image = sitk.ReadImage(str(TRUTH))
     slicer_label = server["root"] / "slicer_label.nii.gz"
     sitk.WriteImage(sitk.JoinSeries(truth_image), str(slicer_label))
-    fine_model = server["root"] / "model" / "segmentator.pt"
-    model = server["root"] / "model" / "coarse" / "segmentator.pt"
-    assert not model.exists() and not fine_model.exists()
+    model = server["root"] / "model" / "segmentator.pt"
+    coarse_model = server["root"] / "model" / "coarse" / "segmentator.pt"
+    assert not model.exists() and not coarse_model.exists()
     saved = client.save_label(IMAGE.stem, str(slicer_label), tag="final")
     assert saved["label"] == IMAGE.stem and saved["training_started"] is True  # K = 2 labels reached
-    assert saved["route"] == "coarse"
+    assert saved["route"] == "fine"
     stored = Path(server["studies"]) / "labels" / "final" / f"{IMAGE.stem}.nii.gz"
     assert stored.is_file()
     assert client.datastore()["objects"][IMAGE.stem]["labels"]["final"]["info"]["calcification_pixels"] > 0
 
     status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
-    assert model.is_file() and fine_model.is_file(), "training did not publish both routes' segmentators"
+    assert model.is_file() and coarse_model.is_file(), "training did not publish both routes' segmentators"
     all_stats = client.info()["train_stats"]["segmentator"]
     assert all_stats["labelled_images"] == 2 and set(all_stats["routes"]) == {"fine", "coarse"}, all_stats
-    assert all_stats["published"] == [str(fine_model), str(model)]
-    for route, image in (("fine", "uploaded"), ("coarse", IMAGE.stem)):
+    assert all_stats["published"] == [str(model), str(coarse_model)]
+    for route, image in (("fine", IMAGE.stem), ("coarse", "uploaded")):
         stats = all_stats["routes"][route]
         assert stats["route"] == route and stats["steps"] == 20 and stats["labelled_images"] == 1
         # stored when its label was saved, in the split its route gives it: not read again
         assert stats["store"]["added"] == [] and stats["store"]["unchanged"] == 1, stats["store"]
         assert set(stats["patch_validation"]["error_rate_pct"]) == {"C1", "C2", "C3", "C4"}
     # Each route's patch store holds its own image, at its own working pixel.
-    for store, image in ((server["root"] / "model" / "train", "uploaded"),
-                         (server["root"] / "model" / "train" / "coarse", IMAGE.stem)):
+    for store, image in ((server["root"] / "model" / "train", IMAGE.stem),
+                         (server["root"] / "model" / "train" / "coarse", "uploaded")):
         assert PatchStore(next(store.glob("patches-*px.sqlite"))).image_ids() == [image]
-    stats = all_stats["routes"]["coarse"]
-    # The background scorer re-scores the image still unlabelled (0.07 mm: the coarse route) with the new weights.
+    stats = all_stats["routes"]["fine"]
+    # The background scorer re-scores the image still unlabelled with the new weights: OTHER is 0.07 mm,
+    # which the 0.07 mm networks serve again now that a 0.07 mm label has retrained them.
     _wait_for_scores(client, str(model))
     after = client.datastore()["objects"][OTHER.stem]["image"]["info"]["uncertain_c2c3"]
     before_score = scores_before[OTHER.stem]
@@ -433,10 +434,10 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     # bundled networks).
     refit = stats["candidate_classifier"]
     assert refit["images"] == 1 and refit["candidates"] > 0, refit
-    assert (server["root"] / "model" / "coarse" / "candidate_classifier.npz").is_file() == refit["adopted"], refit
+    assert (server["root"] / "model" / "candidate_classifier.npz").is_file() == refit["adopted"], refit
     result_file, params = client.infer("pipeline", IMAGE.stem, {})
-    assert params["weights"]["segmentator"]["path"] == str(model)
-    assert params["settings"]["outline"]["weights"] == str(fine_model)  # the fine outline, retrained too
+    assert params["weights"]["segmentator"]["path"] == str(model) and "outline" not in params["settings"]
+    assert params["weights"]["segmentator"]["labelled_spacing_mm"] == [0.07, 0.07]
     assert ("candidate_classifier" in params["weights"]) == refit["adopted"], refit
     assert sitk.ReadImage(result_file).GetSize() == truth_image.GetSize()
     # The Dice in the train stats is the Dice of what the new weights segment.
@@ -448,12 +449,12 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
 
     # 3. A short training run asked for by the client, in 2 processes under torchrun (gloo ranks here;
     # on a server with GPUs, MONAI Label's multi_gpu switch starts one per GPU).
-    detector = server["root"] / "model" / "coarse" / "detector.pt"
+    detector = server["root"] / "model" / "detector.pt"
     client.train_start("detector", {"max_steps": 10, "validate_every": 5, "dice_images": 1, "processes": 2,
                                     "batch_size": 64})
     status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
-    assert detector.is_file() and (server["root"] / "model" / "detector.pt").is_file()
+    assert detector.is_file() and (server["root"] / "model" / "coarse" / "detector.pt").is_file()
     stats = client.info()["train_stats"]["detector"]
     assert set(stats["routes"]) == {"fine", "coarse"}, stats
     assert all(s["processes"] == 2 and s["steps"] == 10 for s in stats["routes"].values()), stats

@@ -102,9 +102,9 @@ def test_pacs_round_trip(tmp_path):
             status = wait_for_training(client)
             assert status["status"] == "DONE", "\n".join(status.get("details", []))
             stats = client.info()["train_stats"]["segmentator"]
-            # The image is 0.07 mm FFDM: its label trains the coarse networks that serve it.
-            assert stats["labelled_images"] == 1 and stats["routes"]["coarse"]["steps"] == 5, stats
-            assert (tmp_path / "model" / "coarse" / "segmentator.pt").is_file()
+            # The image is 0.07 mm: its label retrains the 0.07 mm networks (mcseg.training.routes).
+            assert stats["labelled_images"] == 1 and stats["routes"]["fine"]["steps"] == 5, stats
+            assert (tmp_path / "model" / "segmentator.pt").is_file()
             finals = [s for s in _series(pacs, study, "SEG") if s.get("0008103E", {}).get("Value") == ["mcseg final label"]]
             assert len(finals) == 1
             final = _instances(pacs, study, finals[0]["0020000E"]["Value"][0])[0]

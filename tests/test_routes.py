@@ -1,4 +1,4 @@
-"""A saved label trains the networks that serve its image (mcseg.training.routes)."""
+"""Which networks a saved label retrains, and which then serve its inputs (mcseg.training.routes)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 
 from mcseg.io.dicom_write import write_mammogram_dicom
-from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, Pipeline
+import torch
+
+from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM
+from mcseg.pipeline import (DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS,
+                            LABELLED_SPACING_META, Pipeline)
 from mcseg.training import LabelledCase
 from mcseg.training import routes
-from mcseg.training.routes import cases_by_route, route_workspace
+from mcseg.training.routes import cases_by_route, pixel_sizes, route_workspace, spacing_range_mm
 
 
 def _case(folder, name: str, spacing_mm: float) -> LabelledCase:
@@ -20,39 +24,66 @@ def _case(folder, name: str, spacing_mm: float) -> LabelledCase:
     return LabelledCase(name, image, folder / f"{name}.label.nrrd")
 
 
-def test_cases_go_to_the_networks_that_serve_them_and_the_pixel_sizes_are_remembered(tmp_path, monkeypatch):
-    film, ffdm, downsampled = _case(tmp_path, "film", 0.05), _case(tmp_path, "ffdm", 0.07), _case(tmp_path, "down", 0.14)
+def test_labels_go_to_the_networks_they_retrain_and_the_pixel_sizes_are_remembered(tmp_path, monkeypatch):
+    film, ffdm = _case(tmp_path, "film", 0.05), _case(tmp_path, "ffdm", 0.07)
+    native, downsampled = _case(tmp_path, "native", 0.085), _case(tmp_path, "down", 0.14)
+    cases = [ffdm, film, native, downsampled]
     pipeline = Pipeline.from_weights()
     cache = tmp_path / "train" / "pixel_sizes.json"
     cache.parent.mkdir()
-    by_route = cases_by_route(pipeline, [ffdm, film, downsampled], cache_path=cache)
-    assert by_route == {"fine": [film], "coarse": [ffdm, downsampled]}
-    assert list(by_route) == ["fine", "coarse"]
-    assert sorted(v["spacing_mm"][0] for v in json.loads(cache.read_text()).values()) == [0.05, 0.07, 0.14]
+    sizes = pixel_sizes(cases, cache_path=cache)
+    assert sizes == {"film": (0.05, 0.05), "ffdm": (0.07, 0.07), "native": (0.085, 0.085), "down": (0.14, 0.14)}
+    # Below RETRAINED_FINE_MAX_SPACING_MM (0.08 mm) the 0.07 mm networks, from there on the coarse ones,
+    # although the bundled 0.07 mm networks serve only inputs finer than 0.06 mm.
+    by_route = cases_by_route(pipeline, cases, sizes)
+    assert by_route == {"fine": [ffdm, film], "coarse": [native, downsampled]}
+    assert list(by_route) == ["fine", "coarse"] and pipeline.route_of((0.07, 0.07)) == "coarse"
+    assert spacing_range_mm(by_route["fine"], sizes) == [0.05, 0.07]
+    assert sorted(v["spacing_mm"][0] for v in json.loads(cache.read_text()).values()) == [0.05, 0.07, 0.085, 0.14]
 
     # The second run reads no image: the sizes come from the cache while the files are unchanged ...
     def no_read(*args, **kwargs):
         raise AssertionError("read an image whose pixel size was cached")
 
     monkeypatch.setattr(routes, "read_mammogram", no_read)
-    assert cases_by_route(pipeline, [ffdm, film, downsampled], cache_path=cache) == by_route
+    assert pixel_sizes(cases, cache_path=cache) == sizes
     # ... and a file that changed is read again.
-    _case(tmp_path, "film", 0.08)
+    _case(tmp_path, "film", 0.1)
     with pytest.raises(AssertionError, match="cached"):
-        cases_by_route(pipeline, [film], cache_path=cache)
+        pixel_sizes([film], cache_path=cache)
     monkeypatch.undo()
-    assert cases_by_route(pipeline, [film], cache_path=cache) == {"coarse": [film]}
+    assert cases_by_route(pipeline, [film], pixel_sizes([film], cache_path=cache)) == {"coarse": [film]}
 
-    # The server's pixel size override and the site's edge decide as they do at inference.
-    assert cases_by_route(pipeline, [ffdm, film], spacing_mm=0.05) == {"fine": [ffdm, film]}
+    # The server's pixel size override and the site's edge decide too.
+    assert pixel_sizes([ffdm, film], spacing_mm=0.05) == {"ffdm": (0.05, 0.05), "film": (0.05, 0.05)}
     edge = Pipeline.from_weights(config=pipeline.given_config.with_(coarse_input_min_spacing_mm=0.1))
-    assert cases_by_route(edge, [ffdm, downsampled]) == {"fine": [ffdm], "coarse": [downsampled]}
+    assert cases_by_route(edge, [native, downsampled], sizes) == {"fine": [native], "coarse": [downsampled]}
     # Without coarse networks every label trains the fine ones; an unreadable image goes there too
     # (its patch store then says why it skipped it).
-    assert cases_by_route(Pipeline.from_weights(coarse_dir=None), [ffdm, downsampled]) == {"fine": [ffdm, downsampled]}
-    (tmp_path / "ffdm.dcm").write_bytes(b"not a mammogram")
-    assert cases_by_route(pipeline, [ffdm, downsampled]) == {"fine": [ffdm], "coarse": [downsampled]}
+    assert cases_by_route(Pipeline.from_weights(coarse_dir=None), [ffdm, downsampled], sizes) == \
+        {"fine": [ffdm, downsampled]}
+    (tmp_path / "down.dcm").write_bytes(b"not a mammogram")
+    unread = pixel_sizes([downsampled])
+    assert unread == {"down": None} and cases_by_route(pipeline, [downsampled], unread) == {"fine": [downsampled]}
+    assert spacing_range_mm([downsampled], unread) is None
     assert route_workspace(tmp_path, "fine") == tmp_path and route_workspace(tmp_path, "coarse") == tmp_path / "coarse"
+
+
+def test_retrained_on_native_ffdm_labels_the_fine_networks_serve_those_inputs_again(tmp_path):
+    """Once the 0.07 mm segmentator has been retrained on 0.06-0.08 mm labels, those inputs go to it."""
+    ckpt = torch.load(DEFAULT_SEGMENTATOR_WEIGHTS, map_location="cpu", weights_only=True)
+    coarse = (DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt", DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt")
+    served = {}
+    for labelled in ([0.05, 0.05], [0.05, 0.07], None):
+        path = tmp_path / f"segmentator-{labelled}.pt"
+        torch.save(ckpt | ({LABELLED_SPACING_META: labelled} if labelled else {}), path)
+        routed = Pipeline.from_weights(DEFAULT_DETECTOR_WEIGHTS, path, coarse_weights=coarse)
+        served[str(labelled)] = [routed.route_of((s, s)) for s in (0.05, 0.07, 0.085, 0.14)]
+        assert routed.coarse_from_mm() == (RETRAINED_FINE_MAX_SPACING_MM if labelled == [0.05, 0.07]
+                                           else COARSE_INPUT_MIN_SPACING_MM)
+    assert served == {"[0.05, 0.05]": ["fine", "coarse", "coarse", "coarse"],   # film labels only
+                      "[0.05, 0.07]": ["fine", "fine", "coarse", "coarse"],     # native 0.07 mm labels too
+                      "None": ["fine", "coarse", "coarse", "coarse"]}
 
 
 def test_named_coarse_weights_serve_beside_retrained_fine_ones(tmp_path):

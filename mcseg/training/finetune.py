@@ -114,11 +114,12 @@ def finetune_network(
     publish_to: str | Path,
     config: TrainConfig,
     progress: bool = True,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``start_from`` on the store and publish the best checkpoint at ``publish_to``.
 
     Settings that belong to the weights (working pixel size, calibrated
-    operating threshold) carry over from ``start_from``.
+    operating threshold) carry over from ``start_from``; ``metadata`` adds to them.
     """
     check_trainable(store, role)
     start = torch.load(start_from, map_location="cpu", weights_only=True)
@@ -127,8 +128,8 @@ def finetune_network(
     network = NetworkConfig.from_dict(start["network"])
     carried = {k: start[k] for k in ("working_spacing_mm", "operating_threshold", "calibration") if k in start}
     val_split = validation_split(store, role)
-    metadata = carried | {"trained_on": f"patch store {store.path.name}: {store.counts('train')}",
-                          "finetuned_from": str(start_from), "validated_on": val_split}
+    metadata = carried | (metadata or {}) | {"trained_on": f"patch store {store.path.name}: {store.counts('train')}",
+                                             "finetuned_from": str(start_from), "validated_on": val_split}
 
     publish_to = Path(publish_to)
     work = publish_to.with_name(publish_to.stem + ".training.pt")

@@ -25,7 +25,7 @@ from mcseg.defaults import (CALIBRATION_TARGET_FPPI, CONV_CHANNELS, DETECTOR_PAD
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.errors import InputError
 from mcseg.patches import PatchStore
-from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, ROUTES, Pipeline, load_network
+from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, LABELLED_SPACING_META, ROUTES, Pipeline, load_network
 from mcseg.training import distributed
 from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
 from mcseg.training.candidate_classifier import refit_beside
@@ -190,13 +190,16 @@ def retrain_from_labels(
     dice_images: int = RETRAIN_DICE_IMAGES,
     progress: bool = True,
     route: str = "fine",
+    labelled_spacing_mm: list[float] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``role`` from ``start_from`` on ``cases``, publish it at ``publish_to``, and report.
 
     ``load_pipeline`` returns the pipeline with the weights in use after publishing;
     its masks give the whole-image Dice. ``route`` says which of its networks were retrained
     (``coarse``: those of ``pipeline.coarse``; the cases should be the ones that route serves, see
-    mcseg.training.routes). The stats also go to ``workspace/<role>.stats.json``.
+    mcseg.training.routes). ``labelled_spacing_mm`` ([finest, coarsest] pixel size of the cases) is
+    recorded in the checkpoint, where :meth:`Pipeline.coarse_from_mm` reads it. The stats also go to
+    ``workspace/<role>.stats.json``.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
@@ -211,7 +214,8 @@ def retrain_from_labels(
 
     refresh = distributed.on_main(update_store)
     store, _ = workspace_store(workspace, start_from)
-    stats = finetune_network(role, store, start_from, publish_to, config, progress=progress)
+    stats = finetune_network(role, store, start_from, publish_to, config, progress=progress,
+                             metadata={LABELLED_SPACING_META: labelled_spacing_mm} if labelled_spacing_mm else None)
 
     def report() -> dict[str, Any]:
         stats.update(route=route, labelled_images=len(cases), store=refresh, processes=distributed.current().world)

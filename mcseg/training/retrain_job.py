@@ -12,7 +12,7 @@ The job file holds: ``role``, ``cases`` ([image_id, image_path, label_path] list
 ``publish_to``, ``workspace``, ``train`` (TrainConfig fields), ``spacing_mm`` (or null),
 ``dice_images``, ``dice_weights`` ({"detector": path, "segmentator": path, "coarse": [detector,
 segmentator] or null}, the weights in use after publishing), ``route`` ("fine" or "coarse", the
-networks retrained; "fine" when absent) and ``stats_out``.
+networks retrained; "fine" when absent), ``labelled_spacing_mm`` (optional) and ``stats_out``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         job["role"], cases, job["start_from"], job["publish_to"], job["workspace"], TrainConfig(**job["train"]),
         lambda: Pipeline.from_weights(weights["detector"], weights["segmentator"],
                                       coarse_weights=weights.get("coarse")),
-        job.get("spacing_mm"), int(job["dice_images"]), progress=shard.is_main, route=job.get("route", "fine"))
+        job.get("spacing_mm"), int(job["dice_images"]), progress=shard.is_main, route=job.get("route", "fine"),
+        labelled_spacing_mm=job.get("labelled_spacing_mm"))
     if shard.is_main:
         atomic_write_text(job["stats_out"], json.dumps(stats, indent=1))
     return stats

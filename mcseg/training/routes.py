@@ -1,7 +1,8 @@
-"""Which networks a saved label trains: the ones that serve its image (:meth:`Pipeline.route_of`).
+"""Which networks a saved label retrains (:meth:`Pipeline.training_route_of`).
 
-A label on a 0.07 mm FFDM trains the coarse networks that find its calcifications, one on 0.05 mm
-film the fine ones; each set then keeps serving the inputs it was chosen for. The pixel size of
+A label on a 0.05 mm film or a 0.07 mm FFDM retrains the 0.07 mm networks, one on a 0.1 mm FFDM or a
+0.14 mm copy the coarse ones; the retrained networks then serve the inputs their labels came from
+(benchmarks/site_retraining.py measured why 0.07 mm labels go to the 0.07 mm networks). The pixel size of
 each image is remembered in a small JSON file, keyed by the file's size and modification time, so
 that a training run does not decode every labelled mammogram again just to learn it.
 """
@@ -68,15 +69,21 @@ def pixel_sizes(cases: list[LabelledCase], spacing_mm: float | None = None,
     return out
 
 
-def cases_by_route(pipeline: Pipeline, cases: list[LabelledCase], spacing_mm: float | None = None,
-                   cache_path: str | Path | None = None) -> dict[str, list[LabelledCase]]:
-    """The cases of every route that serves at least one of them, in ROUTES order.
+def cases_by_route(pipeline: Pipeline, cases: list[LabelledCase],
+                   sizes: dict[str, tuple[float, float] | None]) -> dict[str, list[LabelledCase]]:
+    """The cases each route's networks retrain on (:meth:`Pipeline.training_route_of` of their pixel
+    size in ``sizes``, from :func:`pixel_sizes`), for every route with at least one, in ROUTES order.
 
     An image whose pixel size cannot be read goes with the fine networks, whose patch store then
     skips it with the reason."""
-    sizes = pixel_sizes(cases, spacing_mm, cache_path)
     out: dict[str, list[LabelledCase]] = {}
     for case in cases:
-        size = sizes[case.image_id]
-        out.setdefault("fine" if size is None else pipeline.route_of(size), []).append(case)
+        size = sizes.get(case.image_id)
+        out.setdefault("fine" if size is None else pipeline.training_route_of(size), []).append(case)
     return {route: out[route] for route in ROUTES if route in out}
+
+
+def spacing_range_mm(cases: list[LabelledCase], sizes: dict[str, tuple[float, float] | None]) -> list[float] | None:
+    """[finest, coarsest] pixel size of the cases (each image by its finer axis); None if none is known."""
+    known = [min(sizes[c.image_id]) for c in cases if sizes.get(c.image_id)]
+    return [min(known), max(known)] if known else None

@@ -16,7 +16,7 @@ from mcseg.io.atomic import atomic_write_text
 from mcseg.training import LabelledCase, assign_splits
 from mcseg.training.data import workspace_store
 from mcseg.training.finetune import store_case
-from mcseg.training.routes import cases_by_route, route_workspace
+from mcseg.training.routes import cases_by_route, pixel_sizes, route_workspace
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.utils.async_tasks.task import AsyncTask
 
@@ -47,12 +47,12 @@ class AutoTrainer:
         image = datastore.get_image_uri(image_id)
         label = datastore.get_label_uri(image_id, DefaultLabelTag.FINAL.value)
         case = LabelledCase(image_id, Path(image), Path(label))
-        # The patches go to the store of the networks that serve this image, which their training reads,
+        # The patches go to the store of the networks this label retrains, which their training reads,
         # in the split it has among that route's labelled images (as the training will assign it).
         self.workspace.mkdir(parents=True, exist_ok=True)
         others = [c for c in labelled_cases(datastore) if c.image_id != image_id]
-        routes = cases_by_route(self.models.pipeline(), others + [case], self.spacing_mm,
-                                self.workspace / "pixel_sizes.json")
+        routes = cases_by_route(self.models.pipeline(), others + [case],
+                                pixel_sizes(others + [case], self.spacing_mm, self.workspace / "pixel_sizes.json"))
         route = next(r for r, cases in routes.items() if case in cases)
         store, working_spacing_mm = workspace_store(route_workspace(self.workspace, route),
                                                     self.models.path("segmentator", route))

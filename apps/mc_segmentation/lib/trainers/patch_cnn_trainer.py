@@ -1,8 +1,8 @@
 """Trainer for the detector or the segmentator: a thin adapter over mcseg.training.recipe.
 
 MONAI Label runs it in a subprocess. The labelled images are split by the
-networks that serve them (mcseg.training.routes: the coarse networks for inputs
-of 0.06 mm and coarser, the fine ones below); for each route with labels the
+networks they retrain (mcseg.training.routes: the coarse networks for images of
+0.08 mm and coarser, the 0.07 mm ones below); for each route with labels the
 recipe refreshes that route's SQLite patch store, fine-tunes its network in use
 (on the GPU when there is one), publishes it where the inferers look, and
 reports per-class patch error (C1-C4) and whole-image Dice. The train stats
@@ -25,7 +25,7 @@ from mcseg import defaults
 from mcseg.defaults import TrainConfig
 from mcseg.io.atomic import atomic_write_text
 from mcseg.training import LabelledCase, default_device, retrain_from_labels
-from mcseg.training.routes import cases_by_route, route_workspace
+from mcseg.training.routes import cases_by_route, pixel_sizes, route_workspace, spacing_range_mm
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.interfaces.tasks.train import TrainTask
 
@@ -89,7 +89,8 @@ class PatchCNNTrainer(TrainTask):
         processes, gpus = train_processes(request, config.batch_size)
         cases = labelled_cases(datastore)
         self.workspace.mkdir(parents=True, exist_ok=True)
-        routes = cases_by_route(self.models.pipeline(), cases, self.spacing_mm, self.workspace / "pixel_sizes.json")
+        sizes = pixel_sizes(cases, self.spacing_mm, self.workspace / "pixel_sizes.json")
+        routes = cases_by_route(self.models.pipeline(), cases, sizes)
         log.info("%s: %d labelled images (%s); device %s; %d process(es)", self.role, len(cases),
                  ", ".join(f"{len(c)} for the {r} networks" for r, c in routes.items()), default_device(), processes)
         stats: dict[str, Any] = {"role": self.role, "labelled_images": len(cases), "device": str(default_device()),
@@ -98,9 +99,11 @@ class PatchCNNTrainer(TrainTask):
             if processes == 1:
                 done = retrain_from_labels(self.role, route_cases, self.models.path(self.role, route),
                                            self.models.published(self.role, route), route_workspace(self.workspace, route),
-                                           config, self.models.pipeline, self.spacing_mm, dice_images, route=route)
+                                           config, self.models.pipeline, self.spacing_mm, dice_images, route=route,
+                                           labelled_spacing_mm=spacing_range_mm(route_cases, sizes))
             else:
-                done = self._under_torchrun(processes, gpus, route, route_cases, config, dice_images)
+                done = self._under_torchrun(processes, gpus, route, route_cases, config, dice_images,
+                                            spacing_range_mm(route_cases, sizes))
             stats["routes"][route] = done
             log.info("%s (%s): published %s; patch accuracy %s%%; Dice %s", self.role, route, done["published"],
                      done["patch_validation"]["accuracy"], done["image_validation"]["dice"])
@@ -109,7 +112,8 @@ class PatchCNNTrainer(TrainTask):
         return stats
 
     def _under_torchrun(self, processes: int, gpus: str | None, route: str, cases: list[LabelledCase],
-                        config: TrainConfig, dice_images: int) -> dict[str, Any]:
+                        config: TrainConfig, dice_images: int, labelled_spacing_mm: list[float] | None
+                        ) -> dict[str, Any]:
         """The same fine-tuning in ``processes`` ranks of torchrun; its output goes to this task's log."""
         workspace = route_workspace(self.workspace, route)
         workspace.mkdir(parents=True, exist_ok=True)
@@ -119,7 +123,7 @@ class PatchCNNTrainer(TrainTask):
         after = {rt: [str(published if (r, rt) == (self.role, route) else self.models.path(r, rt))
                       for r in ("detector", "segmentator")] for rt in ("fine", "coarse")}
         job_path.write_text(json.dumps({
-            "role": self.role, "route": route,
+            "role": self.role, "route": route, "labelled_spacing_mm": labelled_spacing_mm,
             "cases": [[c.image_id, str(c.image_path), str(c.label_path)] for c in cases],
             "start_from": str(self.models.path(self.role, route)), "publish_to": str(published),
             "workspace": str(workspace), "train": dataclasses.asdict(config), "spacing_mm": self.spacing_mm,
