@@ -33,6 +33,8 @@ class BatchJob:
     segmentator: Path | None = None
     #: (detector, segmentator) of the coarse route; None: as Pipeline.from_weights decides by default
     coarse: tuple[Path, Path] | None = None
+    #: (detector, segmentator) for inputs the fine networks' site labels do not cover (Pipeline.covers)
+    fallback: tuple[Path, Path] | None = None
     spacing_mm: float | None = None
     preview: bool = False
     threads: int | None = None
@@ -91,7 +93,7 @@ def _init_worker(job: BatchJob, pipeline=None) -> None:
     if job.threads:
         torch.set_num_threads(job.threads)
     _PIPELINE = pipeline or Pipeline.from_weights(job.detector, job.segmentator, job.config,
-                                                        coarse_weights=job.coarse)
+                                                        coarse_weights=job.coarse, fallback_weights=job.fallback)
     _JOB = job
 
 

@@ -227,6 +227,8 @@ class Pipeline:
         self.given_config = config if given_config is None else given_config
         #: Serves inputs whose pixel is config.coarse_input_min_spacing_mm or coarser (see :meth:`for_input`).
         self.coarse = coarse
+        #: Serves the fine route's inputs that :meth:`covers` says this pipeline's site labels do not.
+        self.fallback: "Pipeline | None" = None
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
@@ -260,6 +262,7 @@ class Pipeline:
         classifier_path: str | Path | None = BESIDE_SEGMENTATOR,
         coarse_dir: str | Path | None = BUNDLED_COARSE,
         coarse_weights: tuple[str | Path, str | Path] | None = None,
+        fallback_weights: tuple[str | Path, str | Path] | None = None,
     ) -> "Pipeline":
         """Load the networks (the bundled default weights when no path is given) and the candidate
         classifier: by default the one in the segmentator's folder, if there is one; None = none.
@@ -269,7 +272,9 @@ class Pipeline:
         where they exist, and only beside the bundled networks (retrained networks serve every
         input) and when the config does not force a working pixel; None = never. ``coarse_weights``
         (detector, segmentator) names the two files outright, as the app does when a site has retrained
-        one of them; it too gives way to a forced working pixel."""
+        one of them; it too gives way to a forced working pixel. ``fallback_weights`` (detector,
+        segmentator: the bundled 0.07 mm networks, as the app passes them) serve the inputs of the fine
+        route whose pixel band the fine segmentator's site labels do not cover (:meth:`covers`)."""
         bundled = {Path(p or d).resolve() for p, d in ((detector_path, DEFAULT_DETECTOR_WEIGHTS),
                                                          (segmentator_path, DEFAULT_SEGMENTATOR_WEIGHTS))} \
             == {DEFAULT_DETECTOR_WEIGHTS.resolve(), DEFAULT_SEGMENTATOR_WEIGHTS.resolve()}
@@ -281,6 +286,9 @@ class Pipeline:
             coarse_weights = (Path(coarse_dir) / "detector.pt", Path(coarse_dir) / "segmentator.pt")
         if coarse_weights is not None and not forced and Path(coarse_weights[1]).is_file():
             coarse = cls.from_weights(*coarse_weights, config, classifier_path, coarse_dir=None)
+        fallback = None
+        if fallback_weights is not None and not forced:
+            fallback = cls.from_weights(*fallback_weights, config, classifier_path, coarse_dir=None)
         segmentator_path = Path(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS)
         det, det_meta = load_network(detector_path or DEFAULT_DETECTOR_WEIGHTS, "detector")
         seg, seg_meta = load_network(segmentator_path, "segmentator")
@@ -310,8 +318,10 @@ class Pipeline:
         score_decision = None
         if decision is not None and not told_threshold:
             score_decision = (float(decision), calibration.get(CLUSTER_THRESHOLD_KEY))
-        return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
-                   classifier, coarse, score_decision, given)
+        pipeline = cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
+                       classifier, coarse, score_decision, given)
+        pipeline.fallback = fallback
+        return pipeline
 
     #: Settings that change only what is decided from the networks' output, never the output itself.
     DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold"})
@@ -329,6 +339,7 @@ class Pipeline:
         twin.config = self.config.with_(**changes)
         twin.given_config = self.given_config.with_(**changes)
         twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
+        twin.fallback = self.fallback.with_decisions(**changes) if self.fallback is not None else None
         return twin
 
     def coarse_from_mm(self) -> float:
@@ -355,9 +366,27 @@ class Pipeline:
         edge = max(self.config.coarse_input_min_spacing_mm, RETRAINED_FINE_MAX_SPACING_MM)
         return "coarse" if self.coarse is not None and min(spacing_mm) >= edge else "fine"
 
+    def covers(self, spacing_mm: tuple[float, float]) -> bool:
+        """Whether this pipeline's networks have seen inputs of this pixel band: always, unless its
+        segmentator was retrained on a site's labels (``labelled_spacing_mm``) that all lie in the other
+        band (finer than ``config.coarse_input_min_spacing_mm``, film and 0.05 mm detectors, or from there
+        on, native FFDM). Retrained on one kind, a network forgets the other (benchmarks/site_retraining.py:
+        18.6 false calcifications per film after 24 FFDM labels, 2.1 before)."""
+        labelled = self.weights.get("segmentator", {}).get(LABELLED_SPACING_META)
+        if not labelled:
+            return True
+        edge = self.config.coarse_input_min_spacing_mm
+        finest, this, coarsest = (int(mm >= edge) for mm in (min(labelled), min(spacing_mm), max(labelled)))
+        return finest <= this <= coarsest
+
     def for_input(self, mammo: Mammogram) -> "Pipeline":
-        """The pipeline that serves ``mammo`` (:meth:`route_of`)."""
-        return self.coarse if self.route_of(mammo.spacing_mm) == "coarse" else self
+        """The pipeline that serves ``mammo``: the coarse one (:meth:`route_of`), else this one where it
+        :meth:`covers` the input's pixel band or there is no fallback, else the fallback."""
+        if self.route_of(mammo.spacing_mm) == "coarse":
+            return self.coarse
+        if self.fallback is not None and not self.covers(mammo.spacing_mm):
+            return self.fallback
+        return self
 
     def prepare(self, mammo: Mammogram) -> WorkingFrame:
         return to_working_frame(mammo, self.config.working_spacing_mm, self.config.normalise_laterality)
@@ -380,7 +409,8 @@ class Pipeline:
         served = self.for_input(mammo)
         if served is not self:
             result = served.run(mammo, progress, use_detector, roi_px, keep_probability, keep_features)
-            if self.config.fine_outline and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM \
+            if served is self.coarse and self.config.fine_outline \
+                    and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM \
                     and min(mammo.spacing_mm) < served.config.working_spacing_mm:
                 self._outline_finely(result)
             return result

@@ -438,6 +438,12 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     result_file, params = client.infer("pipeline", IMAGE.stem, {})
     assert params["weights"]["segmentator"]["path"] == str(model) and "outline" not in params["settings"]
     assert params["weights"]["segmentator"]["labelled_spacing_mm"] == [0.07, 0.07]
+    # A 0.05 mm image (film, an unlike kind) is left to the bundled 0.07 mm networks, which have seen it.
+    film, _ = _resampled_upload(server["root"], 0.05)
+    client.upload_image(str(film), "film")
+    film_file, film_params = client.infer("pipeline", "film", {})
+    assert film_params["weights"]["segmentator"]["path"].endswith("mcseg/weights/segmentator.pt")
+    os.unlink(film_file)
     assert ("candidate_classifier" in params["weights"]) == refit["adopted"], refit
     assert sitk.ReadImage(result_file).GetSize() == truth_image.GetSize()
     # The Dice in the train stats is the Dice of what the new weights segment.

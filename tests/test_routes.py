@@ -86,6 +86,31 @@ def test_retrained_on_native_ffdm_labels_the_fine_networks_serve_those_inputs_ag
                       "None": ["fine", "coarse", "coarse", "coarse"]}
 
 
+def test_inputs_unlike_a_sites_labels_stay_with_the_bundled_networks(tmp_path):
+    """Retrained on 0.07 mm FFDM labels only, the 0.07 mm networks leave film (finer than 0.06 mm) to the
+    bundled ones; retrained on both kinds, they serve both."""
+    from mcseg.io import read_mammogram
+
+    ckpt = torch.load(DEFAULT_SEGMENTATOR_WEIGHTS, map_location="cpu", weights_only=True)
+    coarse = (DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt", DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt")
+    bundled = (DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS)
+    image = _case(tmp_path, "image", 0.07).image_path
+    for labelled, film_served_by_bundled in (([0.07, 0.07], True), ([0.05, 0.07], False)):
+        path = tmp_path / f"segmentator-{labelled}.pt"
+        torch.save(ckpt | {LABELLED_SPACING_META: labelled}, path)
+        routed = Pipeline.from_weights(DEFAULT_DETECTOR_WEIGHTS, path, coarse_weights=coarse, fallback_weights=bundled)
+        film, ffdm, native = (read_mammogram(image, spacing_mm=mm) for mm in (0.05, 0.07, 0.085))
+        assert routed.covers(ffdm.spacing_mm) and routed.covers(film.spacing_mm) != film_served_by_bundled
+        assert routed.for_input(ffdm) is routed and routed.for_input(native) is routed.coarse
+        assert (routed.for_input(film) is routed.fallback) == film_served_by_bundled
+        result = routed.run(film)
+        assert result.weights["segmentator"]["path"] == str(DEFAULT_SEGMENTATOR_WEIGHTS if film_served_by_bundled
+                                                           else path)
+        assert "outline" not in result.settings
+    # Weights with no record of site labels (bundled, or given on the command line) cover every input.
+    assert Pipeline.from_weights().covers((0.05, 0.05)) and Pipeline.from_weights().covers((0.2, 0.2))
+
+
 def test_named_coarse_weights_serve_beside_retrained_fine_ones(tmp_path):
     """The app names both routes' files; retrained fine networks no longer switch the routing off."""
     import shutil

@@ -11,7 +11,7 @@ each minibatch, rank 0 publishes the weights and writes the stats to ``stats_out
 The job file holds: ``role``, ``cases`` ([image_id, image_path, label_path] lists), ``start_from``,
 ``publish_to``, ``workspace``, ``train`` (TrainConfig fields), ``spacing_mm`` (or null),
 ``dice_images``, ``dice_weights`` ({"detector": path, "segmentator": path, "coarse": [detector,
-segmentator] or null}, the weights in use after publishing), ``route`` ("fine" or "coarse", the
+segmentator] or null, "fallback": [detector, segmentator] or null}, the weights in use after publishing), ``route`` ("fine" or "coarse", the
 networks retrained; "fine" when absent), ``labelled_spacing_mm`` (optional) and ``stats_out``.
 """
 
@@ -38,7 +38,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     stats = retrain_from_labels(
         job["role"], cases, job["start_from"], job["publish_to"], job["workspace"], TrainConfig(**job["train"]),
         lambda: Pipeline.from_weights(weights["detector"], weights["segmentator"],
-                                      coarse_weights=weights.get("coarse")),
+                                      coarse_weights=weights.get("coarse"), fallback_weights=weights.get("fallback")),
         job.get("spacing_mm"), int(job["dice_images"]), progress=shard.is_main, route=job.get("route", "fine"),
         labelled_spacing_mm=job.get("labelled_spacing_mm"))
     if shard.is_main:

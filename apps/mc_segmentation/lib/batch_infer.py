@@ -43,6 +43,7 @@ class PipelineBatchInfer(BatchInferTask):
         with tempfile.TemporaryDirectory(prefix="mcseg-batch-") as out:
             job = BatchJob(out=Path(out), config=pipeline.given_config, detector=self.models.path("detector"),
                            segmentator=self.models.path("segmentator"), coarse=self.models.coarse_paths(),
+                           fallback=self.models.fallback_paths(),
                            spacing_mm=self.spacing_mm)
             summary = segment_batch(list(files), job, workers=max(1, int(request.get("max_workers") or 1)),
                                     progress=True, pipeline=pipeline)

@@ -73,13 +73,21 @@ class ModelFiles:
         paths += [classifier_beside(paths[1]), classifier_beside(paths[3])]
         return tuple((str(p), p.stat().st_mtime_ns if p.is_file() else None) for p in paths)
 
+    def fallback_paths(self) -> tuple[Path, Path] | None:
+        """The bundled 0.07 mm networks, for the inputs a retrained 0.07 mm segmentator's labels do not
+        cover (Pipeline.covers); None while the bundled segmentator is the one in use."""
+        if not self.published("segmentator").is_file():
+            return None
+        return BUNDLED["detector"], BUNDLED["segmentator"]
+
     def pipeline(self) -> Pipeline:
         """The pipeline of the weights in use, loaded once per :meth:`stamp`."""
         key = self.stamp()
         with self._lock:
             if self._cached is None or self._cached[0] != key:
                 self._cached = (key, Pipeline.from_weights(self.path("detector"), self.path("segmentator"),
-                                                           self.pipeline_config, coarse_weights=self.coarse_paths()))
+                                                           self.pipeline_config, coarse_weights=self.coarse_paths(),
+                                                           fallback_weights=self.fallback_paths()))
             return self._cached[1]
 
     def _baseline(self, role: str, load: Callable[..., Any], **settings) -> Any:
