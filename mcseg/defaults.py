@@ -112,6 +112,9 @@ CLUSTER_CALIBRATION_FP = 4.0
 #: Retraining from annotators' labels in the app, sized for a CPU (a few
 #: minutes on 2 cores): steps, validation interval and early-stopping patience.
 RETRAIN_STEPS = 300
+#: Learning rate of that retraining (Adam). Ours: the from-scratch rate until
+#: benchmarks/site_retraining.py --learning-rate judged lower ones (see its second rule).
+RETRAIN_LEARNING_RATE = LEARNING_RATE
 RETRAIN_VALIDATE_EVERY = 50
 RETRAIN_EARLY_STOPPING_PATIENCE = 4
 #: Whole-image pixel Dice after retraining is measured on at most this many images.

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 OPTIONS: dict[str, tuple[type, Any]] = {
     "max_steps": (int, defaults.RETRAIN_STEPS),
     "validate_every": (int, defaults.RETRAIN_VALIDATE_EVERY),
-    "learning_rate": (float, defaults.LEARNING_RATE),
+    "learning_rate": (float, defaults.RETRAIN_LEARNING_RATE),
     "batch_size": (int, defaults.BATCH_SIZE),
     "early_stopping_patience": (int, defaults.RETRAIN_EARLY_STOPPING_PATIENCE),
     "seed": (int, 0),
