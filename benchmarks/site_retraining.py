@@ -140,12 +140,16 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--learning-rate", type=float, help="retrain the app arm at this rate (arm app-lr<RATE>)")
+    parser.add_argument("--plot-only", action="store_true", help="only draw benchmarks/site_retraining.png")
     args = parser.parse_args()
+    store = ROOT / "benchmarks" / "site_retraining.json"
+    if args.plot_only:
+        plot(json.loads(store.read_text()), store.with_suffix(".png"))
+        return
     fine = vf.RANGES["fine"]
     crops_dir = ROOT / "runs" / "vendor-fold-fine"
     cases = [c for v in fine.vendors for c in find_cases(vf.make_vendor_crops(crops_dir, fine, v))]
     print(f"site labels: {len(cases)} crops at 0.07 mm", flush=True)
-    store = ROOT / "benchmarks" / "site_retraining.json"
     results = json.loads(store.read_text()) if store.is_file() else {}
     results["labels"] = {"images": len(cases), "folders": [str((crops_dir / f"train-{v}").relative_to(ROOT))
                                                            for v in fine.vendors]}
@@ -173,6 +177,42 @@ def main() -> None:
         results[arm] = entry
         store.write_text(json.dumps(results, indent=1))
     print(table(results))
+    plot(results, store.with_suffix(".png"))
+
+
+#: The arms drawn, with their legend: what the app did and does.
+PLOTTED = {"bundled": "bundled weights, no retraining",
+           "coarse-retrained": "labels retrain the coarse networks (e143b77)",
+           "fine-only": "labels retrain the 0.07 mm networks, which serve every input (before)",
+           "app-lr0.0005": "the app now: 0.07 mm networks for < 0.08 mm, at 5e-4, fallback for film"}
+
+
+def plot(results: dict, out: Path) -> None:
+    """Sensitivity at 1 FP/image per set and arm: what a site's retraining gives on its own images and
+    costs on the others."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    sets = ["vendor-0.07mm", "ffdm-like", "synthetic", "real-background"]
+    arms = [a for a in PLOTTED if a in results]
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    width = 0.8 / len(arms)
+    for k, arm in enumerate(arms):
+        values = [results[arm]["sets"][n]["calcification"]["sensitivity_at_fppi"]["1"] for n in sets]
+        bars = ax.bar(np.arange(len(sets)) + (k - (len(arms) - 1) / 2) * width, values, width, label=PLOTTED[arm])
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(np.arange(len(sets)), ["vendor-0.07mm\n(the site's images)", "ffdm-like", "synthetic\n(phantoms, 0.07 mm)",
+                                         "real-background\n(film anatomy, 0.07 mm)"])
+    ax.set_ylabel("calcification sensitivity at 1 FP/image")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"After a site labels {results['labels']['images']} of its 0.07 mm FFDMs and retrains", fontsize=10)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
 
 
 def table(results: dict) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import nibabel
@@ -159,6 +160,17 @@ def _check(server, response: requests.Response, words: str, what: str) -> None:
     assert requests.get(f"{server['url']}/info/", timeout=30).status_code == 200, f"not serving after {what}"
 
 
+def _wait_for_idle_scorer(url: str, timeout_s: float = 300) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        progress = requests.get(f"{url}/info/", timeout=30).json()["uncertain_c2c3_scoring"]
+        if progress["scoring"] is None and \
+                progress["scored_with_current_weights"] + len(progress["failed"]) >= progress["unlabelled"]:
+            return
+        time.sleep(1)
+    raise AssertionError(f"the background scorer did not finish: {progress}")
+
+
 def test_corpus_gets_4xx_and_the_saved_label_survives(server, tmp_path):
     url = server["url"]
     label_dir = server["studies"] / "labels" / "final"
@@ -168,6 +180,9 @@ def test_corpus_gets_4xx_and_the_saved_label_survives(server, tmp_path):
     assert saved.status_code == 200, saved.text
     stored = label_dir / f"{IMAGE.stem}.nrrd"
     label_bytes = stored.read_bytes()
+    # The background scorer writes the unlabelled images' scores into the datastore file; once it is
+    # idle, nothing but a request may change that file.
+    _wait_for_idle_scorer(url)
     datastore_file = server["studies"] / "datastore_v2.json"
     datastore_bytes = datastore_file.read_bytes()
     refused = 0
