@@ -21,7 +21,6 @@ from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.utils.async_tasks.task import AsyncTask
 
 from lib.models import ModelFiles
-from lib.trainers.patch_cnn_trainer import labelled_cases
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +46,15 @@ class AutoTrainer:
         image = datastore.get_image_uri(image_id)
         label = datastore.get_label_uri(image_id, DefaultLabelTag.FINAL.value)
         case = LabelledCase(image_id, Path(image), Path(label))
-        # The patches go to the store of the networks this label retrains, which their training reads,
-        # in the split it has among that route's labelled images (as the training will assign it).
+        # The patches go to the store of the networks this label retrains, which their training reads.
+        # The split is the one among all labelled images: finding the others' routes would fetch every
+        # one of them from a PACS on each save; training re-reads an image whose split in its route differs.
         self.workspace.mkdir(parents=True, exist_ok=True)
-        others = [c for c in labelled_cases(datastore) if c.image_id != image_id]
-        routes = cases_by_route(self.models.pipeline(), others + [case],
-                                pixel_sizes(others + [case], self.spacing_mm, self.workspace / "pixel_sizes.json"))
-        route = next(r for r, cases in routes.items() if case in cases)
+        route = next(iter(cases_by_route(self.models.pipeline(), [case],
+                                         pixel_sizes([case], self.spacing_mm, self.workspace / "pixel_sizes.json"))))
         store, working_spacing_mm = workspace_store(route_workspace(self.workspace, route),
                                                     self.models.path("segmentator", route))
-        split = assign_splits([c.image_id for c in routes[route]])[image_id]
+        split = assign_splits(datastore.get_labeled_images(DefaultLabelTag.FINAL.value) or [image_id])[image_id]
         counts = store_case(store, case, split, working_spacing_mm, self.spacing_mm)
         state = self._state()
         if image_id not in state["new_labels"]:
