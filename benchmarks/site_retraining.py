@@ -69,10 +69,10 @@ from pathlib import Path
 
 from mcseg import defaults
 from mcseg.defaults import TrainConfig
-from mcseg.pipeline import (DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS,
-                            Pipeline)
+from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 from mcseg.training import find_cases, retrain_from_labels
-from mcseg.training.routes import cases_by_route, pixel_sizes, route_workspace, spacing_range_mm
+from mcseg.training.routes import (cases_by_route, pixel_sizes, published_weights, route_workspace,
+                                  spacing_range_mm, weights_in_use)
 
 import evaluate_default as ed
 import vendor_fold_classifier as vf
@@ -82,16 +82,8 @@ ARMS = ("bundled", "coarse-retrained", "fine-only", "app")
 SETS = ("synthetic", "real-background", "ffdm-like", "vendor-0.07mm", "mini-mias", "cbis-negatives")
 
 
-def weights_in_use(models: Path, role: str, route: str) -> Path:
-    """As the app's ModelFiles: published under MODELS (coarse/ for the coarse route), else bundled."""
-    published = models / route / f"{role}.pt" if route == "coarse" else models / f"{role}.pt"
-    if published.is_file():
-        return published
-    return DEFAULT_COARSE_WEIGHTS_DIR / f"{role}.pt" if route == "coarse" else \
-        {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS}[role]
-
-
 def arm_pipeline(arm: str, models: Path) -> Pipeline:
+    # As the app's ModelFiles: published under MODELS (coarse/ for the coarse route), else bundled
     fine = (weights_in_use(models, "detector", "fine"), weights_in_use(models, "segmentator", "fine"))
     if arm == "fine-only":  # the app before routes: retrained networks served every input
         return Pipeline.from_weights(*fine, coarse_dir=None)
@@ -127,7 +119,7 @@ def retrain_route(arm: str, work: Path, route: str, cases: list, labelled_spacin
     stats = {}
     for role in ("segmentator", "detector"):
         started = time.perf_counter()
-        published = models / route / f"{role}.pt" if route == "coarse" else models / f"{role}.pt"
+        published = published_weights(models, role, route)
         published.parent.mkdir(parents=True, exist_ok=True)
         done = retrain_from_labels(role, cases, weights_in_use(models, role, route), published,
                                    route_workspace(work / "train", route), config,

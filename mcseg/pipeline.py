@@ -219,6 +219,7 @@ class Pipeline:
         coarse: "Pipeline | None" = None,
         score_decision: tuple[float, float | None] | None = None,
         given_config: PipelineConfig | None = None,
+        fallback: "Pipeline | None" = None,
     ):
         self.config = config.resolved()
         #: The settings as the caller gave them, before the weights filled the unset ones: what a
@@ -228,7 +229,7 @@ class Pipeline:
         #: Serves inputs whose pixel is config.coarse_input_min_spacing_mm or coarser (see :meth:`for_input`).
         self.coarse = coarse
         #: Serves the fine route's inputs that :meth:`covers` says this pipeline's site labels do not.
-        self.fallback: "Pipeline | None" = None
+        self.fallback = fallback
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
@@ -318,10 +319,8 @@ class Pipeline:
         score_decision = None
         if decision is not None and not told_threshold:
             score_decision = (float(decision), calibration.get(CLUSTER_THRESHOLD_KEY))
-        pipeline = cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
-                       classifier, coarse, score_decision, given)
-        pipeline.fallback = fallback
-        return pipeline
+        return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
+                   classifier, coarse, score_decision, given, fallback)
 
     #: Settings that change only what is decided from the networks' output, never the output itself.
     DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold"})
@@ -342,12 +341,17 @@ class Pipeline:
         twin.fallback = self.fallback.with_decisions(**changes) if self.fallback is not None else None
         return twin
 
+    @property
+    def labelled_spacing_mm(self) -> list[float] | None:
+        """[finest, coarsest] pixel size of the site labels the segmentator was retrained on, if it was."""
+        return self.weights.get("segmentator", {}).get(LABELLED_SPACING_META)
+
     def coarse_from_mm(self) -> float:
         """The pixel size from which the coarse networks serve: ``config.coarse_input_min_spacing_mm``
         (COARSE_INPUT_MIN_SPACING_MM), or RETRAINED_FINE_MAX_SPACING_MM once this pipeline's segmentator
         has been retrained on labelled images at least that coarse (it has then seen their anatomy)."""
         edge = self.config.coarse_input_min_spacing_mm
-        labelled = self.weights.get("segmentator", {}).get(LABELLED_SPACING_META)
+        labelled = self.labelled_spacing_mm
         if labelled and max(labelled) >= edge:
             return max(edge, RETRAINED_FINE_MAX_SPACING_MM)
         return edge
@@ -372,7 +376,7 @@ class Pipeline:
         band (finer than ``config.coarse_input_min_spacing_mm``, film and 0.05 mm detectors, or from there
         on, native FFDM). Retrained on one kind, a network forgets the other (benchmarks/site_retraining.py:
         18.6 false calcifications per film after 24 FFDM labels, 2.1 before)."""
-        labelled = self.weights.get("segmentator", {}).get(LABELLED_SPACING_META)
+        labelled = self.labelled_spacing_mm
         if not labelled:
             return True
         edge = self.config.coarse_input_min_spacing_mm

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcseg.io.reader import read_mammogram
+from mcseg.io.reader import Mammogram, read_mammogram
 from mcseg.patches.store import PatchStore
 from mcseg.preprocess import to_working_frame
 
@@ -24,9 +24,12 @@ def add_case_to_store(
     rng: np.random.Generator,
     working_spacing_mm: float,
     spacing_mm: float | None = None,
+    mammo: Mammogram | None = None,
 ) -> dict[str, int]:
-    """Read one image, bring image and label to the working frame, store its patches (per-class counts)."""
-    mammo = read_mammogram(image_path, spacing_mm=spacing_mm)
+    """Read one image (unless the caller has read it: ``mammo``), bring image and label to the working
+    frame, store its patches (per-class counts)."""
+    if mammo is None:
+        mammo = read_mammogram(image_path, spacing_mm=spacing_mm)
     frame = to_working_frame(mammo, working_spacing_mm)
     mask = frame.mask_to_working(label)
     return store.add_image(image_id, frame.image, frame.breast, mask, rng, split=split)

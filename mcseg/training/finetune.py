@@ -23,7 +23,7 @@ from mcseg.defaults import RETRAIN_DICE_IMAGES, NetworkConfig, TrainConfig
 from mcseg.evaluation import Overlap
 from mcseg.io.errors import InputError
 from mcseg.io.labels import read_label
-from mcseg.io.reader import read_mammogram
+from mcseg.io.reader import Mammogram, read_mammogram
 from mcseg.patches import PatchClass, PatchStore, add_case_to_store, is_positive
 from mcseg.pipeline import Pipeline
 from mcseg.training import distributed
@@ -84,11 +84,12 @@ def refresh_store(
 
 
 def store_case(store: PatchStore, case: LabelledCase, split: str, working_spacing_mm: float,
-               spacing_mm: float | None = None, seed: int = 0) -> dict[str, int]:
-    """Replace one image's patches with those of its current label (per-class counts)."""
+               spacing_mm: float | None = None, seed: int = 0, mammo: Mammogram | None = None) -> dict[str, int]:
+    """Replace one image's patches with those of its current label (per-class counts); ``mammo``: the
+    image, where the caller has read it already."""
     return add_case_to_store(store, case.image_path, read_label(case.label_path), case.image_id, split,
                              np.random.default_rng([seed, zlib.crc32(case.image_id.encode())]),
-                             working_spacing_mm, spacing_mm)
+                             working_spacing_mm, spacing_mm, mammo)
 
 
 def validation_split(store: PatchStore, role: str) -> str:

@@ -17,16 +17,30 @@ from pathlib import Path
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.errors import InputError
 from mcseg.io.reader import read_mammogram
-from mcseg.pipeline import ROUTES, Pipeline
+from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, ROUTES, WEIGHTS_DIR, Pipeline
 from mcseg.training.data import LabelledCase
 
 log = logging.getLogger(__name__)
 
 
 def route_workspace(workspace: str | Path, route: str) -> Path:
-    """A route's training folder: the fine networks' is ``workspace`` itself (as before routes), the
-    coarse ones' a subfolder, since both read N x N patches, at different pixel sizes."""
+    """A route's folder under ``workspace`` (its training folder, or where its retrained networks are
+    published): the fine networks' is ``workspace`` itself (as before routes), the coarse ones' a
+    subfolder, since both are N x N patch networks, at different pixel sizes."""
     return Path(workspace) if route == "fine" else Path(workspace) / route
+
+
+def published_weights(models_dir: str | Path, role: str, route: str = "fine") -> Path:
+    """Where retraining publishes ``role`` of ``route``: MODELS/<role>.pt, MODELS/coarse/<role>.pt."""
+    return route_workspace(models_dir, route) / f"{role}.pt"
+
+
+def weights_in_use(models_dir: str | Path, role: str, route: str = "fine") -> Path:
+    """The published network of ``route``, else the bundled one."""
+    published = published_weights(models_dir, role, route)
+    if published.is_file():
+        return published
+    return (DEFAULT_COARSE_WEIGHTS_DIR if route == "coarse" else WEIGHTS_DIR) / f"{role}.pt"
 
 
 def _stamp(path: Path) -> list[int]:

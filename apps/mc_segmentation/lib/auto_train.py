@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from mcseg.io.atomic import atomic_write_text
+from mcseg.io.reader import read_mammogram
 from mcseg.training import LabelledCase, assign_splits
 from mcseg.training.data import workspace_store
 from mcseg.training.finetune import store_case
-from mcseg.training.routes import cases_by_route, pixel_sizes, route_workspace
+from mcseg.training.routes import route_workspace
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.utils.async_tasks.task import AsyncTask
 
@@ -46,16 +47,16 @@ class AutoTrainer:
         image = datastore.get_image_uri(image_id)
         label = datastore.get_label_uri(image_id, DefaultLabelTag.FINAL.value)
         case = LabelledCase(image_id, Path(image), Path(label))
-        # The patches go to the store of the networks this label retrains, which their training reads.
-        # The split is the one among all labelled images: finding the others' routes would fetch every
-        # one of them from a PACS on each save; training re-reads an image whose split in its route differs.
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        route = next(iter(cases_by_route(self.models.pipeline(), [case],
-                                         pixel_sizes([case], self.spacing_mm, self.workspace / "pixel_sizes.json"))))
+        # The patches go to the store of the networks this label retrains, which their training reads;
+        # the image is read once, for its pixel size and its patches.
+        mammo = read_mammogram(case.image_path, spacing_mm=self.spacing_mm)
+        route = self.models.pipeline().training_route_of(mammo.spacing_mm)
         store, working_spacing_mm = workspace_store(route_workspace(self.workspace, route),
                                                     self.models.path("segmentator", route))
+        # The split is the one among all labelled images: finding the others' routes would fetch every
+        # one of them from a PACS on each save; training re-reads an image whose split in its route differs.
         split = assign_splits(datastore.get_labeled_images(DefaultLabelTag.FINAL.value) or [image_id])[image_id]
-        counts = store_case(store, case, split, working_spacing_mm, self.spacing_mm)
+        counts = store_case(store, case, split, working_spacing_mm, self.spacing_mm, mammo=mammo)
         state = self._state()
         if image_id not in state["new_labels"]:
             state["new_labels"].append(image_id)

@@ -30,7 +30,9 @@ from mcseg.baselines.cortina.detection import DEFAULT_WEIGHTS as DEFAULT_CORTINA
 from mcseg.baselines.cortina.detection import CortinaDetectorModel
 from mcseg.defaults import PipelineConfig
 from mcseg.fp_reduction import classifier_beside
-from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
+from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
+from mcseg.training.recipe import ROLES
+from mcseg.training.routes import published_weights, weights_in_use
 
 BUNDLED = {"detector": DEFAULT_DETECTOR_WEIGHTS, "segmentator": DEFAULT_SEGMENTATOR_WEIGHTS,
            "cluster_cnn": DEFAULT_CLUSTER_CNN_WEIGHTS, "unet": DEFAULT_UNET_WEIGHTS,
@@ -50,16 +52,16 @@ class ModelFiles:
 
     def published(self, role: str, route: str = "fine") -> Path:
         """Where a trainer publishes ``role`` (of ``route``, for the detector and the segmentator)."""
-        if route == "coarse":
-            return self.models_dir / "coarse" / f"{role}.pt"
+        if role in ROLES:
+            return published_weights(self.models_dir, role, route)
         return self.models_dir / (f"{role}.npz" if role == "cortina_svm" else f"{role}.pt")
 
     def path(self, role: str, route: str = "fine") -> Path:
         """The weights in use: the published ones, else the bundled defaults."""
-        p = self.published(role, route)
-        if p.is_file():
-            return p
-        return DEFAULT_COARSE_WEIGHTS_DIR / f"{role}.pt" if route == "coarse" else BUNDLED[role]
+        if role in ROLES:
+            return weights_in_use(self.models_dir, role, route)
+        p = self.published(role)
+        return p if p.is_file() else BUNDLED[role]
 
     def coarse_paths(self) -> tuple[Path, Path] | None:
         """The coarse detector and segmentator in use; None where there are none."""

@@ -130,7 +130,7 @@ class PatchCNNTrainer(TrainTask):
             "dice_images": dice_images, "stats_out": str(stats_out),
             "dice_weights": {"detector": after["fine"][0], "segmentator": after["fine"][1],
                              "coarse": after["coarse"] if self.models.coarse_paths() else None,
-                             "fallback": [str(p) for p in self.models.fallback_paths() or ()] or None}}, indent=1))
+                             "fallback": self.models.fallback_paths()}}, indent=1, default=str))
         return run_under_torchrun(["-m", "mcseg.training.retrain_job", str(job_path)], processes, gpus, stats_out,
                                   f"the {self.role} ({route} networks)")
 
