@@ -120,6 +120,17 @@ RETRAIN_STEPS = 300
 RETRAIN_LEARNING_RATE = 5e-4
 RETRAIN_VALIDATE_EVERY = 50
 RETRAIN_EARLY_STOPPING_PATIENCE = 4
+#: Rehearsal: generated images of the retrained networks' pixel band (phantoms with synthetic
+#: calcifications, mcseg.training.rehearsal) mixed into a site's retraining and into its candidate
+#: classifier's refit, so that the networks keep what the bundled ones knew. Retrained on a site's
+#: labels alone they forgot it (benchmarks/site_retraining.py: phantoms at the site's pixel size,
+#: Dice 0.813 -> 0.087). 0 = off; the measurement that sets it is in site_retraining.py (arm
+#: app-rehearsal).
+RETRAIN_REHEARSAL_IMAGES = 0
+#: Pixel sizes of the rehearsal images per band (the classifier folders' recipes: 0.07 mm networks
+#: below 0.06 mm, film and 0.05 mm detectors, and 0.06-0.08 mm, native FFDM; coarse networks).
+REHEARSAL_SPACINGS_MM = {"film": (0.05, 0.055), "native": (0.06, 0.065, 0.07, 0.075),
+                         "coarse": (0.085, 0.094, 0.1, 0.12, 0.14, 0.17, 0.2)}
 #: Whole-image pixel Dice after retraining is measured on at most this many images.
 RETRAIN_DICE_IMAGES = 5
 #: The app starts a retraining run after this many new final labels (0 = never).

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mcseg.defaults import (CALIBRATION_TARGET_FPPI, CONV_CHANNELS, DETECTOR_PADDING, FINETUNE_LR_FACTOR, MINING_ROUNDS,
-                            PATCH_SIZE_PX, RETRAIN_DICE_IMAGES, SEGMENTATOR_PADDING, WORKING_SPACING_MM,
+                            PATCH_SIZE_PX, RETRAIN_DICE_IMAGES, RETRAIN_REHEARSAL_IMAGES, SEGMENTATOR_PADDING, WORKING_SPACING_MM,
                             NetworkConfig, PipelineConfig, TrainConfig)
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.errors import InputError
@@ -33,6 +33,7 @@ from mcseg.training.data import (DEFAULT_LABEL_SUFFIX, LabelledCase, find_cases,
                                  store_mismatch, workspace_store)
 from mcseg.training.finetune import finetune_network, image_dice, refresh_store
 from mcseg.training.mining import mine_hard_negatives
+from mcseg.training.rehearsal import rehearsal_band, rehearsal_cases
 from mcseg.training.trainer import train_network
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ def retrain_from_labels(
     progress: bool = True,
     route: str = "fine",
     labelled_spacing_mm: list[float] | None = None,
+    rehearsal_images: int = RETRAIN_REHEARSAL_IMAGES,
 ) -> dict[str, Any]:
     """Fine-tune ``role`` from ``start_from`` on ``cases``, publish it at ``publish_to``, and report.
 
@@ -199,7 +201,9 @@ def retrain_from_labels(
     (``coarse``: those of ``pipeline.coarse``; the cases should be the ones that route serves, see
     mcseg.training.routes). ``labelled_spacing_mm`` ([finest, coarsest] pixel size of the cases) is
     recorded in the checkpoint, where :meth:`Pipeline.coarse_from_mm` reads it. The stats also go to
-    ``workspace/<role>.stats.json``.
+    ``workspace/<role>.stats.json``. ``rehearsal_images`` generated phantoms of the labels' pixel band
+    (mcseg.training.rehearsal) join the cases in the patch store and in the classifier's refit; the
+    whole-image Dice is the site's labels' alone.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
@@ -208,17 +212,24 @@ def retrain_from_labels(
     if not cases:
         raise TrainingDataError("no image has a final label yet: save a label before training")
     # Under torchrun rank 0 brings the store up to date and reports; every rank trains.
+    band = rehearsal_band(route, labelled_spacing_mm)
+    if spacing_mm is not None:  # a pixel size forced on every case would be wrong for the phantoms
+        rehearsal_images = 0
+
     def update_store() -> dict[str, Any]:
         store, working_spacing_mm = workspace_store(workspace, start_from)
-        return refresh_store(store, cases, working_spacing_mm, spacing_mm, progress=progress).to_json()
+        rehearsed = rehearsal_cases(workspace, band, rehearsal_images, progress)
+        return refresh_store(store, cases + rehearsed, working_spacing_mm, spacing_mm, progress=progress).to_json()
 
     refresh = distributed.on_main(update_store)
     store, _ = workspace_store(workspace, start_from)
+    rehearsed = rehearsal_cases(workspace, band, rehearsal_images)  # made by rank 0 above: only read here
     stats = finetune_network(role, store, start_from, publish_to, config, progress=progress,
                              metadata={LABELLED_SPACING_META: labelled_spacing_mm} if labelled_spacing_mm else None)
 
     def report() -> dict[str, Any]:
-        stats.update(route=route, labelled_images=len(cases), store=refresh, processes=distributed.current().world)
+        stats.update(route=route, labelled_images=len(cases), store=refresh, processes=distributed.current().world,
+                     rehearsal={"band": band, "images": len(rehearsed)})
         pipeline = load_pipeline()
         served = pipeline.coarse if route == "coarse" else pipeline
         if served is None:
@@ -228,7 +239,7 @@ def retrain_from_labels(
         # segmentator it is refitted on the same labels (or removed); the bundled one stays.
         if segmentator.parent.resolve() == Path(publish_to).parent.resolve():
             stats["candidate_classifier"] = refit_beside(
-                served.weights["detector"]["path"], segmentator, cases, spacing_mm, progress,
+                served.weights["detector"]["path"], segmentator, cases + rehearsed, spacing_mm, progress,
                 listed_like=DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt" if route == "coarse" else None)
             pipeline = load_pipeline()  # with the refitted classifier, or none
         stats["image_validation"] = image_dice(pipeline, cases, spacing_mm, max_images=dice_images,
