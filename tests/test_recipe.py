@@ -133,14 +133,20 @@ def test_retrain_from_labels_publishes_and_reports(tmp_path, data):
                                 published, tmp_path / "train", TrainConfig(max_steps=3, validate_every=3,
                                                                            batch_size=16),
                                 lambda: Pipeline.from_weights(segmentator_path=published), dice_images=2,
-                                progress=False)
+                                progress=False, rehearsal_images=1)
     assert published.is_file() and stats["steps"] == 3 and stats["labelled_images"] == 3
+    # One generated phantom of the labels' band (none recorded: the film band) rehearsed beside them,
+    # in the patch store and in the classifier's refit, but not in the site's Dice.
+    assert stats["rehearsal"] == {"band": "film", "images": 1}
+    rehearsed = [i for i in PatchStore(patch_store_path(tmp_path / "train", 49)).image_ids() if i.startswith("mcseg-rehearsal")]
+    assert len(rehearsed) == 1
+    assert not set(rehearsed) & set(stats["image_validation"]["per_image"])
     assert len(stats["image_validation"]["per_image"]) == 2
     assert stats["image_validation"]["held_out"], "the held-out image is measured first"
     assert json.loads((tmp_path / "train" / "segmentator.stats.json").read_text())["steps"] == 3
     # Refitted on the same labels for the new networks, or removed: never the stale one.
     refit = stats["candidate_classifier"]
-    assert refit["images"] == 3 and refit["candidates"] > 0
+    assert refit["images"] == 4 and refit["candidates"] > 0
     if refit["adopted"]:
         assert stale.read_bytes() != (DEFAULT_SEGMENTATOR_WEIGHTS.parent / CLASSIFIER_FILE).read_bytes()
     else:

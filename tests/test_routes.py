@@ -127,3 +127,23 @@ def test_named_coarse_weights_serve_beside_retrained_fine_ones(tmp_path):
     assert routed.route_of((0.07, 0.07)) == "coarse" and routed.route_of((0.05, 0.05)) == "fine"
     forced = Pipeline.from_weights(*retrained, routed.given_config.with_(working_spacing_mm=0.07), coarse_weights=coarse)
     assert forced.coarse is None and forced.route_of((0.07, 0.07)) == "fine"
+
+
+def test_rehearsal_images_of_the_labels_band_made_once(tmp_path):
+    from mcseg.defaults import REHEARSAL_SPACINGS_MM
+    from mcseg.io.reader import read_mammogram
+    from mcseg.training.rehearsal import rehearsal_band, rehearsal_cases
+
+    assert rehearsal_band("coarse", [0.05, 0.05]) == "coarse"
+    assert rehearsal_band("fine", [0.07, 0.07]) == "native" and rehearsal_band("fine", [0.05, 0.07]) == "film"
+    assert rehearsal_band("fine", None) == "film"
+    assert rehearsal_cases(tmp_path, "native", 0) == []
+    cases = rehearsal_cases(tmp_path, "native", 2)
+    assert [c.image_id for c in cases] == ["mcseg-rehearsal_0000.dcm", "mcseg-rehearsal_0001.dcm"]
+    for case in cases:
+        assert read_mammogram(case.image_path).spacing_mm[0] in REHEARSAL_SPACINGS_MM["native"]
+        assert case.label_path.is_file()
+    made = [c.image_path.stat().st_mtime_ns for c in cases]
+    assert [c.image_path.stat().st_mtime_ns for c in rehearsal_cases(tmp_path, "native", 2)] == made  # not remade
+    with pytest.raises(ValueError, match="band must be one of"):
+        rehearsal_cases(tmp_path, "mammoth", 2)

@@ -12,7 +12,8 @@ The job file holds: ``role``, ``cases`` ([image_id, image_path, label_path] list
 ``publish_to``, ``workspace``, ``train`` (TrainConfig fields), ``spacing_mm`` (or null),
 ``dice_images``, ``dice_weights`` ({"detector": path, "segmentator": path, "coarse": [detector,
 segmentator] or null, "fallback": [detector, segmentator] or null}, the weights in use after publishing), ``route`` ("fine" or "coarse", the
-networks retrained; "fine" when absent), ``labelled_spacing_mm`` (optional) and ``stats_out``.
+networks retrained; "fine" when absent), ``labelled_spacing_mm`` (optional), ``rehearsal_images``
+(optional; defaults.RETRAIN_REHEARSAL_IMAGES) and ``stats_out``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mcseg.defaults import TrainConfig
+from mcseg.defaults import RETRAIN_REHEARSAL_IMAGES, TrainConfig
 from mcseg.io.atomic import atomic_write_text
 from mcseg.pipeline import Pipeline
 from mcseg.training import distributed
@@ -40,7 +41,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         lambda: Pipeline.from_weights(weights["detector"], weights["segmentator"],
                                       coarse_weights=weights.get("coarse"), fallback_weights=weights.get("fallback")),
         job.get("spacing_mm"), int(job["dice_images"]), progress=shard.is_main, route=job.get("route", "fine"),
-        labelled_spacing_mm=job.get("labelled_spacing_mm"))
+        labelled_spacing_mm=job.get("labelled_spacing_mm"),
+        rehearsal_images=int(job.get("rehearsal_images", RETRAIN_REHEARSAL_IMAGES)))
     if shard.is_main:
         atomic_write_text(job["stats_out"], json.dumps(stats, indent=1))
     return stats

@@ -139,7 +139,7 @@ def _training_problem(body: bytes, trainer: str) -> str | None:
             baselines[trainer](params)
             baseline_processes(params, single_process=trainer == "cortina_svm")
         else:
-            config, _ = train_options(params)
+            config = train_options(params)[0]
             train_processes(params, config.batch_size)
     except ValueError as exc:
         return f"training option: {exc}"

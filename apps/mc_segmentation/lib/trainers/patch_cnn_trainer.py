@@ -43,11 +43,13 @@ OPTIONS: dict[str, tuple[type, Any]] = {
     "early_stopping_patience": (int, defaults.RETRAIN_EARLY_STOPPING_PATIENCE),
     "seed": (int, 0),
     "dice_images": (int, defaults.RETRAIN_DICE_IMAGES),
+    "rehearsal_images": (int, defaults.RETRAIN_REHEARSAL_IMAGES),
 }
 
 
-def train_options(request: dict[str, Any]) -> tuple[TrainConfig, int]:
-    """The TrainConfig and Dice image count a request asks for; ValueError names a bad option."""
+def train_options(request: dict[str, Any]) -> tuple[TrainConfig, int, int]:
+    """The TrainConfig, Dice image count and rehearsal image count a request asks for; ValueError names
+    a bad option."""
     values = {}
     for name, (kind, default) in OPTIONS.items():
         value = request.get(name, default)
@@ -57,10 +59,11 @@ def train_options(request: dict[str, Any]) -> tuple[TrainConfig, int]:
             values[name] = kind(value)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {value!r}") from None
-    dice_images = values.pop("dice_images")
-    if dice_images < 0:
-        raise ValueError(f"dice_images must be 0 or more, not {dice_images}")
-    return TrainConfig(**values), dice_images
+    dice_images, rehearsal_images = values.pop("dice_images"), values.pop("rehearsal_images")
+    for name, value in (("dice_images", dice_images), ("rehearsal_images", rehearsal_images)):
+        if value < 0:
+            raise ValueError(f"{name} must be 0 or more, not {value}")
+    return TrainConfig(**values), dice_images, rehearsal_images
 
 
 class PatchCNNTrainer(TrainTask):
@@ -85,7 +88,7 @@ class PatchCNNTrainer(TrainTask):
             return {}
 
     def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
-        config, dice_images = train_options(request)
+        config, dice_images, rehearsal_images = train_options(request)
         processes, gpus = train_processes(request, config.batch_size)
         cases = labelled_cases(datastore)
         self.workspace.mkdir(parents=True, exist_ok=True)
@@ -100,10 +103,11 @@ class PatchCNNTrainer(TrainTask):
                 done = retrain_from_labels(self.role, route_cases, self.models.path(self.role, route),
                                            self.models.published(self.role, route), route_workspace(self.workspace, route),
                                            config, self.models.pipeline, self.spacing_mm, dice_images, route=route,
-                                           labelled_spacing_mm=spacing_range_mm(route_cases, sizes))
+                                           labelled_spacing_mm=spacing_range_mm(route_cases, sizes),
+                                           rehearsal_images=rehearsal_images)
             else:
                 done = self._under_torchrun(processes, gpus, route, route_cases, config, dice_images,
-                                            spacing_range_mm(route_cases, sizes))
+                                            spacing_range_mm(route_cases, sizes), rehearsal_images)
             stats["routes"][route] = done
             log.info("%s (%s): published %s; patch accuracy %s%%; Dice %s", self.role, route, done["published"],
                      done["patch_validation"]["accuracy"], done["image_validation"]["dice"])
@@ -112,8 +116,8 @@ class PatchCNNTrainer(TrainTask):
         return stats
 
     def _under_torchrun(self, processes: int, gpus: str | None, route: str, cases: list[LabelledCase],
-                        config: TrainConfig, dice_images: int, labelled_spacing_mm: list[float] | None
-                        ) -> dict[str, Any]:
+                        config: TrainConfig, dice_images: int, labelled_spacing_mm: list[float] | None,
+                        rehearsal_images: int) -> dict[str, Any]:
         """The same fine-tuning in ``processes`` ranks of torchrun; its output goes to this task's log."""
         workspace = route_workspace(self.workspace, route)
         workspace.mkdir(parents=True, exist_ok=True)
@@ -127,7 +131,7 @@ class PatchCNNTrainer(TrainTask):
             "cases": [[c.image_id, str(c.image_path), str(c.label_path)] for c in cases],
             "start_from": str(self.models.path(self.role, route)), "publish_to": str(published),
             "workspace": str(workspace), "train": dataclasses.asdict(config), "spacing_mm": self.spacing_mm,
-            "dice_images": dice_images, "stats_out": str(stats_out),
+            "dice_images": dice_images, "rehearsal_images": rehearsal_images, "stats_out": str(stats_out),
             "dice_weights": {"detector": after["fine"][0], "segmentator": after["fine"][1],
                              "coarse": after["coarse"] if self.models.coarse_paths() else None,
                              "fallback": self.models.fallback_paths()}}, indent=1, default=str))
