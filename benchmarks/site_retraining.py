@@ -68,6 +68,11 @@ classifier's refit), on the four sets the retrained networks serve. Rehearsal be
 vendor-0.07mm at 1 FP/image stays within 0.02 (at least 0.794) and the mean of synthetic,
 real-background and ffdm-like at 1 FP/image rises above that arm's 0.637. Otherwise it stays an option
 (``rehearsal_images``), off.
+
+**Outcome: no.** vendor-0.07mm 0.687 at 1 FP/image (0.814 without rehearsal), the other three 0.534
+on average (synthetic 0.690, real-background 0.154, ffdm-like 0.759; 0.637 without): the phantoms'
+Dice rose only to 0.213 (0.087), and the film anatomy, which the phantoms do not rehearse, fell from
+0.473 to 0.154. Rehearsal stays an option, off.
 """
 
 from __future__ import annotations

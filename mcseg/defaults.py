@@ -124,8 +124,10 @@ RETRAIN_EARLY_STOPPING_PATIENCE = 4
 #: calcifications, mcseg.training.rehearsal) mixed into a site's retraining and into its candidate
 #: classifier's refit, so that the networks keep what the bundled ones knew. Retrained on a site's
 #: labels alone they forgot it (benchmarks/site_retraining.py: phantoms at the site's pixel size,
-#: Dice 0.813 -> 0.087). 0 = off; the measurement that sets it is in site_retraining.py (arm
-#: app-rehearsal).
+#: Dice 0.813 -> 0.087). 0 = off. Ours (2026-12-07, site_retraining.py's fourth rule, written before
+#: its run): 24 rehearsal phantoms lowered the site's own images from 0.814 to 0.687 at 1 FP/image and
+#: the mean of the other sets those networks serve from 0.637 to 0.534 (film anatomy 0.473 -> 0.154),
+#: so it stays off.
 RETRAIN_REHEARSAL_IMAGES = 0
 #: Pixel sizes of the rehearsal images per band (the classifier folders' recipes: 0.07 mm networks
 #: below 0.06 mm, film and 0.05 mm detectors, and 0.06-0.08 mm, native FFDM; coarse networks).
