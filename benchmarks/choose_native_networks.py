@@ -175,10 +175,13 @@ def scorer(classifier_path: Path):
     return lambda f: f[:, FEATURE_NAMES.index("segmentator_score")]
 
 
-def folder_classifier(work: Path, crops: dict[str, list[Path]], vendors: tuple[str, ...]) -> tuple[Pipeline, object]:
+def folder_classifier(work: Path, crops: dict[str, list[Path]], vendors: tuple[str, ...],
+                      out_name: str = "folder-classifier") -> tuple[Pipeline, object]:
     """The networks of ``work`` without a classifier, and the classifier fitted as the bundled 0.07 mm one
-    was (its folder) plus ``vendors``' crops (the second rule); saved in work/folder-classifier/."""
-    models, out = work / "model", work / "folder-classifier"
+    was (its folder) plus ``vendors``' crops (the second rule); saved in work/<out_name>/. The crops'
+    breast areas are recorded (since --calibrate), so that the operating point is calibrated per typical
+    mammogram as in every shipped classifier; the fit itself does not use them."""
+    models, out = work / "model", work / out_name
     pipeline = Pipeline.from_weights(models / "detector.pt", models / "segmentator.pt",
                                      config=PipelineConfig(segmentator_symmetries=8), classifier_path=None,
                                      coarse_dir=None)
@@ -190,8 +193,16 @@ def folder_classifier(work: Path, crops: dict[str, list[Path]], vendors: tuple[s
         else:
             base = harvest(pipeline, find_cases(ROOT / "runs" / "fine-classifier" / "data"))
             base.save(base_cache)
-        parts = [vf.as_harvest(vf.harvest_scored(pipeline, sorted(folder.glob("*.dcm")), folder))
-                 for v in vendors for folder in crops[v]]
+        import dataclasses
+
+        from mcseg.io import read_mammogram
+
+        parts = []
+        for folder in (f for v in vendors for f in crops[v]):
+            images = sorted(folder.glob("*.dcm"))
+            part = vf.as_harvest(vf.harvest_scored(pipeline, images, folder))
+            areas = np.array([pipeline.prepare(read_mammogram(p)).breast_cm2 for p in images])
+            parts.append(dataclasses.replace(part, breast_cm2=areas))
         clf, report = fit_classifier(Harvest.concatenate([base, *parts]))
         clf.save(out / CLASSIFIER_FILE)
         (out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
@@ -300,6 +311,33 @@ def confirm(args) -> None:
         print(f"published to {NATIVE_DIR}")
 
 
+def calibrate() -> None:
+    """The adopted classifier fitted again on the same candidates with their breast areas: the same network
+    (same data, seed 0), its thresholds at 1 and 4 false positives per typical mammogram (the confirm run
+    fitted it without the areas, so at 1 per validation crop); published beside the native networks."""
+    fine = vf.RANGES["fine"]
+    crops_dir = ROOT / "runs" / "vendor-fold-fine"
+    crops = {v: vf.make_vendor_crops(crops_dir, fine, v) for v in fine.vendors}
+    fit_folders = {v: [crops[v], reprocessed(crops[v], 2)] for v in crops}
+    work = ROOT / "runs" / "native-networks-aug" / "both"
+    out = work / "folder-classifier-calibrated"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    shutil.copy2(work / "folder-classifier" / "base_candidates.npz", out / "base_candidates.npz")
+    folder_classifier(work, fit_folders, ("ge", "siemens"), out_name=out.name)
+    before = CandidateClassifier.load(work / "folder-classifier" / CLASSIFIER_FILE)
+    after = CandidateClassifier.load(out / CLASSIFIER_FILE)
+    probe = np.random.default_rng(0).normal(size=(256, len(FEATURE_NAMES))).astype(np.float32)
+    same = bool(np.allclose(before.predict(probe), after.predict(probe), atol=1e-6))
+    print(f"same network: {same}; operating threshold {before.operating_threshold} -> {after.operating_threshold}; "
+          f"cluster threshold {after.meta.get('cluster_threshold')}")
+    if not same:
+        raise SystemExit("the refit is not the adopted classifier: not published")
+    for path in out.glob("candidate_classifier.*"):
+        shutil.copy2(path, NATIVE_DIR / path.name)
+    print(f"published to {NATIVE_DIR}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "native-networks")
@@ -311,7 +349,12 @@ def main() -> None:
                         help="re-processed copies of each vendor crop in the training (the third rule; implies "
                              "--classifier folder and --out runs/native-networks-aug)")
     parser.add_argument("--confirm", action="store_true", help="the fourth rule: fresh crops, each vendor alone")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="refit the adopted classifier with the crops' breast areas (its operating point per "
+                             "typical mammogram) and publish it")
     args = parser.parse_args()
+    if args.calibrate:
+        return calibrate()
     if args.confirm:
         return confirm(args)
     if args.augment:

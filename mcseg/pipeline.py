@@ -39,6 +39,10 @@ DEFAULT_SEGMENTATOR_WEIGHTS = WEIGHTS_DIR / "segmentator.pt"
 #: Coarse-pixel weights (0.14 mm working pixel) for inputs of COARSE_INPUT_MIN_SPACING_MM and
 #: coarser; shipped only when they met their choice rule (benchmarks/choose_weights.py --coarse).
 DEFAULT_COARSE_WEIGHTS_DIR = WEIGHTS_DIR / "coarse"
+#: 0.07 mm networks retrained on real digital anatomy (GE and Siemens FFDM crops, re-processed copies,
+#: rehearsal images) for native 0.06-0.08 mm FFDM; adopted by benchmarks/choose_native_networks.py's
+#: fourth rule. Their segmentator records the band it serves (``labelled_spacing_mm``).
+DEFAULT_NATIVE_WEIGHTS_DIR = WEIGHTS_DIR / "native"
 #: Keys of a segmentator checkpoint's ``calibration``: the thresholds on the segmentator score at 1 and
 #: at CLUSTER_CALIBRATION_FP false positives per typical mammogram, with which the networks alone
 #: decide the mask as a candidate classifier does (``operating_threshold`` then lists and outlines).
@@ -49,6 +53,9 @@ BESIDE_SEGMENTATOR = "beside-segmentator"
 #: Sentinel for ``Pipeline.from_weights(coarse_dir=...)``: the bundled coarse weights, when the
 #: networks asked for are the bundled ones and no working pixel was forced.
 BUNDLED_COARSE = "bundled-coarse"
+#: Sentinel for ``Pipeline.from_weights(native_dir=...)``: the bundled native networks, where the bundled
+#: 0.07 mm and coarse networks are both in use at the default routing.
+BUNDLED_NATIVE = "bundled-native"
 #: The two sets of networks a pipeline may hold: ``fine`` works at its own (0.07 mm) working pixel,
 #: ``coarse`` serves inputs of ``coarse_input_min_spacing_mm`` and coarser (see :meth:`Pipeline.route_of`).
 ROUTES = ("fine", "coarse")
@@ -264,6 +271,7 @@ class Pipeline:
         coarse_dir: str | Path | None = BUNDLED_COARSE,
         coarse_weights: tuple[str | Path, str | Path] | None = None,
         fallback_weights: tuple[str | Path, str | Path] | None = None,
+        native_dir: str | Path | None = BUNDLED_NATIVE,
     ) -> "Pipeline":
         """Load the networks (the bundled default weights when no path is given) and the candidate
         classifier: by default the one in the segmentator's folder, if there is one; None = none.
@@ -275,7 +283,14 @@ class Pipeline:
         (detector, segmentator) names the two files outright, as the app does when a site has retrained
         one of them; it too gives way to a forced working pixel. ``fallback_weights`` (detector,
         segmentator: the bundled 0.07 mm networks, as the app passes them) serve the inputs of the fine
-        route whose pixel band the fine segmentator's site labels do not cover (:meth:`covers`)."""
+        route whose pixel band the fine segmentator's site labels do not cover (:meth:`covers`).
+
+        ``native_dir`` (detector.pt, segmentator.pt, and their classifier): 0.07 mm networks that have
+        seen real digital anatomy, for native 0.06-0.08 mm FFDM. By default the bundled ones, where the
+        bundled 0.07 mm networks are asked for beside coarse ones at the default routing (not with
+        ``coarse_from_mm`` of 0.08 or coarser, which asks for the 0.07 mm networks there); the pipeline
+        is then the native one, with the bundled 0.07 mm networks as its fallback for finer inputs (film)
+        and the coarse ones from 0.08 mm (:meth:`covers`, :meth:`coarse_from_mm`); None = never."""
         bundled = {Path(p or d).resolve() for p, d in ((detector_path, DEFAULT_DETECTOR_WEIGHTS),
                                                          (segmentator_path, DEFAULT_SEGMENTATOR_WEIGHTS))} \
             == {DEFAULT_DETECTOR_WEIGHTS.resolve(), DEFAULT_SEGMENTATOR_WEIGHTS.resolve()}
@@ -285,11 +300,21 @@ class Pipeline:
             coarse_dir = DEFAULT_COARSE_WEIGHTS_DIR if bundled and not forced else None
         if coarse_weights is None and coarse_dir is not None:
             coarse_weights = (Path(coarse_dir) / "detector.pt", Path(coarse_dir) / "segmentator.pt")
+        if native_dir == BUNDLED_NATIVE:
+            default_routing = (config is None
+                               or config.coarse_input_min_spacing_mm <= PipelineConfig().coarse_input_min_spacing_mm)
+            native_dir = (DEFAULT_NATIVE_WEIGHTS_DIR if bundled and not forced and default_routing
+                          and fallback_weights is None and coarse_weights is not None else None)
+        if native_dir is not None and (Path(native_dir) / "segmentator.pt").is_file():
+            return cls.from_weights(Path(native_dir) / "detector.pt", Path(native_dir) / "segmentator.pt", config,
+                                    classifier_path, coarse_dir=None, coarse_weights=coarse_weights,
+                                    fallback_weights=(DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS),
+                                    native_dir=None)
         if coarse_weights is not None and not forced and Path(coarse_weights[1]).is_file():
-            coarse = cls.from_weights(*coarse_weights, config, classifier_path, coarse_dir=None)
+            coarse = cls.from_weights(*coarse_weights, config, classifier_path, coarse_dir=None, native_dir=None)
         fallback = None
         if fallback_weights is not None and not forced:
-            fallback = cls.from_weights(*fallback_weights, config, classifier_path, coarse_dir=None)
+            fallback = cls.from_weights(*fallback_weights, config, classifier_path, coarse_dir=None, native_dir=None)
         segmentator_path = Path(segmentator_path or DEFAULT_SEGMENTATOR_WEIGHTS)
         det, det_meta = load_network(detector_path or DEFAULT_DETECTOR_WEIGHTS, "detector")
         seg, seg_meta = load_network(segmentator_path, "segmentator")

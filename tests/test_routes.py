@@ -33,11 +33,10 @@ def test_labels_go_to_the_networks_they_retrain_and_the_pixel_sizes_are_remember
     cache.parent.mkdir()
     sizes = pixel_sizes(cases, cache_path=cache)
     assert sizes == {"film": (0.05, 0.05), "ffdm": (0.07, 0.07), "native": (0.085, 0.085), "down": (0.14, 0.14)}
-    # Below RETRAINED_FINE_MAX_SPACING_MM (0.08 mm) the 0.07 mm networks, from there on the coarse ones,
-    # although the bundled 0.07 mm networks serve only inputs finer than 0.06 mm.
+    # Below RETRAINED_FINE_MAX_SPACING_MM (0.08 mm) the 0.07 mm networks, from there on the coarse ones.
     by_route = cases_by_route(pipeline, cases, sizes)
     assert by_route == {"fine": [ffdm, film], "coarse": [native, downsampled]}
-    assert list(by_route) == ["fine", "coarse"] and pipeline.route_of((0.07, 0.07)) == "coarse"
+    assert list(by_route) == ["fine", "coarse"] and pipeline.route_of((0.07, 0.07)) == "fine"
     assert spacing_range_mm(by_route["fine"], sizes) == [0.05, 0.07]
     assert sorted(v["spacing_mm"][0] for v in json.loads(cache.read_text()).values()) == [0.05, 0.07, 0.085, 0.14]
 
@@ -107,8 +106,11 @@ def test_inputs_unlike_a_sites_labels_stay_with_the_bundled_networks(tmp_path):
         assert result.weights["segmentator"]["path"] == str(DEFAULT_SEGMENTATOR_WEIGHTS if film_served_by_bundled
                                                            else path)
         assert "outline" not in result.settings
-    # Weights with no record of site labels (bundled, or given on the command line) cover every input.
-    assert Pipeline.from_weights().covers((0.05, 0.05)) and Pipeline.from_weights().covers((0.2, 0.2))
+    # Weights with no record of site labels (the bundled 0.07 mm ones, or given on the command line) cover
+    # every input; the bundled native networks record theirs and leave film to the 0.07 mm ones.
+    film_networks = Pipeline.from_weights(coarse_dir=None)
+    assert film_networks.covers((0.05, 0.05)) and film_networks.covers((0.2, 0.2))
+    assert not Pipeline.from_weights().covers((0.05, 0.05)) and Pipeline.from_weights().covers((0.07, 0.07))
 
 
 def test_named_coarse_weights_serve_beside_retrained_fine_ones(tmp_path):
@@ -147,3 +149,33 @@ def test_rehearsal_images_of_the_labels_band_made_once(tmp_path):
     assert [c.image_path.stat().st_mtime_ns for c in rehearsal_cases(tmp_path, "native", 2)] == made  # not remade
     with pytest.raises(ValueError, match="band must be one of"):
         rehearsal_cases(tmp_path, "mammoth", 2)
+
+
+def test_bundled_pipeline_serves_native_ffdm_with_the_native_networks(tmp_path):
+    """Film below 0.06 mm: the bundled 0.07 mm networks; native FFDM 0.06-0.08 mm: the native networks
+    (benchmarks/choose_native_networks.py); 0.08 mm and coarser: the coarse ones. The way back
+    (coarse_from_mm 0.08) and a pipeline without coarse networks keep the 0.07 mm networks."""
+    from mcseg.defaults import PipelineConfig
+    from mcseg.io.reader import read_mammogram
+    from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
+    from mcseg.training.routes import publish_native_partner, start_weights
+
+    pipeline = Pipeline.from_weights()
+    served = {mm: pipeline.for_input(read_mammogram(_case(tmp_path, f"i{mm}", mm).image_path)).weights["segmentator"]["path"]
+              for mm in (0.05, 0.07, 0.1)}
+    assert served == {0.05: str(DEFAULT_SEGMENTATOR_WEIGHTS), 0.07: str(DEFAULT_NATIVE_WEIGHTS_DIR / "segmentator.pt"),
+                      0.1: str(DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt")}
+    assert pipeline.coarse_from_mm() == RETRAINED_FINE_MAX_SPACING_MM
+    way_back = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08))
+    assert way_back.weights["segmentator"]["path"] == str(DEFAULT_SEGMENTATOR_WEIGHTS) and way_back.fallback is None
+    assert Pipeline.from_weights(coarse_dir=None).weights["segmentator"]["path"] == str(DEFAULT_SEGMENTATOR_WEIGHTS)
+    # A site's native FFDM labels retrain the native pair; its film labels the film networks.
+    models = tmp_path / "model"
+    assert start_weights(models, "segmentator", "fine", [0.07, 0.07]) == DEFAULT_NATIVE_WEIGHTS_DIR / "segmentator.pt"
+    assert start_weights(models, "segmentator", "fine", [0.05, 0.07]) == DEFAULT_SEGMENTATOR_WEIGHTS
+    assert start_weights(models, "detector", "coarse", [0.1, 0.1]) == DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt"
+    written = publish_native_partner(models, "segmentator")
+    assert written == models / "detector.pt"
+    assert written.read_bytes() == (DEFAULT_NATIVE_WEIGHTS_DIR / "detector.pt").read_bytes()
+    assert publish_native_partner(models, "segmentator") is None  # the site's own is never replaced
+    assert start_weights(models, "detector", "fine", [0.07, 0.07]) == written

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.errors import InputError
 from mcseg.io.reader import read_mammogram
-from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, ROUTES, WEIGHTS_DIR, Pipeline
+from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM
+from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR, ROUTES, WEIGHTS_DIR, Pipeline
 from mcseg.training.data import LabelledCase
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,34 @@ def weights_in_use(models_dir: str | Path, role: str, route: str = "fine") -> Pa
     if published.is_file():
         return published
     return (DEFAULT_COARSE_WEIGHTS_DIR if route == "coarse" else WEIGHTS_DIR) / f"{role}.pt"
+
+
+def start_weights(models_dir: str | Path, role: str, route: str, labelled_spacing_mm: list[float] | None) -> Path:
+    """The network a retraining of ``route`` starts from: :func:`weights_in_use`, except that labels of
+    native FFDM (COARSE_INPUT_MIN_SPACING_MM and coarser) retrain the bundled native networks, which
+    serve those inputs, where no site retraining of the 0.07 mm networks has been published yet."""
+    in_use = weights_in_use(models_dir, role, route)
+    native = DEFAULT_NATIVE_WEIGHTS_DIR / f"{role}.pt"
+    if (route == "fine" and in_use.parent == WEIGHTS_DIR and native.is_file() and labelled_spacing_mm
+            and min(labelled_spacing_mm) >= COARSE_INPUT_MIN_SPACING_MM):
+        return native
+    return in_use
+
+
+def publish_native_partner(models_dir: str | Path, role: str) -> Path | None:
+    """Before a retraining that starts from the native networks (:func:`start_weights`) publishes ``role``:
+    the other network of the native pair published as it is, where none of the site's is, so that the
+    pair in use stays the native one (the bundled 0.07 mm network of the other role is the film one).
+    Returns the path written, if any."""
+    partner = next(r for r in ("detector", "segmentator") if r != role)
+    target = published_weights(models_dir, partner, "fine")
+    if target.is_file():
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(DEFAULT_NATIVE_WEIGHTS_DIR / f"{partner}.pt", tmp)
+    os.replace(tmp, target)  # whole or not at all, as every publish
+    return target
 
 
 def _stamp(path: Path) -> list[int]:

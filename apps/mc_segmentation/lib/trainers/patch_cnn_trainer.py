@@ -24,8 +24,10 @@ from typing import Any
 from mcseg import defaults
 from mcseg.defaults import TrainConfig
 from mcseg.io.atomic import atomic_write_text
+from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
 from mcseg.training import LabelledCase, default_device, retrain_from_labels
-from mcseg.training.routes import cases_by_route, pixel_sizes, route_workspace, spacing_range_mm
+from mcseg.training.routes import (cases_by_route, pixel_sizes, publish_native_partner, route_workspace,
+                                  spacing_range_mm, start_weights)
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.interfaces.tasks.train import TrainTask
 
@@ -99,15 +101,18 @@ class PatchCNNTrainer(TrainTask):
         stats: dict[str, Any] = {"role": self.role, "labelled_images": len(cases), "device": str(default_device()),
                                  "routes": {}}
         for route, route_cases in (routes or {"fine": []}).items():
+            labelled = spacing_range_mm(route_cases, sizes)
+            start = start_weights(self.models.models_dir, self.role, route, labelled)
+            if start.parent == DEFAULT_NATIVE_WEIGHTS_DIR:
+                publish_native_partner(self.models.models_dir, self.role)
             if processes == 1:
-                done = retrain_from_labels(self.role, route_cases, self.models.path(self.role, route),
+                done = retrain_from_labels(self.role, route_cases, start,
                                            self.models.published(self.role, route), route_workspace(self.workspace, route),
                                            config, self.models.pipeline, self.spacing_mm, dice_images, route=route,
-                                           labelled_spacing_mm=spacing_range_mm(route_cases, sizes),
-                                           rehearsal_images=rehearsal_images)
+                                           labelled_spacing_mm=labelled, rehearsal_images=rehearsal_images)
             else:
                 done = self._under_torchrun(processes, gpus, route, route_cases, config, dice_images,
-                                            spacing_range_mm(route_cases, sizes), rehearsal_images)
+                                            labelled, rehearsal_images, start)
             stats["routes"][route] = done
             log.info("%s (%s): published %s; patch accuracy %s%%; Dice %s", self.role, route, done["published"],
                      done["patch_validation"]["accuracy"], done["image_validation"]["dice"])
@@ -117,7 +122,7 @@ class PatchCNNTrainer(TrainTask):
 
     def _under_torchrun(self, processes: int, gpus: str | None, route: str, cases: list[LabelledCase],
                         config: TrainConfig, dice_images: int, labelled_spacing_mm: list[float] | None,
-                        rehearsal_images: int) -> dict[str, Any]:
+                        rehearsal_images: int, start: Path) -> dict[str, Any]:
         """The same fine-tuning in ``processes`` ranks of torchrun; its output goes to this task's log."""
         workspace = route_workspace(self.workspace, route)
         workspace.mkdir(parents=True, exist_ok=True)
@@ -129,7 +134,7 @@ class PatchCNNTrainer(TrainTask):
         job_path.write_text(json.dumps({
             "role": self.role, "route": route, "labelled_spacing_mm": labelled_spacing_mm,
             "cases": [[c.image_id, str(c.image_path), str(c.label_path)] for c in cases],
-            "start_from": str(self.models.path(self.role, route)), "publish_to": str(published),
+            "start_from": str(start), "publish_to": str(published),
             "workspace": str(workspace), "train": dataclasses.asdict(config), "spacing_mm": self.spacing_mm,
             "dice_images": dice_images, "rehearsal_images": rehearsal_images, "stats_out": str(stats_out),
             "dice_weights": {"detector": after["fine"][0], "segmentator": after["fine"][1],
