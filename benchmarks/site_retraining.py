@@ -73,6 +73,11 @@ real-background and ffdm-like at 1 FP/image rises above that arm's 0.637. Otherw
 on average (synthetic 0.690, real-background 0.154, ffdm-like 0.759; 0.637 without): the phantoms'
 Dice rose only to 0.213 (0.087), and the film anatomy, which the phantoms do not rehearse, fell from
 0.473 to 0.154. Rehearsal stays an option, off.
+
+**Every figure stored here predates the native networks** (choose_native_networks.py, adopted later
+that day): the ``bundled`` arm then sent 0.06-0.08 mm inputs to the coarse networks, and the app's arms
+started from the 0.07 mm film networks. The app now starts a retraining on native FFDM labels from the
+native pair (mcseg.training.routes.start_weights), as this script does since; not re-run.
 """
 
 from __future__ import annotations
@@ -85,10 +90,10 @@ from pathlib import Path
 
 from mcseg import defaults
 from mcseg.defaults import TrainConfig
-from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
+from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_NATIVE_WEIGHTS_DIR, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 from mcseg.training import find_cases, retrain_from_labels
-from mcseg.training.routes import (cases_by_route, pixel_sizes, published_weights, route_workspace,
-                                  spacing_range_mm, weights_in_use)
+from mcseg.training.routes import (cases_by_route, pixel_sizes, publish_native_partner, published_weights,
+                                  route_workspace, spacing_range_mm, start_weights, weights_in_use)
 
 import evaluate_default as ed
 import vendor_fold_classifier as vf
@@ -137,7 +142,10 @@ def retrain_route(arm: str, work: Path, route: str, cases: list, labelled_spacin
         started = time.perf_counter()
         published = published_weights(models, role, route)
         published.parent.mkdir(parents=True, exist_ok=True)
-        done = retrain_from_labels(role, cases, weights_in_use(models, role, route), published,
+        start = start_weights(models, role, route, labelled_spacing_mm)
+        if start.parent == DEFAULT_NATIVE_WEIGHTS_DIR:  # as the app's trainer
+            publish_native_partner(models, role)
+        done = retrain_from_labels(role, cases, start, published,
                                    route_workspace(work / "train", route), config,
                                    lambda: arm_pipeline(arm, models), route=route,
                                    labelled_spacing_mm=labelled_spacing_mm, rehearsal_images=rehearsal_images)
