@@ -22,12 +22,14 @@ def test_entropy_score_is_bounded_ranks_tiles_matches_the_scorer_and_is_zero_wit
     assert 0.0 < ten <= one <= 1.0
     # The app's scorer computes it from the first of its views, in the same pass: the same number.
     assert score_image(pipeline, mammo).entropy == ten
-    # Both score with the networks that serve the image (0.07 mm: the coarse ones), whose labels
-    # retrain those networks.
-    assert pipeline.route_of(mammo.spacing_mm) == "coarse"
-    assert entropy_score(pipeline.coarse, mammo) == ten and score_image(pipeline.coarse, mammo).entropy == ten
-    fine = entropy_score(pipeline, read_mammogram(tmp_path / "s.dcm", spacing_mm=0.05))
-    assert fine == entropy_score(Pipeline.from_weights(coarse_dir=None), read_mammogram(tmp_path / "s.dcm", spacing_mm=0.05))
+    # Both score with the networks that serve the image (0.07 mm: the native ones; 0.05 mm film: the
+    # 0.07 mm film networks; 0.1 mm: the coarse ones), whose labels retrain those networks.
+    assert pipeline.route_of(mammo.spacing_mm) == "fine" and pipeline.for_input(mammo) is pipeline
+    film = read_mammogram(tmp_path / "s.dcm", spacing_mm=0.05)
+    assert pipeline.for_input(film) is pipeline.fallback
+    assert entropy_score(pipeline, film) == entropy_score(Pipeline.from_weights(coarse_dir=None), film)
+    coarse = read_mammogram(tmp_path / "s.dcm", spacing_mm=0.1)
+    assert entropy_score(pipeline, coarse) == entropy_score(pipeline.coarse, coarse)
     # A detector that flags no window leaves the segmentator nothing to be unsure about.
-    pipeline.coarse.config = replace(pipeline.coarse.config, detector_threshold=1.01)
+    pipeline.config = replace(pipeline.config, detector_threshold=1.01)
     assert entropy_score(pipeline, mammo) == 0.0
