@@ -74,8 +74,8 @@ def test_pipeline_label_lies_on_the_image(server, ext):
     np.testing.assert_allclose(label.GetOrigin()[:2], image.GetOrigin()[:2], atol=1e-6)
     mask = sitk.GetArrayFromImage(label).reshape(image.GetSize()[1], image.GetSize()[0])
     found, total = _found(mask, sitk.GetArrayFromImage(sitk.ReadImage(str(TRUTH))))
-    # Measured: 5 of 13 since 0.06-0.08 mm inputs go to the coarse weights (the 0.07 mm ones found 10
-    # on this phantom, but fewer on real digital anatomy: README, Coarse-pixel weights).
+    # Served by the native weights since 2026-12-07 (5 of 13 with the coarse weights before them, 10
+    # with the 0.07 mm ones before those).
     assert found >= 0.35 * total, f"pipeline found {found} of {total} calcifications"
     assert params["label_names"] == {"calcification": 1}
     assert params["shape"] == [1400, 1000] and params["spacing_mm"] == [0.07, 0.07]
@@ -123,14 +123,18 @@ def test_detector_and_segmentator_inferers(server):
     det_file, det = client.infer("detector", IMAGE.stem, {"result_extension": ".nrrd"})
     region = sitk.GetArrayFromImage(sitk.ReadImage(det_file))
     assert det["candidates"] and region.any()
-    # The label is the flagged windows within the breast: every labelled pixel lies in a window, and
-    # each window is mostly labelled (a window over the breast's edge keeps only its breast part).
-    windows = np.zeros(region.shape, bool)
+    # The label is the flagged windows within the breast: every labelled pixel lies in a window, every
+    # window holds labelled pixels, and the typical window is wholly labelled (a window over the
+    # breast's edge keeps only its breast part; the native detector that serves this 0.07 mm image
+    # flags many along the skin line: 41 of 95 windows here are less than half inside the breast).
+    windows, inside = np.zeros(region.shape, bool), []
     for box in det["candidates"]:
         r0, c0, r1, c1 = box["bbox_px"]
         assert 0 <= r0 < r1 <= 1400 and 0 <= c0 < c1 <= 1000
-        assert region[r0:r1, c0:c1].mean() > 0.5
+        assert region[r0:r1, c0:c1].any()
+        inside.append(region[r0:r1, c0:c1].mean())
         windows[r0:r1, c0:c1] = True
+    assert np.median(inside) > 0.9
     assert not (region.astype(bool) & ~windows).any()
     truth = sitk.GetArrayFromImage(sitk.ReadImage(str(TRUTH)))
     found, total = _found(region, truth)
