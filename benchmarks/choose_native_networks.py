@@ -338,6 +338,35 @@ def calibrate() -> None:
     print(f"published to {NATIVE_DIR}")
 
 
+def calibrate_segmentator() -> None:
+    """The native segmentator's own thresholds for the networks alone (--no-candidate-classifier), which
+    the retraining carried over from the 0.07 mm segmentator: calibrated as ``mcseg train`` calibrates
+    (mcseg.training.calibrate) on the validation split of the images its classifier was fitted on. With
+    the classifier (the default) nothing changes: the classifier lists the candidates at its own
+    recorded threshold and decides the mask.
+
+    Run once (2026-12-07) and **not applied**: on 36 validation images it put the operating threshold at
+    0.9973 (sensitivity 0.343 at 1 false positive per image: the native segmentator's scores crowd near
+    1), which would list far fewer candidates for the networks alone; the shipped checkpoint keeps the
+    carried-over thresholds, a documented shortfall of the networks-alone mode."""
+    from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
+    from mcseg.training.data import split_for
+
+    fine = vf.RANGES["fine"]
+    crops_dir = ROOT / "runs" / "vendor-fold-fine"
+    folders = [ROOT / "runs" / "fine-classifier" / "data"]
+    for v in fine.vendors:
+        crops = vf.make_vendor_crops(crops_dir, fine, v)
+        folders += [crops, reprocessed(crops, 2)]
+    cases = [c for folder in folders for c in find_cases(folder) if split_for(c.image_id) == "val"]
+    pipeline = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt", classifier_path=None,
+                                     coarse_dir=None, native_dir=None)
+    calibration = calibrate_operating_threshold(pipeline, cases)
+    calibration["calibrated_on"] = f"validation split of the native classifier's images ({len(cases)})"
+    store_calibration(NATIVE_DIR / "segmentator.pt", calibration)
+    print(json.dumps(calibration, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "native-networks")
@@ -352,9 +381,13 @@ def main() -> None:
     parser.add_argument("--calibrate", action="store_true",
                         help="refit the adopted classifier with the crops' breast areas (its operating point per "
                              "typical mammogram) and publish it")
+    parser.add_argument("--calibrate-segmentator", action="store_true",
+                        help="calibrate the native segmentator's thresholds for the networks alone")
     args = parser.parse_args()
     if args.calibrate:
         return calibrate()
+    if args.calibrate_segmentator:
+        return calibrate_segmentator()
     if args.confirm:
         return confirm(args)
     if args.augment:
