@@ -195,14 +195,11 @@ def folder_classifier(work: Path, crops: dict[str, list[Path]], vendors: tuple[s
             base.save(base_cache)
         import dataclasses
 
-        from mcseg.io import read_mammogram
-
         parts = []
         for folder in (f for v in vendors for f in crops[v]):
-            images = sorted(folder.glob("*.dcm"))
-            part = vf.as_harvest(vf.harvest_scored(pipeline, images, folder))
-            areas = np.array([pipeline.prepare(read_mammogram(p)).breast_cm2 for p in images])
-            parts.append(dataclasses.replace(part, breast_cm2=areas))
+            found = vf.harvest_scored(pipeline, sorted(folder.glob("*.dcm")), folder)
+            parts.append(dataclasses.replace(vf.as_harvest(found),
+                                             breast_cm2=np.array([item["breast_cm2"] for item in found])))
         clf, report = fit_classifier(Harvest.concatenate([base, *parts]))
         clf.save(out / CLASSIFIER_FILE)
         (out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
@@ -245,6 +242,20 @@ def reprocessed(folder: Path, copies: int, seed: int = 7100) -> Path:
             (out / f"{name}.gt.json").write_text(json.dumps(truth | {"image": f"{name}.dcm", "mask": f"{name}.gt.nrrd"}))
     (out / "done").touch()
     return out
+
+
+def publish(work: Path, classifier_folder: str | None) -> None:
+    """The adopted networks of ``work`` (and the classifier of ``work/<classifier_folder>``, else the one
+    beside them) into mcseg/weights/native/."""
+    NATIVE_DIR.mkdir(exist_ok=True)
+    for path in (work / "model").iterdir():
+        if path.suffix in (".pt", ".npz", ".json") and ".training." not in path.name \
+                and (classifier_folder is None or path.suffix == ".pt"):
+            shutil.copy2(path, NATIVE_DIR / path.name)
+    if classifier_folder is not None:
+        for path in (work / classifier_folder).glob("candidate_classifier.*"):
+            shutil.copy2(path, NATIVE_DIR / path.name)
+    print(f"published to {NATIVE_DIR}")
 
 
 def judge_b_images(shared: Path) -> list[Path]:
@@ -302,13 +313,7 @@ def confirm(args) -> None:
     (ROOT / "benchmarks" / "native_networks_choice_v4.json").write_text(json.dumps(result, indent=1))
     print(json.dumps({"passes": passes, "adopt": result["adopt"]}))
     if result["adopt"] and args.adopt:
-        NATIVE_DIR.mkdir(exist_ok=True)
-        for path in (work / "both" / "model").iterdir():
-            if path.suffix == ".pt" and ".training." not in path.name:
-                shutil.copy2(path, NATIVE_DIR / path.name)
-        for path in (work / "both" / "folder-classifier").glob("candidate_classifier.*"):
-            shutil.copy2(path, NATIVE_DIR / path.name)
-        print(f"published to {NATIVE_DIR}")
+        publish(work / "both", "folder-classifier")
 
 
 def calibrate() -> None:
@@ -466,14 +471,7 @@ def main() -> None:
     (ROOT / "benchmarks" / name).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: result[k] for k in ("judge_a", "judge_b", "passes", "adopt")}, indent=1))
     if result["adopt"] and args.adopt:
-        NATIVE_DIR.mkdir(exist_ok=True)
-        for path in (args.out / "both" / "model").iterdir():
-            if path.suffix in (".pt", ".npz", ".json") and ".training." not in path.name:
-                shutil.copy2(path, NATIVE_DIR / path.name)
-        if v2:
-            for path in (args.out / "both" / "folder-classifier").glob("candidate_classifier.*"):
-                shutil.copy2(path, NATIVE_DIR / path.name)
-        print(f"published to {NATIVE_DIR}")
+        publish(args.out / "both", "folder-classifier" if v2 else None)
     elif not result["adopt"]:
         print("the coarse networks keep 0.06-0.08 mm inputs")
 

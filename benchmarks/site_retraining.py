@@ -90,10 +90,10 @@ from pathlib import Path
 
 from mcseg import defaults
 from mcseg.defaults import TrainConfig
-from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_NATIVE_WEIGHTS_DIR, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
+from mcseg.pipeline import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS, Pipeline
 from mcseg.training import find_cases, retrain_from_labels
-from mcseg.training.routes import (cases_by_route, pixel_sizes, publish_native_partner, published_weights,
-                                  route_workspace, spacing_range_mm, start_weights, weights_in_use)
+from mcseg.training.routes import (cases_by_route, pixel_sizes, published_weights, retraining_start,
+                                  route_workspace, spacing_range_mm, weights_in_use)
 
 import evaluate_default as ed
 import vendor_fold_classifier as vf
@@ -142,10 +142,7 @@ def retrain_route(arm: str, work: Path, route: str, cases: list, labelled_spacin
         started = time.perf_counter()
         published = published_weights(models, role, route)
         published.parent.mkdir(parents=True, exist_ok=True)
-        start = start_weights(models, role, route, labelled_spacing_mm)
-        if start.parent == DEFAULT_NATIVE_WEIGHTS_DIR:  # as the app's trainer
-            publish_native_partner(models, role)
-        done = retrain_from_labels(role, cases, start, published,
+        done = retrain_from_labels(role, cases, retraining_start(models, role, route, labelled_spacing_mm), published,
                                    route_workspace(work / "train", route), config,
                                    lambda: arm_pipeline(arm, models), route=route,
                                    labelled_spacing_mm=labelled_spacing_mm, rehearsal_images=rehearsal_images)

@@ -136,7 +136,8 @@ def harvest_scored(pipeline: Pipeline, images: list[Path], truth_dir: Path) -> l
         features = result.candidate_features if result.calcifications else np.zeros((0, len(FEATURE_NAMES)))
         found.append({"stem": stem, "features": features, "truth": truth,
                       "centroids": np.array([c["centroid_px"] for c in result.calcifications]).reshape(-1, 2),
-                      "spacing_mm": truth.spacing_mm or tuple(result.mammogram.spacing_mm)})
+                      "spacing_mm": truth.spacing_mm or tuple(result.mammogram.spacing_mm),
+                      "breast_cm2": result.frame.breast_cm2})
     return found
 
 

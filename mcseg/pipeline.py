@@ -21,8 +21,9 @@ from tqdm.auto import tqdm
 
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered, refine_outlines
-from mcseg.defaults import (FINE_OUTLINE_MARGIN_MM, FINE_OUTLINE_MAX_SPACING_MM, INFERENCE_BACKENDS,
-                            RETRAINED_FINE_MAX_SPACING_MM, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
+from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, FINE_OUTLINE_MARGIN_MM, FINE_OUTLINE_MAX_SPACING_MM,
+                            INFERENCE_BACKENDS, RETRAINED_FINE_MAX_SPACING_MM, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD,
+                            PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META,
                                 CandidateClassifier, candidate_features, classifier_beside, peaks_of)
@@ -301,8 +302,7 @@ class Pipeline:
         if coarse_weights is None and coarse_dir is not None:
             coarse_weights = (Path(coarse_dir) / "detector.pt", Path(coarse_dir) / "segmentator.pt")
         if native_dir == BUNDLED_NATIVE:
-            default_routing = (config is None
-                               or config.coarse_input_min_spacing_mm <= PipelineConfig().coarse_input_min_spacing_mm)
+            default_routing = config is None or config.coarse_input_min_spacing_mm <= COARSE_INPUT_MIN_SPACING_MM
             native_dir = (DEFAULT_NATIVE_WEIGHTS_DIR if bundled and not forced and default_routing
                           and fallback_weights is None and coarse_weights is not None else None)
         if native_dir is not None and (Path(native_dir) / "segmentator.pt").is_file():

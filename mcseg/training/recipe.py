@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mcseg.defaults import (CALIBRATION_TARGET_FPPI, CONV_CHANNELS, DETECTOR_PADDING, FINETUNE_LR_FACTOR, MINING_ROUNDS,
-                            PATCH_SIZE_PX, RETRAIN_DICE_IMAGES, RETRAIN_REHEARSAL_IMAGES, SEGMENTATOR_PADDING, WORKING_SPACING_MM,
-                            NetworkConfig, PipelineConfig, TrainConfig)
+                            PATCH_SIZE_PX, RETRAIN_DICE_IMAGES, RETRAIN_REHEARSAL_IMAGES, SEGMENTATOR_PADDING,
+                            WORKING_SPACING_MM, NetworkConfig, PipelineConfig, TrainConfig)
 from mcseg.io.atomic import atomic_write_text
 from mcseg.io.errors import InputError
 from mcseg.patches import PatchStore
@@ -211,11 +211,11 @@ def retrain_from_labels(
         raise ValueError(f"route must be one of {ROUTES}, not {route!r}")
     if not cases:
         raise TrainingDataError("no image has a final label yet: save a label before training")
-    # Under torchrun rank 0 brings the store up to date and reports; every rank trains.
     band = rehearsal_band(route, labelled_spacing_mm)
     if spacing_mm is not None:  # a pixel size forced on every case would be wrong for the phantoms
         rehearsal_images = 0
 
+    # Under torchrun rank 0 brings the store up to date and reports; every rank trains.
     def update_store() -> dict[str, Any]:
         store, working_spacing_mm = workspace_store(workspace, start_from)
         rehearsed = rehearsal_cases(workspace, band, rehearsal_images, progress)

@@ -15,10 +15,10 @@ import os
 import shutil
 from pathlib import Path
 
-from mcseg.io.atomic import atomic_write_text
+from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM
+from mcseg.io.atomic import atomic_path, atomic_write_text
 from mcseg.io.errors import InputError
 from mcseg.io.reader import read_mammogram
-from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM
 from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR, ROUTES, WEIGHTS_DIR, Pipeline
 from mcseg.training.data import LabelledCase
 
@@ -66,11 +66,19 @@ def publish_native_partner(models_dir: str | Path, role: str) -> Path | None:
     target = published_weights(models_dir, partner, "fine")
     if target.is_file():
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.copyfile(DEFAULT_NATIVE_WEIGHTS_DIR / f"{partner}.pt", tmp)
-    os.replace(tmp, target)  # whole or not at all, as every publish
+    with atomic_path(target) as tmp:  # whole or not at all, as every publish
+        shutil.copyfile(DEFAULT_NATIVE_WEIGHTS_DIR / f"{partner}.pt", tmp)
     return target
+
+
+def retraining_start(models_dir: str | Path, role: str, route: str, labelled_spacing_mm: list[float] | None) -> Path:
+    """What a retraining of ``role`` starts from (:func:`start_weights`); where that is the native pair,
+    its partner is published first (:func:`publish_native_partner`). The app's trainer and
+    benchmarks/site_retraining.py call this."""
+    start = start_weights(models_dir, role, route, labelled_spacing_mm)
+    if start.parent == DEFAULT_NATIVE_WEIGHTS_DIR:
+        publish_native_partner(models_dir, role)
+    return start
 
 
 def _stamp(path: Path) -> list[int]:

@@ -24,10 +24,9 @@ from typing import Any
 from mcseg import defaults
 from mcseg.defaults import TrainConfig
 from mcseg.io.atomic import atomic_write_text
-from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
 from mcseg.training import LabelledCase, default_device, retrain_from_labels
-from mcseg.training.routes import (cases_by_route, pixel_sizes, publish_native_partner, route_workspace,
-                                  spacing_range_mm, start_weights)
+from mcseg.training.routes import (cases_by_route, pixel_sizes, retraining_start, route_workspace,
+                                  spacing_range_mm)
 from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from monailabel.interfaces.tasks.train import TrainTask
 
@@ -102,9 +101,7 @@ class PatchCNNTrainer(TrainTask):
                                  "routes": {}}
         for route, route_cases in (routes or {"fine": []}).items():
             labelled = spacing_range_mm(route_cases, sizes)
-            start = start_weights(self.models.models_dir, self.role, route, labelled)
-            if start.parent == DEFAULT_NATIVE_WEIGHTS_DIR:
-                publish_native_partner(self.models.models_dir, self.role)
+            start = retraining_start(self.models.models_dir, self.role, route, labelled)
             if processes == 1:
                 done = retrain_from_labels(self.role, route_cases, start,
                                            self.models.published(self.role, route), route_workspace(self.workspace, route),
