@@ -152,6 +152,15 @@ less at 0.25; (B) fresh 0.08-0.11 mm phantoms and film crops (the fifth rule's r
 the coarse route with the shipped coarse classifier. Both pass: the native networks serve 0.08-0.11 mm
 with the mid classifier (published as mcseg/weights/native/mid/candidate_classifier.*). Writes
 benchmarks/native_networks_choice_v7.json.
+
+**Outcome of the seventh run: no, by the vendor judges** (A: GE 0.748 / 0.490 at 1 / 0.25 FP/image against
+the coarse route's 0.645 / 0.582, failed at 0.25; Siemens 0.571 / 0.417 against 0.580 / 0.522, failed; B
+passed, 0.854 against 0.821). Without the 0.07 mm folder and vendor crops the classifier ranked an unseen
+vendor's candidates worse still. **Where this leaves 0.08-0.11 mm:** the native networks find more there
+than the coarse route on real anatomy of a vendor they never saw (the fifth run's judge A, with the
+classifier fitted as the shipped one was: GE 0.841 against 0.714, Siemens 0.855 against 0.655 at 1
+FP/image), but none of the three classifiers tried served both that anatomy and the band's phantoms and
+film; the coarse networks keep 0.08 mm and coarser.
 """
 
 from __future__ import annotations
