@@ -59,6 +59,20 @@ The second follow-up (its rule written and committed after that outcome, before 
 with the cluster threshold at the operating threshold itself (clustered candidates keep the bar they
 had; by construction the pool that forms clusters is then the mask of before), judged by the same
 criteria.
+
+**The native segmentator (--native; its rule written and committed before it ran, 2026-12-07).** The
+native weights (mcseg/weights/native/, 0.06-0.08 mm inputs) were retrained from the 0.07 mm segmentator
+and carried its decision threshold (0.9491) over; their scores crowd near 1, and with the networks alone
+their mask floods on real digital anatomy (vendor-0.07mm: 5.3 false calcifications per image at the
+operating point, Dice 0.057). The same second follow-up for them: the operating threshold stays (0.8631,
+it lists and outlines the candidates; the cluster threshold is it), and the decision threshold is read at
+1 false positive per typical mammogram off the native networks' 8-view candidates of the validation
+images of their classifier's training images in their band (the 0.06-0.08 mm images of
+runs/fine-classifier, the 0.07 mm vendor crops and their re-processed copies). Kept (--write) only if,
+with `evaluate_default.py --no-candidate-classifier`, on every set the native networks serve
+(synthetic, real-background, ffdm-like, vendor-0.07mm) the networks alone find no fewer clusters at 1
+false cluster per image than with the carried-over threshold, and the false calcifications per image at
+the operating point fall on vendor-0.07mm. The default pipeline, with the classifier, does not use it.
 """
 
 from __future__ import annotations
@@ -99,7 +113,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--decisions", action="store_true",
                         help="the follow-up: keep each operating threshold, add the decision thresholds")
+    parser.add_argument("--native", action="store_true", help="the native segmentator's decision threshold")
     args = parser.parse_args()
+    if args.native:
+        return native_decisions(args.write)
     if args.decisions:
         return decisions(args.write)
     floor = PipelineConfig().candidate_threshold
@@ -159,6 +176,53 @@ def decisions(write: bool) -> None:
                                                "classifier folder (benchmarks/recalibrate_segmentators.py --decisions)"}
             store_calibration(checkpoint, calibration)
     (ROOT / "benchmarks" / "segmentator_decisions.json").write_text(json.dumps(result, indent=1))
+
+
+def native_decisions(write: bool) -> None:
+    """The native segmentator's decision threshold (see the module's docstring)."""
+    import dataclasses
+
+    import choose_native_networks as cn
+    import vendor_fold_classifier as vf
+
+    from mcseg.pipeline import Pipeline
+    from mcseg.training import find_cases
+    from mcseg.training.routes import pixel_sizes
+
+    native = ROOT / "mcseg" / "weights" / "native"
+    pipeline = Pipeline.from_weights(native / "detector.pt", native / "segmentator.pt",
+                                     config=PipelineConfig(segmentator_symmetries=8), classifier_path=None,
+                                     coarse_dir=None, native_dir=None)
+    base = Harvest.load(ROOT / "runs" / "native-networks-aug" / "both" / "folder-classifier-calibrated"
+                        / "base_candidates.npz")
+    parts = [base]
+    fine = vf.RANGES["fine"]
+    for vendor in fine.vendors:
+        crops = vf.make_vendor_crops(ROOT / "runs" / "vendor-fold-fine", fine, vendor)
+        for folder in (crops, cn.reprocessed(crops, 2)):
+            found = vf.harvest_scored(pipeline, sorted(folder.glob("*.dcm")), folder)
+            parts.append(dataclasses.replace(vf.as_harvest(found),
+                                             breast_cm2=np.array([item["breast_cm2"] for item in found])))
+    found = Harvest.concatenate(parts)
+    sizes = pixel_sizes(find_cases(ROOT / "runs" / "fine-classifier" / "data"))
+    in_band = np.array([i not in sizes or (sizes[i] is not None and cn.BAND_MM[0] <= min(sizes[i]) < cn.BAND_MM[1])
+                        for i in found.ids])
+    val = np.array([i for i in found.split_images()[1] if in_band[i]])
+    curve = curve_of(found, found.features[:, FEATURE_NAMES.index("segmentator_score")], val)
+    _, meta = load_network(native / "segmentator.pt", "segmentator")
+    found_thresholds = decision_thresholds(curve, found.breast_cm2[val], meta["operating_threshold"])
+    result = {"operating_threshold": meta["operating_threshold"], **found_thresholds,
+              "before": {k: (meta.get("calibration") or {}).get(k) for k in found_thresholds},
+              "validation_images": int(len(val)), "calcifications": int(curve.n_truth),
+              "breast_cm2_mean": round(float(np.mean(found.breast_cm2[val])), 1),
+              "sensitivity_at_1_fp_per_image": round(float(curve.sensitivity_at(1.0)), 4)}
+    print(json.dumps(result), flush=True)
+    if write:
+        calibration = dict(meta.get("calibration") or {"operating_threshold": meta["operating_threshold"]})
+        calibration |= found_thresholds | {"decisions_calibrated_on": "validation images of the native classifier's "
+                                           "0.06-0.08 mm training images (benchmarks/recalibrate_segmentators.py --native)"}
+        store_calibration(native / "segmentator.pt", calibration)
+    (ROOT / "benchmarks" / "segmentator_decisions_native.json").write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
