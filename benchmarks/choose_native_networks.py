@@ -671,8 +671,9 @@ def calibrate_segmentator() -> None:
 
     Run once (2026-12-07) and **not applied**: on 36 validation images it put the operating threshold at
     0.9973 (sensitivity 0.343 at 1 false positive per image: the native segmentator's scores crowd near
-    1), which would list far fewer candidates for the networks alone; the shipped checkpoint keeps the
-    carried-over thresholds, a documented shortfall of the networks-alone mode."""
+    1), which would list far fewer candidates for the networks alone. The decision threshold alone was
+    calibrated afterwards (benchmarks/recalibrate_segmentators.py --native: 0.9957, the operating
+    threshold kept)."""
     from mcseg.training.calibrate import calibrate_operating_threshold, store_calibration
     from mcseg.training.data import split_for
 
