@@ -462,6 +462,11 @@ class PipelineConfig:
     coarse_input_min_spacing_mm: float = COARSE_INPUT_MIN_SPACING_MM
     #: Outline what the coarse weights keep with the 0.07 mm segmentator (FINE_OUTLINE).
     fine_outline: bool = FINE_OUTLINE
+    #: The segmentator score at which a kept calcification's own mask is drawn, at least the operating
+    #: threshold (which lists the candidates); None: the value calibrated into the weights
+    #: (OUTLINE_THRESHOLD_META), else the operating threshold. Where the fine outline redraws the mask,
+    #: it starts from the operating threshold's.
+    outline_threshold: float | None = None
     fallback_spacing_mm: float = FALLBACK_SPACING_MM
     detector_threshold: float = DETECTOR_THRESHOLD
     max_flagged_share: float = MAX_FLAGGED_SHARE

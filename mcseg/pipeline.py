@@ -62,6 +62,9 @@ BUNDLED_NATIVE = "bundled-native"
 ROUTES = ("fine", "coarse")
 #: Checkpoint key: [finest, coarsest] pixel size in mm of the labelled images a retraining fitted it on.
 LABELLED_SPACING_META = "labelled_spacing_mm"
+#: Segmentator checkpoint key: the score at which the pipeline draws a kept calcification's own mask
+#: (PipelineConfig.outline_threshold), where one was calibrated (benchmarks/choose_outline_threshold.py).
+OUTLINE_THRESHOLD_META = "outline_threshold"
 
 
 class WeightsError(RuntimeError):
@@ -337,6 +340,8 @@ class Pipeline:
         config = given.resolved(
             working_spacing_mm=float(trained_at.pop()) if len(trained_at) == 1 else None,
             operating_threshold=float(calibrated) if calibrated is not None else None)
+        if given.outline_threshold is None and seg_meta.get(OUTLINE_THRESHOLD_META) is not None:
+            config = config.with_(outline_threshold=float(seg_meta[OUTLINE_THRESHOLD_META]))
         # Networks alone, at the calibrated operating threshold: the decision and cluster thresholds
         # calibrated per typical mammogram decide the mask (an explicit --operating-threshold decides alone).
         calibration = seg_meta.get("calibration") or {}
@@ -364,6 +369,7 @@ class Pipeline:
         twin.given_config = self.given_config.with_(**changes)
         twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
         twin.fallback = self.fallback.with_decisions(**changes) if self.fallback is not None else None
+        twin._operating_outline = None  # its own, with these decisions
         return twin
 
     @property
@@ -437,10 +443,13 @@ class Pipeline:
         """
         served = self.for_input(mammo)
         if served is not self:
+            finely = served is self.coarse and self.config.fine_outline \
+                and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM \
+                and min(mammo.spacing_mm) < served.config.working_spacing_mm
+            if finely:  # the fine outline starts from the operating threshold's mask
+                served = served._at_operating_outline()
             result = served.run(mammo, progress, use_detector, roi_px, keep_probability, keep_features)
-            if served is self.coarse and self.config.fine_outline \
-                    and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM \
-                    and min(mammo.spacing_mm) < served.config.working_spacing_mm:
+            if finely:
                 self._outline_finely(result)
             return result
         cfg = self.config
@@ -504,6 +513,18 @@ class Pipeline:
             weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
             candidate_features=features, symmetry_views=views_run,
         )
+
+    def _at_operating_outline(self) -> "Pipeline":
+        """This pipeline drawing its masks at the operating threshold (no outline threshold), sharing its
+        networks, sessions and classifier; built once."""
+        if self.config.outline_threshold is None:
+            return self
+        if getattr(self, "_operating_outline", None) is None:
+            self.dense_runner(), self.window_runner()  # built once here, so that both copies share them
+            twin = copy.copy(self)
+            twin.config = replace(self.config, outline_threshold=None)
+            self._operating_outline = twin
+        return self._operating_outline
 
     def _outline_finely(self, result: "SegmentationResult") -> None:
         """Redraw, with this pipeline's segmentator at its finer pixel, the outline of every
@@ -574,6 +595,8 @@ class Pipeline:
         candidate-level component can cover square centimetres, which its area and its cluster's
         box would otherwise take in."""
         cfg = self.config
+        outline = cfg.operating_threshold if cfg.outline_threshold is None \
+            else max(cfg.outline_threshold, cfg.operating_threshold)
         kept = np.zeros(prob.shape, bool)
         for c in calcs:
             if not c.above_operating:
@@ -581,7 +604,11 @@ class Pipeline:
             own_score = c.score if c.segmentator_score is None else c.segmentator_score  # None: networks alone
             if own_score >= cfg.operating_threshold:
                 r0, c0, r1, c1 = c.bbox_px
-                kept[r0:r1, c0:c1] |= prob[r0:r1, c0:c1] >= cfg.operating_threshold
+                box = prob[r0:r1, c0:c1]
+                drawn = box >= min(outline, own_score)  # its peak stays in the mask
+                if outline > cfg.operating_threshold:  # its area shrinks with its outline
+                    c.area_px = max(1, round(c.area_px * drawn.sum() / max(int((box >= cfg.operating_threshold).sum()), 1)))
+                kept[r0:r1, c0:c1] |= drawn
             else:
                 c.bbox_px, own = peak_blob(prob, c, max(cfg.candidate_threshold, own_score / 2))
                 c.area_px = int(own.sum())
