@@ -426,3 +426,24 @@ def test_the_fine_outline_redraws_what_the_coarse_weights_found():
     # Coarser inputs than FINE_OUTLINE_MAX_SPACING_MM keep the coarse outline.
     copy = Pipeline.from_weights(config=PipelineConfig(fine_outline=True)).run(read_mammogram(DEMO, spacing_mm=0.14))
     assert "outline" not in copy.settings
+
+
+def test_an_outline_threshold_draws_tighter_masks_of_the_same_calcifications():
+    """``outline_threshold`` draws each kept calcification at a higher score: the same calcifications,
+    scores and clusters, a mask inside the operating threshold's with every kept calcification still in
+    it, smaller areas; the fine outline of a 0.085 mm input starts from the operating threshold's mask,
+    so it does not move."""
+    mammo = read_mammogram(DEMO, spacing_mm=0.14)  # the coarse weights outline it themselves
+    plain = Pipeline.from_weights().run(mammo)
+    tight = Pipeline.from_weights(config=PipelineConfig(outline_threshold=0.99)).run(mammo)
+    strip = lambda calcs: [{k: v for k, v in c.items() if k != "area_mm2"} for c in calcs]  # noqa: E731
+    assert strip(tight.calcifications) == strip(plain.calcifications) and tight.clusters == plain.clusters
+    assert not (tight.mask.astype(bool) & ~plain.mask.astype(bool)).any()
+    assert 0 < tight.mask.sum() < plain.mask.sum()
+    kept = [c for c in tight.calcifications if c["in_mask"]]
+    assert kept and all(tight.mask[round(c["centroid_px"][0]) - 3:round(c["centroid_px"][0]) + 4,
+                                   round(c["centroid_px"][1]) - 3:round(c["centroid_px"][1]) + 4].any() for c in kept)
+    assert sum(c["area_mm2"] for c in kept) < sum(c["area_mm2"] for c in plain.calcifications if c["in_mask"])
+    native = read_mammogram(DEMO, spacing_mm=0.085)
+    assert np.array_equal(Pipeline.from_weights(config=PipelineConfig(outline_threshold=0.99)).run(native).mask,
+                          Pipeline.from_weights().run(native).mask)
