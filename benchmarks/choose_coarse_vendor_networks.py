@@ -183,19 +183,9 @@ def main() -> None:
                                                  "siemens": ("OutOfBoundsOverlay.dcm", (0.085, 0.14), (9453, 9454),
                                                              "siemens-")})
     fresh = {v: vf.make_vendor_crops(ROOT / "runs" / "coarse-vendor-judge-a", scope, v) for v in scope.vendors}
-    shipped_networks = Pipeline.from_weights(*SHIPPED,
-                                             config=PipelineConfig(segmentator_symmetries=2), classifier_path=None,
-                                             coarse_dir=None, native_dir=None)
     other = {"ge": "siemens", "siemens": "ge"}
-    per_vendor = {}
-    for vendor in ("ge", "siemens"):
-        images = sorted(fresh[vendor].glob("*.dcm"))
-        pipeline, score = fitted(WORK / other[vendor], with_copies, (other[vendor],))
-        per_vendor[vendor] = {
-            "retrained": vf.sensitivities(vf.matches(vf.harvest_scored(pipeline, images, fresh[vendor]), score)),
-            "shipped": vf.sensitivities(vf.matches(vf.harvest_scored(shipped_networks, images, fresh[vendor]),
-                                                   cn.coarse_fold_scorer(shipped_networks, vendor)))}
-        print(vendor, json.dumps(per_vendor[vendor]), flush=True)
+    per_vendor = cn.judge_by_vendor(fresh, lambda v: fitted(WORK / other[v], with_copies, (other[v],)),
+                                    cn.coarse_networks_2_views(), ("retrained", "shipped"))
 
     images_b = judge_b_images(args.shared)
     both, both_score = fitted(WORK / "both", with_copies, ("ge", "siemens"))

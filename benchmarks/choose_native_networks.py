@@ -359,7 +359,7 @@ def confirm(args) -> None:
     """The fourth rule: fresh crops, each vendor judged alone (see the module docstring)."""
     import dataclasses
 
-    fine, coarse = vf.RANGES["fine"], vf.RANGES["coarse"]
+    fine = vf.RANGES["fine"]
     fresh_scope = dataclasses.replace(fine, vendors={"ge": ("GH133.dcm", (0.07, 0.07), (9411, 9412), "ge-007"),
                                                      "siemens": ("OutOfBoundsOverlay.dcm", (0.07, 0.07), (9413, 9414),
                                                                  "siemens-007")})
@@ -370,18 +370,8 @@ def confirm(args) -> None:
     fit_folders = {v: [crops[v], reprocessed(crops[v], 2)] for v in crops}
     work = ROOT / "runs" / "native-networks-aug"
     other = {"ge": "siemens", "siemens": "ge"}
-    coarse_networks = Pipeline.from_weights(coarse.weights / "detector.pt", coarse.weights / "segmentator.pt",
-                                            config=PipelineConfig(segmentator_symmetries=2), classifier_path=None,
-                                            coarse_dir=None)
-    per_vendor = {}
-    for vendor in ("ge", "siemens"):
-        images = sorted(fresh[vendor].glob("*.dcm"))
-        native, native_score = folder_classifier(work / other[vendor], fit_folders, (other[vendor],))
-        per_vendor[vendor] = {
-            "native": vf.sensitivities(vf.matches(vf.harvest_scored(native, images, fresh[vendor]), native_score)),
-            "coarse": vf.sensitivities(vf.matches(vf.harvest_scored(coarse_networks, images, fresh[vendor]),
-                                                  coarse_fold_scorer(coarse_networks, vendor)))}
-        print(vendor, json.dumps(per_vendor[vendor]), flush=True)
+    per_vendor = judge_by_vendor(fresh, lambda v: folder_classifier(work / other[v], fit_folders, (other[v],)),
+                                 coarse_networks_2_views())
     passes = {v: r["native"]["1"] >= r["coarse"]["1"] + MARGIN_AT_1 and r["native"]["0.25"] >= r["coarse"]["0.25"]
               for v, r in per_vendor.items()}
     result = {"rule": f"for each vendor's 12 fresh crops, held out by vendor: native at least {MARGIN_AT_1} more at "
@@ -392,6 +382,30 @@ def confirm(args) -> None:
     print(json.dumps({"passes": passes, "adopt": result["adopt"]}))
     if result["adopt"] and args.adopt:
         publish(work / "both", "folder-classifier")
+
+
+def coarse_networks_2_views() -> Pipeline:
+    """The shipped coarse networks alone, 2 symmetry views (the coarse side of the vendor judges)."""
+    coarse = vf.RANGES["coarse"]
+    return Pipeline.from_weights(coarse.weights / "detector.pt", coarse.weights / "segmentator.pt",
+                                 config=PipelineConfig(segmentator_symmetries=2), classifier_path=None,
+                                 coarse_dir=None, native_dir=None)
+
+
+def judge_by_vendor(fresh: dict[str, Path], candidate, coarse_networks: Pipeline,
+                    names: tuple[str, str] = ("native", "coarse")) -> dict:
+    """Each vendor's fresh crops scored by ``candidate(vendor)`` (a pipeline and its scorer that never saw
+    the vendor) and by ``coarse_networks`` with the coarse fold classifier that never saw it either."""
+    per_vendor = {}
+    for vendor in ("ge", "siemens"):
+        images = sorted(fresh[vendor].glob("*.dcm"))
+        pipeline, score = candidate(vendor)
+        per_vendor[vendor] = {
+            names[0]: vf.sensitivities(vf.matches(vf.harvest_scored(pipeline, images, fresh[vendor]), score)),
+            names[1]: vf.sensitivities(vf.matches(vf.harvest_scored(coarse_networks, images, fresh[vendor]),
+                                                  coarse_fold_scorer(coarse_networks, vendor)))}
+        print(vendor, json.dumps(per_vendor[vendor]), flush=True)
+    return per_vendor
 
 
 def coarse_fold_scorer(coarse_networks: Pipeline, vendor: str):
@@ -421,18 +435,8 @@ def widen(args) -> None:
     fit_folders = {v: [crops[v], reprocessed(crops[v], 2)] for v in crops}
     work = ROOT / "runs" / "native-networks-aug"
     other = {"ge": "siemens", "siemens": "ge"}
-    coarse_networks = Pipeline.from_weights(coarse.weights / "detector.pt", coarse.weights / "segmentator.pt",
-                                            config=PipelineConfig(segmentator_symmetries=2), classifier_path=None,
-                                            coarse_dir=None, native_dir=None)
-    per_vendor = {}
-    for vendor in ("ge", "siemens"):
-        images = sorted(fresh[vendor].glob("*.dcm"))
-        native, native_score = folder_classifier(work / other[vendor], fit_folders, (other[vendor],))
-        per_vendor[vendor] = {
-            "native": vf.sensitivities(vf.matches(vf.harvest_scored(native, images, fresh[vendor]), native_score)),
-            "coarse": vf.sensitivities(vf.matches(vf.harvest_scored(coarse_networks, images, fresh[vendor]),
-                                                  coarse_fold_scorer(coarse_networks, vendor)))}
-        print(vendor, json.dumps(per_vendor[vendor]), flush=True)
+    per_vendor = judge_by_vendor(fresh, lambda v: folder_classifier(work / other[v], fit_folders, (other[v],)),
+                                 coarse_networks_2_views())
 
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-widen-judge" / "data", WIDEN_JUDGE_B_RECIPE)
     arms_b = {
@@ -577,19 +581,8 @@ def mid_classifier_rule(args) -> None:
                                                  "siemens": ("OutOfBoundsOverlay.dcm", (0.085, 0.085), (9443, 9444),
                                                              "siemens-")})
     fresh = {v: vf.make_vendor_crops(ROOT / "runs" / "native-mid-judge-a", scope, v) for v in scope.vendors}
-    coarse_networks = Pipeline.from_weights(coarse.weights / "detector.pt", coarse.weights / "segmentator.pt",
-                                            config=PipelineConfig(segmentator_symmetries=2), classifier_path=None,
-                                            coarse_dir=None, native_dir=None)
-    per_vendor = {}
-    for vendor in ("ge", "siemens"):
-        native, mid_score = mid_fit(work / other[vendor], fit_folders, (other[vendor], "band"))
-        images = sorted(fresh[vendor].glob("*.dcm"))
-        per_vendor[vendor] = {
-            "native + mid classifier": vf.sensitivities(vf.matches(vf.harvest_scored(native, images, fresh[vendor]),
-                                                                   mid_score)),
-            "coarse route": vf.sensitivities(vf.matches(vf.harvest_scored(coarse_networks, images, fresh[vendor]),
-                                                        coarse_fold_scorer(coarse_networks, vendor)))}
-        print(vendor, json.dumps(per_vendor[vendor]), flush=True)
+    per_vendor = judge_by_vendor(fresh, lambda v: mid_fit(work / other[v], fit_folders, (other[v], "band")),
+                                 coarse_networks_2_views(), ("native + mid classifier", "coarse route"))
     both, mid_both = mid_fit(work / "both", fit_folders, ("ge", "siemens", "band"))
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-mid-judge-b" / "data",
                               tuple(r.replace("3421", "3461").replace("3423", "3463") for r in WIDEN_JUDGE_B_RECIPE))
