@@ -49,14 +49,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 
 from mcseg import defaults
 from mcseg.defaults import PipelineConfig, TrainConfig
 from mcseg.fp_reduction import CLASSIFIER_FILE, CandidateClassifier
 from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, Pipeline
 from mcseg.training import find_cases, retrain_from_labels
-from mcseg.training.candidate_classifier import Harvest, fit_classifier, harvest
+from mcseg.training.candidate_classifier import Harvest, harvest
 from mcseg.training.routes import pixel_sizes, spacing_range_mm
 
 import choose_native_networks as cn
@@ -127,14 +126,7 @@ def fitted(work: Path, crops: dict[str, list[Path]], vendors: tuple[str, ...]) -
         cache = out / "base_candidates.npz"
         base = Harvest.load(cache) if cache.is_file() else harvest(pipeline, find_cases(FOLDER))
         base.save(cache)
-        parts = []
-        for folder in (f for v in vendors for f in crops[v]):
-            found = vf.harvest_scored(pipeline, sorted(folder.glob("*.dcm")), folder)
-            parts.append(dataclasses.replace(vf.as_harvest(found),
-                                             breast_cm2=np.array([item["breast_cm2"] for item in found])))
-        clf, report = fit_classifier(Harvest.concatenate([base, *parts]))
-        clf.save(out / CLASSIFIER_FILE)
-        (out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
+        cn.fit_and_save(pipeline, base, [f for v in vendors for f in crops[v]], out)
     return pipeline, CandidateClassifier.load(out / CLASSIFIER_FILE).predict
 
 

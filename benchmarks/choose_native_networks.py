@@ -277,18 +277,31 @@ def folder_classifier(work: Path, crops: dict[str, list], vendors: tuple[str, ..
         else:
             base = harvest(pipeline, find_cases(ROOT / "runs" / "fine-classifier" / "data"))
             base.save(base_cache)
-        import dataclasses
-
-        parts = []
-        for entry in (f for v in vendors for f in crops[v]):
-            folder, pattern = entry if isinstance(entry, tuple) else (entry, "*.dcm")
-            found = vf.harvest_scored(pipeline, sorted(folder.glob(pattern)), folder)
-            parts.append(dataclasses.replace(vf.as_harvest(found),
-                                             breast_cm2=np.array([item["breast_cm2"] for item in found])))
-        clf, report = fit_classifier(Harvest.concatenate([base, *parts]))
-        clf.save(out / CLASSIFIER_FILE)
-        (out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
+        fit_and_save(pipeline, base, [f for v in vendors for f in crops[v]], out)
     return pipeline, CandidateClassifier.load(out / CLASSIFIER_FILE).predict
+
+
+def fit_and_save(pipeline: Pipeline, base: Harvest, entries: list, out: Path) -> None:
+    """A classifier fitted on ``base`` plus the candidates of ``pipeline`` on each labelled folder of
+    ``entries`` (a folder, or (folder, glob pattern)), with their breast areas; saved in ``out``."""
+    import dataclasses
+
+    parts = []
+    for entry in entries:
+        folder, pattern = entry if isinstance(entry, tuple) else (entry, "*.dcm")
+        found = vf.harvest_scored(pipeline, sorted(folder.glob(pattern)), folder)
+        parts.append(dataclasses.replace(vf.as_harvest(found),
+                                         breast_cm2=np.array([item["breast_cm2"] for item in found])))
+    clf, report = fit_classifier(Harvest.concatenate([base, *parts]))
+    clf.save(out / CLASSIFIER_FILE)
+    (out / "candidate_classifier.json").write_text(json.dumps(report, indent=1))
+
+
+def fine_fit_folders() -> dict[str, list[Path]]:
+    """Each vendor's 0.07 mm training crops and their 2 re-processed copies (the third rule's)."""
+    fine = vf.RANGES["fine"]
+    crops = {v: vf.make_vendor_crops(ROOT / "runs" / "vendor-fold-fine", fine, v) for v in fine.vendors}
+    return {v: [crops[v], reprocessed(crops[v], 2)] for v in crops}
 
 
 def reprocessed(folder: Path, copies: int, seed: int = 7100) -> Path:
@@ -365,9 +378,7 @@ def confirm(args) -> None:
                                                                  "siemens-007")})
     fresh_dir = ROOT / "runs" / "native-confirm"
     fresh = {v: vf.make_vendor_crops(fresh_dir, fresh_scope, v) for v in fresh_scope.vendors}
-    crops_dir = ROOT / "runs" / "vendor-fold-fine"
-    crops = {v: vf.make_vendor_crops(crops_dir, fine, v) for v in fine.vendors}
-    fit_folders = {v: [crops[v], reprocessed(crops[v], 2)] for v in crops}
+    fit_folders = fine_fit_folders()
     work = ROOT / "runs" / "native-networks-aug"
     other = {"ge": "siemens", "siemens": "ge"}
     per_vendor = judge_by_vendor(fresh, lambda v: folder_classifier(work / other[v], fit_folders, (other[v],)),
@@ -424,15 +435,13 @@ def widen(args) -> None:
     """The fifth rule: native networks for 0.08-0.11 mm too? (see the module docstring)"""
     import dataclasses
 
-    fine, coarse = vf.RANGES["fine"], vf.RANGES["coarse"]
+    coarse = vf.RANGES["coarse"]
     scope = dataclasses.replace(coarse, vendors={"ge": ("GH133.dcm", (0.0941, 0.0941), (9421, 9422), "ge-"),
                                                  "siemens": ("OutOfBoundsOverlay.dcm", (0.085, 0.085), (9423, 9424),
                                                              "siemens-")})
     fresh_dir = ROOT / "runs" / "native-widen"
     fresh = {v: vf.make_vendor_crops(fresh_dir, scope, v) for v in scope.vendors}
-    crops_dir = ROOT / "runs" / "vendor-fold-fine"
-    crops = {v: vf.make_vendor_crops(crops_dir, fine, v) for v in fine.vendors}
-    fit_folders = {v: [crops[v], reprocessed(crops[v], 2)] for v in crops}
+    fit_folders = fine_fit_folders()
     work = ROOT / "runs" / "native-networks-aug"
     other = {"ge": "siemens", "siemens": "ge"}
     per_vendor = judge_by_vendor(fresh, lambda v: folder_classifier(work / other[v], fit_folders, (other[v],)),
