@@ -37,6 +37,12 @@ networks with the shipped coarse classifier.
 their classifier replace mcseg/weights/coarse/ (with --adopt) if, **for each vendor**, they find at
 least 0.02 more at 1 FP/image on judge A and not less at 0.25, and on judge B not less at 1 FP/image.
 Otherwise nothing changes. Writes benchmarks/coarse_vendor_networks_choice.json.
+
+**Outcome (2026-12-07): no.** Judge A, at 0.25 / 1 FP/image, retrained against shipped: GE 0.399 / 0.655
+against 0.532 / 0.608 (more at 1, far less at 0.25: failed), Siemens 0.589 / 0.645 against 0.573 / 0.623
+(passed). Judge B: 0.709 against 0.810 at 1 FP/image (failed): the retrained networks and their classifier
+lost on the phantoms, film and mini-MIAS of the band. The retraining took 1.5-2 minutes per fold. The
+shipped coarse networks stay.
 """
 
 from __future__ import annotations
