@@ -447,3 +447,19 @@ def test_an_outline_threshold_draws_tighter_masks_of_the_same_calcifications():
     native = read_mammogram(DEMO, spacing_mm=0.085)
     assert np.array_equal(Pipeline.from_weights(config=PipelineConfig(outline_threshold=0.99)).run(native).mask,
                           Pipeline.from_weights().run(native).mask)
+
+
+def test_the_native_networks_alone_decide_at_their_own_decision_threshold():
+    """The native segmentator was retrained from the 0.07 mm one; its decision threshold for the networks
+    alone is its own (recalibrate_segmentators.py --native), not the one it was retrained from, whose
+    mask flooded real anatomy (vendor-0.07mm Dice 0.057). A native 0.07 mm input is served by it."""
+    from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR, DEFAULT_SEGMENTATOR_WEIGHTS, load_network
+
+    native = load_network(DEFAULT_NATIVE_WEIGHTS_DIR / "segmentator.pt", "segmentator")[1]["calibration"]
+    film = load_network(DEFAULT_SEGMENTATOR_WEIGHTS, "segmentator")[1]["calibration"]
+    assert "--native" in native["decisions_calibrated_on"]
+    assert native["decision_threshold"] > film["decision_threshold"]
+    assert native["cluster_threshold"] == native["operating_threshold"]
+    alone = Pipeline.from_weights(config=PipelineConfig(use_candidate_classifier=False))
+    assert alone.for_input(read_mammogram(DEMO)) is alone  # the native pipeline serves 0.07 mm
+    assert alone.score_decision == (native["decision_threshold"], native["cluster_threshold"])
