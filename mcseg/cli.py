@@ -151,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_pipeline_options(seg)
 
+    wts = sub.add_parser("weights", help="which networks serve which pixel size (and each given image)",
+                         description="Print the pixel bands of the inputs and the networks that serve each with "
+                                     "these options (the bundled native, film and coarse weights by default), and "
+                                     "for each given image its pixel size, where it came from and its networks. "
+                                     "Nothing is segmented.")
+    wts.add_argument("inputs", nargs="*", type=Path, help="image files or folders (optional)")
+    wts.add_argument("--spacing-mm", type=float, help="pixel size in mm, overriding the files'")
+    _add_pipeline_options(wts)
+
     demo = sub.add_parser("demo", help="segment the bundled demo images with the default weights",
                           description=f"Segment the images in {DEMO_DIR} and print a summary.")
     demo.add_argument("-o", "--out", type=Path, default=Path("demo-out"), help="output folder (default ./demo-out)")
@@ -494,6 +503,45 @@ def _compare_with_truth(result_json: Path, truth_path: Path) -> str:
             f"{int((~match.hits).sum())} false positives")
 
 
+def cmd_weights(args) -> int:
+    from mcseg.io import read_mammogram
+
+    pipeline = _pipeline_from_args(args)
+    routes = pipeline.routes()
+    print(f"{'input pixel size':<22}{'networks (folder)':<26}{'works at':<10}{'views':<7}operating point")
+    for band in routes:
+        lo, hi = band["from_mm"], band["below_mm"]
+        span = (f"below {hi:g} mm" if lo == 0 and hi is not None else "any" if lo == 0
+                else f"{lo:g} mm and coarser" if hi is None else f"{lo:g} to <{hi:g} mm")
+        point = (f"classifier {band['operating_point']:.4f}" if band["candidate_classifier"]
+                 else f"segmentator {band['operating_point']:.4f}")
+        print(f"{span:<22}{_shown(Path(band['segmentator']).parent):<26}{band['working_spacing_mm']:g} mm"
+              f"{'':<3}{band['symmetry_views']:<7}{point}")
+    outline = pipeline.config.fine_outline and pipeline.coarse is not None
+    if outline:
+        print(f"(the coarse networks' outlines of inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM:g} mm are "
+              f"redrawn at {pipeline.config.working_spacing_mm:g} mm by {_shown(Path(pipeline.weights['segmentator']['path']).parent)})")
+    failed = 0
+    for path in _collect_inputs(args.inputs) if args.inputs else []:
+        try:
+            mammo = read_mammogram(path, spacing_mm=args.spacing_mm)
+        except Exception as exc:  # a file that cannot be read is reported, the others still are
+            print(f"{path}: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        served = pipeline.for_input(mammo)
+        print(f"{path}: {mammo.spacing_mm[0]:g} x {mammo.spacing_mm[1]:g} mm ({mammo.spacing_source}) -> "
+              f"{_shown(Path(served.weights['segmentator']['path']).parent)} at {served.config.working_spacing_mm:g} mm")
+    return 2 if failed else 0
+
+
+def _shown(path: Path) -> str:
+    """A weights folder as a reader knows it: relative to the mcseg package where it is inside it."""
+    package = Path(__file__).resolve().parent
+    resolved = path.resolve()
+    return f"mcseg/{resolved.relative_to(package)}" if resolved.is_relative_to(package) else str(path)
+
+
 def cmd_demo(args) -> int:
     if not DEMO_DIR.is_dir():
         print(f"error: demo folder {DEMO_DIR} is missing", file=sys.stderr)
@@ -826,7 +874,7 @@ def cmd_cortina_detector(args) -> int:
 
 
 COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "train": cmd_train, "synth": cmd_synth,
-            "negatives": cmd_negatives, "train-classifier": cmd_train_classifier,
+            "negatives": cmd_negatives, "weights": cmd_weights, "train-classifier": cmd_train_classifier,
             "evaluate": cmd_evaluate, "train-cluster-cnn": cmd_train_cluster_cnn, "clusters": cmd_clusters,
             "train-unet": cmd_train_unet, "unet": cmd_unet, "train-cortina": cmd_train_cortina,
             "cortina": cmd_cortina, "train-cortina-resnet": cmd_train_cortina_resnet,

@@ -415,13 +415,38 @@ class Pipeline:
         return finest <= this <= coarsest
 
     def for_input(self, mammo: Mammogram) -> "Pipeline":
-        """The pipeline that serves ``mammo``: the coarse one (:meth:`route_of`), else this one where it
-        :meth:`covers` the input's pixel band or there is no fallback, else the fallback."""
-        if self.route_of(mammo.spacing_mm) == "coarse":
+        """The pipeline that serves ``mammo``: :meth:`served_at` its pixel size."""
+        return self.served_at(mammo.spacing_mm)
+
+    def served_at(self, spacing_mm: tuple[float, float]) -> "Pipeline":
+        """The pipeline that serves inputs of this pixel size: the coarse one (:meth:`route_of`), else this
+        one where it :meth:`covers` the pixel band or there is no fallback, else the fallback."""
+        if self.route_of(spacing_mm) == "coarse":
             return self.coarse
-        if self.fallback is not None and not self.covers(mammo.spacing_mm):
+        if self.fallback is not None and not self.covers(spacing_mm):
             return self.fallback
         return self
+
+    def routes(self) -> list[dict[str, Any]]:
+        """The pixel bands of the inputs and the networks that serve each, finest first: ``from_mm``
+        (inclusive), ``below_mm`` (None: no upper end) and what :meth:`served_at` gives there."""
+        edges = sorted({self.config.coarse_input_min_spacing_mm, self.coarse_from_mm()})
+        bounds = [0.0, *edges, None]
+        bands: list[dict[str, Any]] = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            served = self.served_at((lo, lo) if lo > 0 else (edges[0] / 2,) * 2)
+            if bands and bands[-1]["pipeline"] is served:
+                bands[-1]["below_mm"] = hi
+                continue
+            cfg = served.config
+            bands.append({"from_mm": lo, "below_mm": hi, "pipeline": served,
+                          "detector": served.weights["detector"].get("path"),
+                          "segmentator": served.weights["segmentator"].get("path"),
+                          "working_spacing_mm": cfg.working_spacing_mm, "symmetry_views": cfg.segmentator_symmetries,
+                          "candidate_classifier": served.classifier is not None,
+                          "operating_point": (served.classifier.operating_threshold if served.classifier is not None
+                                              else cfg.operating_threshold)})
+        return bands
 
     def prepare(self, mammo: Mammogram) -> WorkingFrame:
         return to_working_frame(mammo, self.config.working_spacing_mm, self.config.normalise_laterality)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 from mcseg.io.dicom_write import write_mammogram_dicom
 import torch
 
-from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM
+from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM, PipelineConfig
 from mcseg.pipeline import (DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS,
                             LABELLED_SPACING_META, Pipeline)
 from mcseg.training import LabelledCase
@@ -155,7 +157,6 @@ def test_bundled_pipeline_serves_native_ffdm_with_the_native_networks(tmp_path):
     """Film below 0.06 mm: the bundled 0.07 mm networks; native FFDM 0.06-0.08 mm: the native networks
     (benchmarks/choose_native_networks.py); 0.08 mm and coarser: the coarse ones. The way back
     (coarse_from_mm 0.08) and a pipeline without coarse networks keep the 0.07 mm networks."""
-    from mcseg.defaults import PipelineConfig
     from mcseg.io.reader import read_mammogram
     from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
     from mcseg.training.routes import publish_native_partner, start_weights
@@ -179,3 +180,32 @@ def test_bundled_pipeline_serves_native_ffdm_with_the_native_networks(tmp_path):
     assert written.read_bytes() == (DEFAULT_NATIVE_WEIGHTS_DIR / "detector.pt").read_bytes()
     assert publish_native_partner(models, "segmentator") is None  # the site's own is never replaced
     assert start_weights(models, "detector", "fine", [0.07, 0.07]) == written
+
+
+DEMO = DATA / "demo" / "demo_synthetic_0001.dcm"
+
+
+def test_the_routes_of_the_bundled_pipeline_and_mcseg_weights(tmp_path, capsys):
+    """Pipeline.routes lists the three bands of the bundled weights (film, native, coarse) with what
+    serves each; ``mcseg weights`` prints them and each image's networks, and reports an unreadable file."""
+    from mcseg.cli import main as cli_main
+    from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR, WEIGHTS_DIR
+
+    routes = Pipeline.from_weights().routes()
+    assert [(r["from_mm"], r["below_mm"]) for r in routes] == [(0.0, COARSE_INPUT_MIN_SPACING_MM),
+                                                              (COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM),
+                                                              (RETRAINED_FINE_MAX_SPACING_MM, None)]
+    assert [Path(r["segmentator"]).parent for r in routes] == [WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR,
+                                                               DEFAULT_COARSE_WEIGHTS_DIR]
+    assert [r["working_spacing_mm"] for r in routes] == [0.07, 0.07, 0.14]
+    # Moving the coarse edge to 0.08 mm gives the film networks below it: two bands.
+    moved = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08)).routes()
+    assert [Path(r["segmentator"]).parent for r in moved] == [WEIGHTS_DIR, DEFAULT_COARSE_WEIGHTS_DIR]
+
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"not a dicom")
+    assert cli_main(["weights", str(DEMO), str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert "0.06 to <0.08 mm      mcseg/weights/native" in out and "0.08 mm and coarser   mcseg/weights/coarse" in out
+    assert f"{DEMO}: 0.07 x 0.07 mm (PixelSpacing) -> mcseg/weights/native at 0.07 mm" in out
+    assert f"{bad}: error" in err
