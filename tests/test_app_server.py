@@ -60,6 +60,9 @@ def test_info_lists_models_and_trainers(server):
     assert {"uncertain_c2c3", "entropy", "random", "first"} <= set(info["strategies"])
     assert "uncertain_c2c3" in info["scoring"]
     assert info["workload"]["workers"] == 1 and "scored_with_current_weights" in info["uncertain_c2c3_scoring"]
+    # Before any retraining the bundled film, native and coarse networks serve the three pixel bands.
+    assert [(r["from_mm"], r["below_mm"], Path(r["weights"]).name, r["working_spacing_mm"]) for r in info["routes"]] \
+        == [(0.0, 0.06, "weights", 0.07), (0.06, 0.08, "native", 0.07), (0.08, None, "coarse", 0.14)]
 
 
 @pytest.mark.parametrize("ext", [".nrrd", ".nii.gz", ".seg.nrrd"])
@@ -411,8 +414,12 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     status = wait_for_training(client)
     assert status["status"] == "DONE", "\n".join(status.get("details", []))
     assert model.is_file() and coarse_model.is_file(), "training did not publish both routes' segmentators"
-    all_stats = client.info()["train_stats"]["segmentator"]
+    info = client.info()
+    all_stats = info["train_stats"]["segmentator"]
     assert all_stats["labelled_images"] == 2 and set(all_stats["routes"]) == {"fine", "coarse"}, all_stats
+    # /info/ says which networks serve now: the site's retrained ones, each in the band its labels came from.
+    served = {Path(r["weights"]) for r in info["routes"]}
+    assert {model.parent, coarse_model.parent} <= served, info["routes"]
     assert all_stats["published"] == [str(model), str(coarse_model)]
     for route, image in (("fine", IMAGE.stem), ("coarse", "uploaded")):
         stats = all_stats["routes"][route]

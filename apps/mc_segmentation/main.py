@@ -192,6 +192,11 @@ class MCSegmentationApp(MONAILabelApp):
     def info(self):
         meta = super().info()
         meta["workload"] = self.workload.status()
+        # Which networks serve which pixel size now (a site's retraining changes it): mcseg weights' table.
+        meta["routes"] = [{"from_mm": r["from_mm"], "below_mm": r["below_mm"],
+                           "weights": str(Path(r["segmentator"]).parent), "working_spacing_mm": r["working_spacing_mm"],
+                           "symmetry_views": r["symmetry_views"], "candidate_classifier": r["candidate_classifier"]}
+                          for r in self.model_files.pipeline().routes()]
         if self.scorer is not None:
             meta["uncertain_c2c3_scoring"] = self.scorer.progress()
         return meta
