@@ -436,3 +436,19 @@ def test_a_site_moves_the_coarse_edge_and_a_bad_value_stops_the_server_with_the_
     with pytest.raises(RuntimeError, match="coarse_from_mm must"):
         with running_server(tmp_path / "bad", studies, {"models": "pipeline", "coarse_from_mm": "-1"}):
             pass
+
+
+def test_weights_that_do_not_load_leave_the_server_answering_with_the_reason(tmp_path):
+    """A site's published segmentator that does not load (a disk filled mid-copy): /info/ still answers and
+    says so in its routes, an inference gets a 503 naming the weights, and the server keeps serving."""
+    studies = make_studies(tmp_path, [IMAGE])
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "segmentator.pt").write_bytes(b"not a checkpoint")
+    with running_server(tmp_path, studies, {"models": "pipeline", "train_after_labels": "0"}) as client:
+        url = f"http://127.0.0.1:{client.port}"
+        info = requests.get(f"{url}/info/", timeout=60)
+        assert info.status_code == 200 and "do not load" in info.json()["routes"]["error"]
+        r = requests.post(f"{url}/infer/pipeline", params={"image": IMAGE.stem, "output": "json"},
+                          data={"params": "{}"}, timeout=300)
+        assert r.status_code == 503 and "segmentator.pt" in str(r.json().get("detail")), r.text[:300]
+        assert requests.get(f"{url}/info/", timeout=60).status_code == 200

@@ -193,10 +193,16 @@ class MCSegmentationApp(MONAILabelApp):
         meta = super().info()
         meta["workload"] = self.workload.status()
         # Which networks serve which pixel size now (a site's retraining changes it): mcseg weights' table.
-        meta["routes"] = [{"from_mm": r["from_mm"], "below_mm": r["below_mm"],
-                           "weights": str(Path(r["segmentator"]).parent), "working_spacing_mm": r["working_spacing_mm"],
-                           "symmetry_views": r["symmetry_views"], "candidate_classifier": r["candidate_classifier"]}
-                          for r in self.model_files.pipeline().routes()]
+        # /info/ is the first thing a client asks: weights that do not load are said here, not raised.
+        try:
+            meta["routes"] = [{"from_mm": r["from_mm"], "below_mm": r["below_mm"],
+                               "weights": str(Path(r["segmentator"]).parent),
+                               "working_spacing_mm": r["working_spacing_mm"], "symmetry_views": r["symmetry_views"],
+                               "candidate_classifier": r["candidate_classifier"]}
+                              for r in self.model_files.pipeline().routes()]
+        except Exception as exc:  # noqa: BLE001 - reported to the client, logged with its traceback
+            log.exception("the weights in use do not load")
+            meta["routes"] = {"error": f"the weights in use do not load: {exc}"}
         if self.scorer is not None:
             meta["uncertain_c2c3_scoring"] = self.scorer.progress()
         return meta
