@@ -517,10 +517,10 @@ def cmd_weights(args) -> int:
                  else f"segmentator {band['operating_point']:.4f}")
         print(f"{span:<22}{_shown(Path(band['segmentator']).parent):<26}{band['working_spacing_mm']:g} mm"
               f"{'':<3}{band['symmetry_views']:<7}{point}")
-    outline = pipeline.config.fine_outline and pipeline.coarse is not None
-    if outline:
+    if pipeline.config.fine_outline and pipeline.coarse is not None:
+        outliner = _shown(Path(pipeline.weights["segmentator"]["path"]).parent)
         print(f"(the coarse networks' outlines of inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM:g} mm are "
-              f"redrawn at {pipeline.config.working_spacing_mm:g} mm by {_shown(Path(pipeline.weights['segmentator']['path']).parent)})")
+              f"redrawn at {pipeline.config.working_spacing_mm:g} mm by {outliner})")
     failed = 0
     for path in _collect_inputs(args.inputs) if args.inputs else []:
         try:
@@ -530,8 +530,9 @@ def cmd_weights(args) -> int:
             failed += 1
             continue
         served = pipeline.for_input(mammo)
+        folder = _shown(Path(served.weights["segmentator"]["path"]).parent)
         print(f"{path}: {mammo.spacing_mm[0]:g} x {mammo.spacing_mm[1]:g} mm ({mammo.spacing_source}) -> "
-              f"{_shown(Path(served.weights['segmentator']['path']).parent)} at {served.config.working_spacing_mm:g} mm")
+              f"{folder} at {served.config.working_spacing_mm:g} mm")
     return 2 if failed else 0
 
 

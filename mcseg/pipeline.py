@@ -632,7 +632,8 @@ class Pipeline:
                 box = prob[r0:r1, c0:c1]
                 drawn = box >= min(outline, own_score)  # its peak stays in the mask
                 if outline > cfg.operating_threshold:  # its area shrinks with its outline
-                    c.area_px = max(1, round(c.area_px * drawn.sum() / max(int((box >= cfg.operating_threshold).sum()), 1)))
+                    listed_px = max(int((box >= cfg.operating_threshold).sum()), 1)
+                    c.area_px = max(1, round(c.area_px * drawn.sum() / listed_px))
                 kept[r0:r1, c0:c1] |= drawn
             else:
                 c.bbox_px, own = peak_blob(prob, c, max(cfg.candidate_threshold, own_score / 2))
