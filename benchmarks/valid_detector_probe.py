@@ -1,7 +1,7 @@
 """Would a "valid"-padded detector keep the native pipeline's decisions, and how much faster is it? (issue 16;
 a probe that chooses and ships nothing)
 
-    .venv/bin/python benchmarks/valid_detector_probe.py   # about 10 minutes here; writes benchmarks/valid_detector_probe.json
+    .venv/bin/python benchmarks/valid_detector_probe.py [--steps 600]   # about 10 minutes here; writes benchmarks/valid_detector_probe.json
 
 Why: an exact dense detector (shared convolutions over the half-overlapping windows, identical to the
 per-window result) needs a detector whose convolutions do not pad, as the segmentator's already are;
@@ -23,6 +23,7 @@ at defaults.RETRAIN_LEARNING_RATE, the best validation step kept) on the native 
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import time
@@ -42,13 +43,12 @@ import choose_native_networks as cn
 import vendor_fold_classifier as vf
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "runs" / "valid-detector"
 SHIPPED = DEFAULT_NATIVE_WEIGHTS_DIR / "detector.pt"
 
 
-def valid_start() -> Path:
+def valid_start(out: Path) -> Path:
     """The shipped native detector's convolutions in a "valid" network, its first dense layer new."""
-    start = OUT / "start.pt"
+    start = out / "start.pt"
     ckpt = torch.load(SHIPPED, map_location="cpu", weights_only=True)
     network = NetworkConfig.from_dict(ckpt["network"])
     valid = PatchCNN(NetworkConfig(network.patch_size_px, "valid", network.conv_channels, network.fc_units,
@@ -74,16 +74,20 @@ def detector_seconds(pipeline: Pipeline, path: Path) -> tuple[float, int]:
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    trained = OUT / "detector.pt"
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=600, help="fine-tuning steps of the valid detector")
+    args = parser.parse_args()
+    out = ROOT / "runs" / ("valid-detector" if args.steps == 600 else f"valid-detector-{args.steps}")
+    out.mkdir(parents=True, exist_ok=True)
+    trained = out / "detector.pt"
     if not trained.is_file():
         store = PatchStore(ROOT / "runs" / "native-networks-aug" / "both" / "train" / "patches-49px.sqlite")
-        config = TrainConfig(max_steps=600, validate_every=defaults.RETRAIN_VALIDATE_EVERY,
+        config = TrainConfig(max_steps=args.steps, validate_every=defaults.RETRAIN_VALIDATE_EVERY,
                              learning_rate=defaults.RETRAIN_LEARNING_RATE, batch_size=defaults.BATCH_SIZE,
                              early_stopping_patience=defaults.RETRAIN_EARLY_STOPPING_PATIENCE, seed=0)
-        stats = finetune_network("detector", store, valid_start(), trained, config)
-        (OUT / "train.json").write_text(json.dumps(stats, indent=1))
-    stats = json.loads((OUT / "train.json").read_text())
+        stats = finetune_network("detector", store, valid_start(out), trained, config)
+        (out / "train.json").write_text(json.dumps(stats, indent=1))
+    stats = json.loads((out / "train.json").read_text())
     shipped_stats = json.loads((ROOT / "runs" / "native-networks-aug" / "both" / "done.json").read_text())["detector"]
 
     segmentator = DEFAULT_NATIVE_WEIGHTS_DIR / "segmentator.pt"
@@ -104,7 +108,11 @@ def main() -> None:
         result["arms"][name] = {"sensitivity_at_fppi": vf.sensitivities(found),
                                 "detector_seconds_ge_0.07mm": seconds, "flagged_windows_ge_0.07mm": flagged}
         print(name, json.dumps(result["arms"][name]), flush=True)
-    (ROOT / "benchmarks" / "valid_detector_probe.json").write_text(json.dumps(result, indent=1))
+    store = ROOT / "benchmarks" / "valid_detector_probe.json"
+    stored = json.loads(store.read_text()) if store.is_file() else {}
+    stored = stored if "by_steps" in stored else {"by_steps": {"600": stored}} if stored else {"by_steps": {}}
+    stored["by_steps"][str(args.steps)] = result
+    store.write_text(json.dumps(stored, indent=1))
     print(json.dumps(result["training"], indent=1))
 
 
