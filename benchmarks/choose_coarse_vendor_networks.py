@@ -48,7 +48,6 @@ shipped coarse networks stay.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -70,9 +69,8 @@ import vendor_fold_classifier as vf
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "runs" / "coarse-classifier-2" / "data"
 WORK = ROOT / "runs" / "coarse-vendor-networks"
-SHIPPED = (DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt", DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt")
 REHEARSAL_IMAGES = 24
-MARGIN_AT_1 = 0.02
+MARGIN_AT_1 = cn.MARGIN_AT_1
 JUDGE_B_RECIPE = (
     "synth {d} -n 16 --seed 3471 --pixel-sizes-mm 0.085 0.094 0.1 0.12 0.14 0.17 0.2 --ffdm-share 0.8 "
     "--eight-bit-share 0.3 --contrast-range 2 20 --prefix ffdm --no-progress",
@@ -177,24 +175,17 @@ def main() -> None:
     stats = {fold: train_coarse(WORK / fold, vendor_cases[fold] + rehearsal) for fold in ("ge", "siemens")}
     stats["both"] = train_coarse(WORK / "both", vendor_cases["ge"] + vendor_cases["siemens"] + rehearsal)
 
-    scope = dataclasses.replace(coarse, vendors={"ge": ("GH133.dcm", (0.0941, 0.14), (9451, 9452), "ge-"),
-                                                 "siemens": ("OutOfBoundsOverlay.dcm", (0.085, 0.14), (9453, 9454),
-                                                             "siemens-")})
-    fresh = {v: vf.make_vendor_crops(ROOT / "runs" / "coarse-vendor-judge-a", scope, v) for v in scope.vendors}
+    fresh = cn.fresh_vendor_crops("coarse", {"ge": (0.0941, 0.14), "siemens": (0.085, 0.14)},
+                                  {"ge": (9451, 9452), "siemens": (9453, 9454)}, ROOT / "runs" / "coarse-vendor-judge-a")
     other = {"ge": "siemens", "siemens": "ge"}
     per_vendor = cn.judge_by_vendor(fresh, lambda v: fitted(WORK / other[v], with_copies, (other[v],)),
                                     cn.coarse_networks_2_views(), ("retrained", "shipped"))
 
     images_b = judge_b_images(args.shared)
     both, both_score = fitted(WORK / "both", with_copies, ("ge", "siemens"))
-    shipped = Pipeline.from_weights(*SHIPPED, coarse_dir=None, native_dir=None)
-    judge_b = {"retrained": vf.sensitivities(vf.matches(vf.harvest_scored(both, images_b, images_b[0].parent),
-                                                        both_score)),
-               "shipped": vf.sensitivities(vf.matches(vf.harvest_scored(shipped, images_b, images_b[0].parent),
-                                                      cn.scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)))}
+    judge_b = cn.judge_against_coarse_route(images_b, "retrained", both, both_score, "shipped")
     print(json.dumps({"B": judge_b}), flush=True)
-    passes = {v: r["retrained"]["1"] >= r["shipped"]["1"] + MARGIN_AT_1 and r["retrained"]["0.25"] >= r["shipped"]["0.25"]
-              for v, r in per_vendor.items()}
+    passes = {v: cn.beats(r["retrained"], r["shipped"]) for v, r in per_vendor.items()}
     passes["B"] = judge_b["retrained"]["1"] >= judge_b["shipped"]["1"]
     result = {"rule": "the retrained coarse networks replace the shipped ones if, for each vendor's 12 fresh crops "
                       f"held out by vendor, they find at least {MARGIN_AT_1} more at 1 FP/image and not less at 0.25, "

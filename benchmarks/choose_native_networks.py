@@ -370,21 +370,10 @@ def judge_b_images(shared: Path, folder: Path = ROOT / "runs" / "native-judge" /
 
 def confirm(args) -> None:
     """The fourth rule: fresh crops, each vendor judged alone (see the module docstring)."""
-    import dataclasses
-
-    fine = vf.RANGES["fine"]
-    fresh_scope = dataclasses.replace(fine, vendors={"ge": ("GH133.dcm", (0.07, 0.07), (9411, 9412), "ge-007"),
-                                                     "siemens": ("OutOfBoundsOverlay.dcm", (0.07, 0.07), (9413, 9414),
-                                                                 "siemens-007")})
-    fresh_dir = ROOT / "runs" / "native-confirm"
-    fresh = {v: vf.make_vendor_crops(fresh_dir, fresh_scope, v) for v in fresh_scope.vendors}
-    fit_folders = fine_fit_folders()
-    work = ROOT / "runs" / "native-networks-aug"
-    other = {"ge": "siemens", "siemens": "ge"}
-    per_vendor = judge_by_vendor(fresh, lambda v: folder_classifier(work / other[v], fit_folders, (other[v],)),
-                                 coarse_networks_2_views())
-    passes = {v: r["native"]["1"] >= r["coarse"]["1"] + MARGIN_AT_1 and r["native"]["0.25"] >= r["coarse"]["0.25"]
-              for v, r in per_vendor.items()}
+    fresh = fresh_vendor_crops("fine", {"ge": (0.07, 0.07), "siemens": (0.07, 0.07)},
+                               {"ge": (9411, 9412), "siemens": (9413, 9414)}, ROOT / "runs" / "native-confirm")
+    per_vendor = judged_by_the_folds(fresh)
+    passes = {v: beats(r["native"], r["coarse"]) for v, r in per_vendor.items()}
     result = {"rule": f"for each vendor's 12 fresh crops, held out by vendor: native at least {MARGIN_AT_1} more at "
                       "1 FP/image than coarse and not less at 0.25",
               "images": {v: [p.name for p in sorted(fresh[v].glob("*.dcm"))] for v in fresh},
@@ -392,7 +381,44 @@ def confirm(args) -> None:
     (ROOT / "benchmarks" / "native_networks_choice_v4.json").write_text(json.dumps(result, indent=1))
     print(json.dumps({"passes": passes, "adopt": result["adopt"]}))
     if result["adopt"] and args.adopt:
-        publish(work / "both", "folder-classifier")
+        publish(ROOT / "runs" / "native-networks-aug" / "both", "folder-classifier")
+
+
+def fresh_vendor_crops(range_name: str, spacings_mm: dict[str, tuple[float, float]],
+                       seeds: dict[str, tuple[int, int]], folder: Path) -> dict[str, Path]:
+    """12 fresh crops of each vendor file as vendor_fold_classifier.py makes them (6 at the first pixel
+    size, 6 as 8-bit copies at the second), with the given seeds, under ``folder``; made once."""
+    import dataclasses
+
+    base = vf.RANGES[range_name]
+    scope = dataclasses.replace(base, vendors={v: (base.vendors[v][0], spacings_mm[v], seeds[v], base.vendors[v][3])
+                                               for v in base.vendors})
+    return {v: vf.make_vendor_crops(folder, scope, v) for v in scope.vendors}
+
+
+def judged_by_the_folds(fresh: dict[str, Path]) -> dict:
+    """Each vendor's fresh crops judged by the third rule's fold networks that never saw the vendor, with
+    their folder classifiers, against the coarse route (:func:`judge_by_vendor`)."""
+    fit_folders, work = fine_fit_folders(), ROOT / "runs" / "native-networks-aug"
+    other = {"ge": "siemens", "siemens": "ge"}
+    return judge_by_vendor(fresh, lambda v: folder_classifier(work / other[v], fit_folders, (other[v],)),
+                           coarse_networks_2_views())
+
+
+def judge_against_coarse_route(images: list[Path], name: str, pipeline: Pipeline, score,
+                               reference: str = "coarse route") -> dict:
+    """Sensitivities of ``pipeline`` scored by ``score`` on judge-B images (their truth beside them), and of
+    today's route there: the shipped coarse networks with the shipped coarse classifier."""
+    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
+                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
+    arms = {name: (pipeline, score), reference: (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE))}
+    return {arm: vf.sensitivities(vf.matches(vf.harvest_scored(p, images, images[0].parent), f))
+            for arm, (p, f) in arms.items()}
+
+
+def beats(candidate: dict, reference: dict) -> bool:
+    """The rules' test of one FROC against another: at least MARGIN_AT_1 more at 1 FP/image, not less at 0.25."""
+    return candidate["1"] >= reference["1"] + MARGIN_AT_1 and candidate["0.25"] >= reference["0.25"]
 
 
 def coarse_networks_2_views() -> Pipeline:
@@ -433,34 +459,18 @@ def coarse_fold_scorer(coarse_networks: Pipeline, vendor: str):
 
 def widen(args) -> None:
     """The fifth rule: native networks for 0.08-0.11 mm too? (see the module docstring)"""
-    import dataclasses
-
-    coarse = vf.RANGES["coarse"]
-    scope = dataclasses.replace(coarse, vendors={"ge": ("GH133.dcm", (0.0941, 0.0941), (9421, 9422), "ge-"),
-                                                 "siemens": ("OutOfBoundsOverlay.dcm", (0.085, 0.085), (9423, 9424),
-                                                             "siemens-")})
-    fresh_dir = ROOT / "runs" / "native-widen"
-    fresh = {v: vf.make_vendor_crops(fresh_dir, scope, v) for v in scope.vendors}
-    fit_folders = fine_fit_folders()
-    work = ROOT / "runs" / "native-networks-aug"
-    other = {"ge": "siemens", "siemens": "ge"}
-    per_vendor = judge_by_vendor(fresh, lambda v: folder_classifier(work / other[v], fit_folders, (other[v],)),
-                                 coarse_networks_2_views())
+    fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
+                               {"ge": (9421, 9422), "siemens": (9423, 9424)}, ROOT / "runs" / "native-widen")
+    per_vendor = judged_by_the_folds(fresh)
 
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-widen-judge" / "data", WIDEN_JUDGE_B_RECIPE)
-    arms_b = {
-        "coarse networks + shipped coarse classifier (today's route)": (
-            Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt", DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt",
-                                  coarse_dir=None, native_dir=None), scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
-        "shipped native networks + their classifier": (
-            Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt", coarse_dir=None,
-                                  native_dir=None), scorer(NATIVE_DIR / CLASSIFIER_FILE)),
-    }
-    judge_b = {name: vf.sensitivities(vf.matches(vf.harvest_scored(p, images_b, images_b[0].parent), score))
-               for name, (p, score) in arms_b.items()}
+    shipped_native = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt", coarse_dir=None,
+                                           native_dir=None)
+    judge_b = judge_against_coarse_route(images_b, "shipped native networks + their classifier", shipped_native,
+                                         scorer(NATIVE_DIR / CLASSIFIER_FILE),
+                                         "coarse networks + shipped coarse classifier (today's route)")
     print(json.dumps(judge_b), flush=True)
-    passes = {v: r["native"]["1"] >= r["coarse"]["1"] + MARGIN_AT_1 and r["native"]["0.25"] >= r["coarse"]["0.25"]
-              for v, r in per_vendor.items()}
+    passes = {v: beats(r["native"], r["coarse"]) for v, r in per_vendor.items()}
     passes["B"] = (judge_b["shipped native networks + their classifier"]["1"]
                    >= judge_b["coarse networks + shipped coarse classifier (today's route)"]["1"])
     result = {"rule": f"the native networks serve inputs up to {WIDEN_BAND_MM[1]} mm if, for each vendor's 12 fresh "
@@ -485,8 +495,6 @@ BAND_TRAINING_RECIPE = (
 
 def band_classifier_rule(args) -> None:
     """The sixth rule: the native networks up to 0.11 mm with a classifier fitted over that band (docstring)."""
-    import dataclasses
-
     fine, coarse = vf.RANGES["fine"], vf.RANGES["coarse"]
     crops_dir = ROOT / "runs" / "vendor-fold-fine"
     crops = {v: vf.make_vendor_crops(crops_dir, fine, v) for v in fine.vendors}
@@ -502,10 +510,8 @@ def band_classifier_rule(args) -> None:
             cache.parent.mkdir(exist_ok=True)
             shutil.copy2(work / fold / "folder-classifier" / "base_candidates.npz", cache)
     other = {"ge": "siemens", "siemens": "ge"}
-    scope = dataclasses.replace(coarse, vendors={"ge": ("GH133.dcm", (0.0941, 0.0941), (9431, 9432), "ge-"),
-                                                 "siemens": ("OutOfBoundsOverlay.dcm", (0.085, 0.085), (9433, 9434),
-                                                             "siemens-")})
-    fresh = {v: vf.make_vendor_crops(ROOT / "runs" / "native-band-judge-a", scope, v) for v in scope.vendors}
+    fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
+                               {"ge": (9431, 9432), "siemens": (9433, 9434)}, ROOT / "runs" / "native-band-judge-a")
     confirm_crops = {v: ROOT / "runs" / "native-confirm" / f"train-{v}" for v in ("ge", "siemens")}
     coarse_networks = Pipeline.from_weights(coarse.weights / "detector.pt", coarse.weights / "segmentator.pt",
                                             config=PipelineConfig(segmentator_symmetries=2), classifier_path=None,
@@ -530,13 +536,7 @@ def band_classifier_rule(args) -> None:
     both, band_both = folder_classifier(work / "both", fit_folders, ("ge", "siemens", "band"), out_name="band-classifier")
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-band-judge-b" / "data",
                               tuple(r.replace("3421", "3451").replace("3423", "3453") for r in WIDEN_JUDGE_B_RECIPE))
-    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
-                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
-    judge_b = {"native + band classifier": vf.sensitivities(vf.matches(
-                   vf.harvest_scored(both, images_b, images_b[0].parent), band_both)),
-               "coarse route": vf.sensitivities(vf.matches(
-                   vf.harvest_scored(coarse_route, images_b, images_b[0].parent),
-                   scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)))}
+    judge_b = judge_against_coarse_route(images_b, "native + band classifier", both, band_both)
     images_b0 = judge_b_images(args.shared)
     found_b0 = vf.harvest_scored(both, images_b0, images_b0[0].parent)
     judge_b0 = {"native + band classifier": vf.sensitivities(vf.matches(found_b0, band_both)),
@@ -545,7 +545,7 @@ def band_classifier_rule(args) -> None:
     passes = {}
     for v, r in per_vendor.items():
         a, c = r["A: own pixel, native + band classifier"], r["A: own pixel, coarse route"]
-        passes[f"A {v}"] = a["1"] >= c["1"] + MARGIN_AT_1 and a["0.25"] >= c["0.25"]
+        passes[f"A {v}"] = beats(a, c)
         passes[f"A' {v}"] = (r["A': 0.07 mm, native + band classifier"]["1"]
                              >= r["A': 0.07 mm, native + shipped recipe"]["1"] - MARGIN_AT_1)
     passes["B"] = judge_b["native + band classifier"]["1"] >= judge_b["coarse route"]["1"]
@@ -567,8 +567,6 @@ def band_classifier_rule(args) -> None:
 
 def mid_classifier_rule(args) -> None:
     """The seventh rule: a classifier of the native networks' own for 0.08-0.11 mm (module docstring)."""
-    import dataclasses
-
     coarse = vf.RANGES["coarse"]
     own_pixel = {}
     for v in coarse.vendors:
@@ -586,25 +584,16 @@ def mid_classifier_rule(args) -> None:
     fit_folders = {v: [own_pixel[v], reprocessed(own_pixel[v], 2)] for v in own_pixel} | {"band": [band]}
     work = ROOT / "runs" / "native-networks-aug"
     other = {"ge": "siemens", "siemens": "ge"}
-    scope = dataclasses.replace(coarse, vendors={"ge": ("GH133.dcm", (0.0941, 0.0941), (9441, 9442), "ge-"),
-                                                 "siemens": ("OutOfBoundsOverlay.dcm", (0.085, 0.085), (9443, 9444),
-                                                             "siemens-")})
-    fresh = {v: vf.make_vendor_crops(ROOT / "runs" / "native-mid-judge-a", scope, v) for v in scope.vendors}
+    fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
+                               {"ge": (9441, 9442), "siemens": (9443, 9444)}, ROOT / "runs" / "native-mid-judge-a")
     per_vendor = judge_by_vendor(fresh, lambda v: mid_fit(work / other[v], fit_folders, (other[v], "band")),
                                  coarse_networks_2_views(), ("native + mid classifier", "coarse route"))
     both, mid_both = mid_fit(work / "both", fit_folders, ("ge", "siemens", "band"))
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-mid-judge-b" / "data",
                               tuple(r.replace("3421", "3461").replace("3423", "3463") for r in WIDEN_JUDGE_B_RECIPE))
-    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
-                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
-    judge_b = {"native + mid classifier": vf.sensitivities(vf.matches(
-                   vf.harvest_scored(both, images_b, images_b[0].parent), mid_both)),
-               "coarse route": vf.sensitivities(vf.matches(
-                   vf.harvest_scored(coarse_route, images_b, images_b[0].parent),
-                   scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)))}
+    judge_b = judge_against_coarse_route(images_b, "native + mid classifier", both, mid_both)
     print(json.dumps({"B": judge_b}), flush=True)
-    passes = {f"A {v}": r["native + mid classifier"]["1"] >= r["coarse route"]["1"] + MARGIN_AT_1
-              and r["native + mid classifier"]["0.25"] >= r["coarse route"]["0.25"] for v, r in per_vendor.items()}
+    passes = {f"A {v}": beats(r["native + mid classifier"], r["coarse route"]) for v, r in per_vendor.items()}
     passes["B"] = judge_b["native + mid classifier"]["1"] >= judge_b["coarse route"]["1"]
     result = {"rule": "the native networks serve 0.08-0.11 mm with a classifier fitted on that band if A (each vendor) "
                       "and B pass (module docstring, seventh rule)",
@@ -781,7 +770,7 @@ def main() -> None:
     native_b = judge_b["native networks, both vendors"]
     coarse_b = judge_b["coarse networks + shipped coarse classifier (today's route)"]
 
-    passes_a = native_a["1"] >= coarse_a["1"] + MARGIN_AT_1 and native_a["0.25"] >= coarse_a["0.25"]
+    passes_a = beats(native_a, coarse_a)
     passes_b = native_b["1"] >= coarse_b["1"]
     result = {
         "rule": f"the native networks serve {BAND_MM[0]}-{BAND_MM[1]} mm inputs if (A) held out by vendor on the 24 "

@@ -353,7 +353,7 @@ class Pipeline:
                    classifier, coarse, score_decision, given, fallback)
 
     #: Settings that change only what is decided from the networks' output, never the output itself.
-    DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold"})
+    DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold", "outline_threshold"})
 
     def with_decisions(self, **changes: float | None) -> "Pipeline":
         """This pipeline with other decision thresholds (``DECISION_SETTINGS``; None leaves one as it
@@ -369,7 +369,6 @@ class Pipeline:
         twin.given_config = self.given_config.with_(**changes)
         twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
         twin.fallback = self.fallback.with_decisions(**changes) if self.fallback is not None else None
-        twin._operating_outline = None  # its own, with these decisions
         return twin
 
     @property
@@ -471,8 +470,10 @@ class Pipeline:
             finely = served is self.coarse and self.config.fine_outline \
                 and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM \
                 and min(mammo.spacing_mm) < served.config.working_spacing_mm
-            if finely:  # the fine outline starts from the operating threshold's mask
-                served = served._at_operating_outline()
+            if finely and served.config.outline_threshold is not None:
+                # The fine outline starts from the operating threshold's mask (an outline threshold of 0
+                # draws there: a mask is drawn at the higher of the two).
+                served = served.with_decisions(outline_threshold=0.0)
             result = served.run(mammo, progress, use_detector, roi_px, keep_probability, keep_features)
             if finely:
                 self._outline_finely(result)
@@ -538,18 +539,6 @@ class Pipeline:
             weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
             candidate_features=features, symmetry_views=views_run,
         )
-
-    def _at_operating_outline(self) -> "Pipeline":
-        """This pipeline drawing its masks at the operating threshold (no outline threshold), sharing its
-        networks, sessions and classifier; built once."""
-        if self.config.outline_threshold is None:
-            return self
-        if getattr(self, "_operating_outline", None) is None:
-            self.dense_runner(), self.window_runner()  # built once here, so that both copies share them
-            twin = copy.copy(self)
-            twin.config = replace(self.config, outline_threshold=None)
-            self._operating_outline = twin
-        return self._operating_outline
 
     def _outline_finely(self, result: "SegmentationResult") -> None:
         """Redraw, with this pipeline's segmentator at its finer pixel, the outline of every
