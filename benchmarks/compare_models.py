@@ -23,8 +23,8 @@ the hit rules are the same. The other models:
   14 px anchor, on 224 px windows of stride 200, NMS over the fused detections): every figure; its
   mask is the boxes of its detections, so its Dice says little.
 
-Writes benchmarks/compare_models.json, runs/compare/<model>/<set>/ and runs/compare/froc.png (copied
-to benchmarks/compare_models.png, the README's picture). ``--models`` runs some models only and keeps
+Writes benchmarks/compare_models.json (``--store``), runs/compare/<model>/<set>/ (``--out``) and
+runs/compare/froc.png (copied beside the store: benchmarks/compare_models.png, the README's picture). ``--models`` runs some models only and keeps
 the others' stored figures.
 """
 
@@ -252,6 +252,9 @@ def main() -> None:
                         help="score a model's predictions under --out again where every image has one, instead "
                              "of running it (after a change to the scoring or the plot)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "compare")
+    parser.add_argument("--store", type=Path, default=ROOT / "benchmarks" / "compare_models.json",
+                        help="the figures' JSON (default benchmarks/compare_models.json); another file for weights "
+                             "that are not the bundled ones")
     args = parser.parse_args()
     pipeline_figures = json.loads((ROOT / "benchmarks" / "evaluation.json").read_text())
     loaders = {"luna_lozoya": lambda: ClusterPresence.from_weights(args.cluster_cnn),
@@ -264,7 +267,7 @@ def main() -> None:
                   for m, model in models.items()}
     runners = {"luna_lozoya": run_cluster_cnn, "marita_unet": run_outlining, "cortina_svm": run_outlining,
                "cortina_resnet": run_outlining, "cortina_detector": run_outlining}
-    store = ROOT / "benchmarks" / "compare_models.json"
+    store = args.store
     previous = json.loads(store.read_text()) if store.is_file() else {}
     results = previous.get("sets", {})
     # The stored runs' own times, read before this run replaces the sets' entries (results aliases them).
@@ -331,8 +334,9 @@ def main() -> None:
     text = table(results, params)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.md").write_text(text)
-    if _plot(_with_stored(curves_by_set, results), results, args.out / "froc.png"):  # the README's picture
-        shutil.copyfile(args.out / "froc.png", ROOT / "benchmarks" / "compare_models.png")
+    picture = args.store.with_suffix(".png")  # the README's picture of these figures
+    if _plot(_with_stored(curves_by_set, results), results, args.out / "froc.png"):
+        shutil.copyfile(args.out / "froc.png", picture)
     print(text)
 
 

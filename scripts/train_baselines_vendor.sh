@@ -48,7 +48,7 @@ with_vendor() {  # name, OUT of default_training_data.sh, COUNT_SCALE
   ( OUT=$2 COUNT_SCALE=$3 source scripts/default_training_data.sh )
   rm -rf "$target" && mkdir -p "$target"
   for folder in "$2/data" "${VENDOR[@]}"; do
-    for f in "$(cd "$folder" && pwd)"/*; do ln -s "$f" "$target/"; done
+    for f in "$(cd "$folder" && pwd)"/*.{dcm,json,nrrd}; do ln -s "$f" "$target/"; done  # not the marker files
   done
   touch "$WORK/$name/data.done"
   echo "$target: $(ls "$target" | grep -c '\.dcm$') images"
