@@ -24,8 +24,8 @@ the hit rules are the same. The other models:
   mask is the boxes of its detections, so its Dice says little.
 
 Writes benchmarks/compare_models.json (``--store``), runs/compare/<model>/<set>/ (``--out``) and
-runs/compare/froc.png (copied beside the store: benchmarks/compare_models.png, the README's picture). ``--models`` runs some models only and keeps
-the others' stored figures.
+runs/compare/froc.png (copied beside the store: benchmarks/compare_models.png, the README's picture).
+``--models`` runs some models only and keeps the others' stored figures.
 """
 
 from __future__ import annotations
@@ -334,7 +334,7 @@ def main() -> None:
     text = table(results, params)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.md").write_text(text)
-    picture = args.store.with_suffix(".png")  # the README's picture of these figures
+    picture = store.with_suffix(".png")  # the README's picture of these figures
     if _plot(_with_stored(curves_by_set, results), results, args.out / "froc.png"):
         shutil.copyfile(args.out / "froc.png", picture)
     print(text)

@@ -29,7 +29,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 WORK=${WORK:-runs/baselines-vendor}
 MODELS=${MODELS:-"cortina_resnet cortina_detector cortina_svm luna_lozoya marita_unet"}
-MCSEG=.venv/bin/mcseg
 mkdir -p "$WORK"
 
 # The native weights' vendor crops and their re-processed copies (made once; deterministic seeds).
@@ -56,25 +55,26 @@ with_vendor() {  # name, OUT of default_training_data.sh, COUNT_SCALE
   echo "$target: $(ls "$target" | grep -c '\.dcm$') images"
 }
 
+# Each baseline's own training script (its recipe, unchanged), pointed at the folder with the vendor crops:
+# OUT is the folder default_training_data.sh reads (already built, so it is not rebuilt).
 for model in $MODELS; do
   case $model in
     cortina_resnet)
       with_vendor full runs/coarse-weights 1
-      $MCSEG train-cortina-resnet "$WORK/full/data" -o "$WORK/cortina-resnet" --epochs 30 --max-minutes 20 \
-          --seed 0 --no-progress ;;
+      OUT=$WORK/full RESNET_OUT=$WORK/cortina-resnet bash scripts/train_cortina_resnet.sh ;;
     cortina_detector)
       with_vendor full runs/coarse-weights 1
-      $MCSEG train-cortina-detector "$WORK/full/data" -o "$WORK/cortina-detector" --epochs 15 --max-minutes 25 \
-          --backbone "$WORK/cortina-resnet/cortina_resnet.pt" --seed 0 --no-progress ;;
+      OUT=$WORK/full DETECTOR_OUT=$WORK/cortina-detector bash scripts/train_cortina_detector.sh \
+          --backbone "$WORK/cortina-resnet/cortina_resnet.pt" ;;
     cortina_svm)
       with_vendor half runs/cc-data 0.5
-      $MCSEG train-cortina "$WORK/half/data" -o "$WORK/cortina" --candidates gm --seed 0 --no-progress ;;
+      OUT=$WORK/half CORTINA_OUT=$WORK/cortina bash scripts/train_cortina.sh ;;
     luna_lozoya)  # the bundled weights: OUT=runs/cc-data COUNT_SCALE=0.5 EPOCHS=25 scripts/train_cluster_cnn.sh
       with_vendor half runs/cc-data 0.5
-      $MCSEG train-cluster-cnn "$WORK/half/data" -o "$WORK/cluster-cnn" --epochs 25 --seed 0 --no-progress ;;
+      OUT=$WORK/half CLUSTER_OUT=$WORK/cluster-cnn EPOCHS=25 bash scripts/train_cluster_cnn.sh ;;
     marita_unet)  # scripts/train_unet.sh on the same half folder
       with_vendor half runs/cc-data 0.5
-      $MCSEG train-unet "$WORK/half/data" -o "$WORK/unet" --epochs 100 --max-minutes 30 --seed 0 --no-progress ;;
+      OUT=$WORK/half UNET_OUT=$WORK/unet bash scripts/train_unet.sh ;;
     *) echo "unknown model $model" >&2; exit 2 ;;
   esac
 done
