@@ -292,10 +292,14 @@ def main() -> None:
             summary = {k: v for k, v in summary.items() if k not in drop}
             if model_name == "marita_unet" and truth is not None:
                 summary["dice_on_positive_tiles"] = dice_on_positive_tiles(pred, truth)
-            if reused:  # the stored run's time, not this scoring's
-                summary["wall_seconds"] = stored_seconds.get(name, {}).get(model_name)
+            run_info = pred.parent / "run.json"  # the time of the run that made these predictions, beside them
+            if reused:  # that run's time, not this scoring's (older folders: the store's entry)
+                summary["wall_seconds"] = (json.loads(run_info.read_text())["wall_seconds"] if run_info.is_file()
+                                           else stored_seconds.get(name, {}).get(model_name))
             else:
                 summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+                run_info.write_text(json.dumps({"wall_seconds": summary["wall_seconds"],
+                                                "weights": str(weights_of[model_name])}) + "\n")
             summary["curves"] = stored_curves(curves)
             results[name][model_name] = summary
             curves_by_set.setdefault(name, {})[model_name] = curves
