@@ -1,7 +1,7 @@
 """Does Cortina's retrained object detector, asked about the pipeline's candidates, rank them better?
 (issue 15; a probe that chooses and ships nothing)
 
-    .venv/bin/python benchmarks/detector_fusion_probe.py     # about 10 minutes here, alone
+    .venv/bin/python benchmarks/detector_fusion_probe.py     # about 5 minutes here, alone
     # writes benchmarks/detector_fusion_probe.json, runs/detector-fusion/
 
 Why: trained on the same data (scripts/train_baselines_vendor.sh), Cortina et al.'s RetinaNet-style
