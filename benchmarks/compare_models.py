@@ -250,7 +250,8 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--reuse-predictions", action="store_true",
                         help="score a model's predictions under --out again where every image has one, instead "
-                             "of running it (after a change to the scoring or the plot)")
+                             "of running it (after a change to the scoring or the plot); their seconds are those "
+                             "of the run that made them (run.json beside them)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "compare")
     parser.add_argument("--store", type=Path, default=ROOT / "benchmarks" / "compare_models.json",
                         help="the figures' JSON (default benchmarks/compare_models.json); another file for weights "
