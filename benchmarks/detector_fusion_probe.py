@@ -66,49 +66,43 @@ EVALUATION = ("synthetic", "real-background", "ffdm-like", "vendor-0.07mm")
 WORK = ROOT / "runs" / "detector-fusion"
 
 
-def fused(pipeline_doc: dict, detector_doc: dict, arm: str) -> list[dict]:
-    """The pipeline's calcifications with the ``arm``'s scores (and, for ``union``, the detector's own)."""
-    calcs = [dict(c) for c in pipeline_doc["calcifications"]]
-    if arm == "pipeline":
-        return calcs
+def fused_arms(pipeline_doc: dict, detector_doc: dict) -> dict[str, list[dict]]:
+    """The pipeline's calcifications with each arm's scores (``union`` adds the detector's own)."""
+    calcs = pipeline_doc["calcifications"]
     radius_px = RADIUS_MM / float(np.mean(pipeline_doc["spacing_mm"]))
     dets = detector_doc["calcifications"]
     det_xy = np.array([d["centroid_px"] for d in dets], float).reshape(-1, 2)
     det_score = np.array([d["score"] for d in dets], float)
-    det_tree = cKDTree(det_xy) if len(dets) else None
-    for c in calcs:
-        near = det_tree.query_ball_point(c["centroid_px"], radius_px) if det_tree is not None else []
-        c["score"] = (c["score"] + (float(det_score[near].max()) if near else 0.0)) / 2
-    if arm == "union" and len(dets):
-        own = cKDTree(np.array([c["centroid_px"] for c in pipeline_doc["calcifications"]], float).reshape(-1, 2)) \
-            if calcs else None
-        next_id = max((c["id"] for c in calcs), default=0) + 1
-        for d, xy, s in zip(dets, det_xy, det_score):
-            if own is None or not own.query_ball_point(xy, radius_px):
-                calcs.append({"id": next_id, "centroid_px": d["centroid_px"], "area_mm2": d["area_mm2"],
-                              "score": float(s) / 2, "in_mask": False, "uncertainty": None})
-                next_id += 1
-    return calcs
+    calc_xy = np.array([c["centroid_px"] for c in calcs], float).reshape(-1, 2)
+    near = cKDTree(det_xy).query_ball_point(calc_xy, radius_px) if len(dets) and len(calcs) else [[]] * len(calcs)
+    mean = [dict(c, score=(c["score"] + (float(det_score[idx].max()) if idx else 0.0)) / 2)
+            for c, idx in zip(calcs, near)]
+    alone = (cKDTree(calc_xy).query_ball_point(det_xy, radius_px, return_length=True) == 0 if len(calcs)
+             else np.ones(len(dets), bool)) if len(dets) else np.zeros(0, bool)
+    next_id = max((c["id"] for c in calcs), default=0) + 1
+    extra = [{"id": next_id + k, "centroid_px": dets[i]["centroid_px"], "area_mm2": dets[i]["area_mm2"],
+              "score": float(det_score[i]) / 2, "in_mask": False, "uncertainty": None}
+             for k, i in enumerate(np.flatnonzero(alone))]
+    return {"pipeline": calcs, "mean": mean, "union": mean + extra}
 
 
 def write_arms(pipeline_pred: Path, detector_pred: Path, out: Path) -> dict[str, Path]:
-    """One folder of prediction JSONs per arm (the pipeline's masks linked beside them)."""
-    folders = {}
-    for arm in ARMS:
-        folder = out / arm
+    """One folder of prediction JSONs per arm (the pipeline's masks linked beside them); each pair of
+    predictions is read once."""
+    folders = {arm: out / arm for arm in ARMS}
+    for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-        for path in sorted(pipeline_pred.glob("*.json")):
-            doc = json.loads(path.read_text())
-            det_path = detector_pred / path.name
-            if not det_path.is_file():
-                raise SystemExit(f"{det_path}: the detector has no prediction for this image")
-            doc["calcifications"] = fused(doc, json.loads(det_path.read_text()), arm)
-            (folder / path.name).write_text(json.dumps(doc))
-            mask = path.with_name(path.name[: -len(".json")] + ".mask.nrrd")
-            link = folder / mask.name
+    for path in sorted(pipeline_pred.glob("*.json")):
+        det_path = detector_pred / path.name
+        if not det_path.is_file():
+            raise SystemExit(f"{det_path}: the detector has no prediction for this image")
+        doc = json.loads(path.read_text())
+        mask = path.with_name(path.name[: -len(".json")] + ".mask.nrrd")
+        for arm, calcs in fused_arms(doc, json.loads(det_path.read_text())).items():
+            (folders[arm] / path.name).write_text(json.dumps(doc | {"calcifications": calcs}))
+            link = folders[arm] / mask.name
             if mask.is_file() and not link.exists():
                 link.symlink_to(mask.resolve())
-        folders[arm] = folder
     return folders
 
 
