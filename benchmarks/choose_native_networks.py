@@ -176,6 +176,13 @@ runs/native-alone-judge-b) the shipped native networks alone find not less at 1 
 route with the shipped coarse classifier. Not blind: the fifth run's judge-B figures above were seen
 before it was written; nothing of the networks alone on real anatomy at 0.085-0.094 mm had been.
 Writes benchmarks/native_networks_choice_v8.json.
+
+**Outcome of the eighth run: no** (A: GE 0.905 / 0.191 at 1 / 0.25 FP/image against the coarse route's
+0.681 / 0.549, failed at 0.25; Siemens 0.727 / 0.701 against 0.549 / 0.497, passed; B: 0.657 against
+0.748, failed). Alone, the native networks find the most of any arm tried on the GE crops at 1 FP/image,
+but their strongest false candidates score as high as the calcifications (the native segmentator's
+scores crowd near 1), so the low rates go; and on the phantoms and film of the band they lose. The
+coarse networks keep 0.08 mm and coarser.
 """
 
 from __future__ import annotations
