@@ -204,6 +204,11 @@ runs/native-fused-judge-b): the shipped native networks fused with the shipped c
 1 FP/image than the shipped coarse route. If both pass, fusing the two routes at 0.08-0.11 mm is a lead
 to build into the pipeline (its decision threshold calibrated as the classifiers' are) and judge on the
 evaluation sets; nothing ships from this run itself. Writes benchmarks/native_networks_choice_v9.json.
+
+**Outcome of the ninth run: no lead** (A: GE 0.746 / 0.706 at 1 / 0.25 FP/image against the coarse route's
+0.697 / 0.643, passed; Siemens 0.643 / 0.585 against 0.643 / 0.562, failed at 1; B: 0.792 against 0.797,
+failed by 0.005). Fused, the two routes gain on the GE crops at every rate and from 2 FP/image up
+everywhere, but not where the rule asked on the Siemens crops and the band's phantoms and film.
 """
 
 from __future__ import annotations
