@@ -463,3 +463,52 @@ def test_the_native_networks_alone_decide_at_their_own_decision_threshold():
     alone = Pipeline.from_weights(config=PipelineConfig(use_candidate_classifier=False))
     assert alone.for_input(read_mammogram(DEMO)) is alone  # the native pipeline serves 0.07 mm
     assert alone.score_decision == (native["decision_threshold"], native["cluster_threshold"])
+
+
+def test_flat_areas_are_found_in_blocks_and_never_in_noise():
+    from mcseg.preprocess.flat import flat_mask
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 4096, (400, 300)).astype(np.float32)
+    image[100:200, 50:150] = 0.0  # e.g. a vendor's black background inside the skin margin
+    flat = flat_mask(image, 0.07)
+    assert flat[110:190, 60:140].all()          # its inside, up to a block's side at the edges
+    assert not flat[:95].any() and not flat[205:].any() and not flat[:, 155:].any()
+    within = np.zeros_like(flat)
+    within[250:, :] = True                        # looked for in the breast's bounding box only
+    assert not flat_mask(image, 0.07, within).any()
+
+
+def test_a_flat_area_inside_the_breast_holds_no_calcification(tmp_path, monkeypatch):
+    """The segmentators were never trained on a flat patch and score one 0.97-0.99: a flat area inside
+    the breast mask (a vendor's black background in the skin margin, a crop's padding, a region clipped
+    by an 8-bit copy) became one calcification of hundreds of mm^2. The segmentator is not run there."""
+    from scipy import ndimage as ndi
+
+    from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
+    import mcseg.preprocess.frame as frame_module
+
+    mammo = read_mammogram(DEMO)
+    inside = ndi.binary_erosion(breast_mask(mammo.pixels, 0.07), iterations=200)
+    r, c = np.argwhere(inside)[int(inside.sum()) // 2]
+    square = (slice(r - 120, r + 120), slice(c - 120, c + 120))  # 17 mm, deep in the breast
+    pixels = mammo.pixels.copy()
+    pixels[square] = np.median(pixels[square])  # clipped flat, at the tissue's own level
+    path = tmp_path / "flat.dcm"
+    write_mammogram_dicom(path, pixels.astype(np.uint16), spacing_mm=mammo.spacing_mm)
+    alone = Pipeline.from_weights(DEFAULT_NATIVE_WEIGHTS_DIR / "detector.pt",
+                                  DEFAULT_NATIVE_WEIGHTS_DIR / "segmentator.pt", classifier_path=None,
+                                  coarse_dir=None, native_dir=None)
+
+    def in_square(result, margin_px=0):
+        return [x for x in result.calcifications
+                if r - 120 + margin_px <= x["centroid_px"][0] < r + 120 - margin_px
+                and c - 120 + margin_px <= x["centroid_px"][1] < c + 120 - margin_px]
+
+    guarded = alone.run(read_mammogram(path))
+    assert guarded.frame.flat.sum() > 200 * 200
+    assert not in_square(guarded, margin_px=15)  # at its edge the tissue's own edge may be listed
+    assert all(x["area_mm2"] < 5 for x in in_square(guarded))
+    monkeypatch.setattr(frame_module, "flat_mask", lambda pixels, spacing_mm, within=None: np.zeros(pixels.shape, bool))
+    unguarded = alone.run(read_mammogram(path))  # as before: the square is one big, confident "calcification"
+    assert any(x["area_mm2"] > 50 and x["score"] > 0.9 for x in in_square(unguarded, margin_px=15))

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from mcseg.io.reader import Mammogram
 from mcseg.preprocess.breast import breast_mask
+from mcseg.preprocess.flat import flat_mask
 from mcseg.preprocess.normalise import normalise_intensities
 
 #: Spacings within this relative difference of the working one are not resampled.
@@ -30,6 +31,9 @@ class WorkingFrame:
     input_spacing_mm: tuple[float, float]
     spacing_mm: tuple[float, float]        # actual working pixel size (row, col)
     flipped: bool                          # mirrored left-right so the chest wall is on the left
+    #: bool, same shape: breast pixels in a flat area (one value; :mod:`mcseg.preprocess.flat`), where
+    #: no calcification can be and the segmentator is not run. None: not looked for.
+    flat: np.ndarray | None = None
 
     @property
     def breast_cm2(self) -> float:
@@ -120,9 +124,11 @@ def to_working_frame(
     """Build the working frame of ``mammo``."""
     spacing = mammo.spacing_mm
     breast = breast_mask(mammo.pixels, min(spacing))
+    flat = flat_mask(mammo.pixels, min(spacing), within=breast) & breast
     flipped = normalise_laterality and chest_wall_on_right(breast)
     pixels = mammo.pixels[:, ::-1] if flipped else mammo.pixels
     breast = breast[:, ::-1] if flipped else breast
+    flat = flat[:, ::-1] if flipped else flat
 
     rows, cols = mammo.shape
     target = (
@@ -134,6 +140,7 @@ def to_working_frame(
         target = (rows, cols)
         work = np.ascontiguousarray(pixels, dtype=np.float32)
         work_breast = np.ascontiguousarray(breast)
+        work_flat = np.ascontiguousarray(flat)
     else:
         tensor = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None]
         antialias = target[0] < rows
@@ -141,6 +148,10 @@ def to_working_frame(
                              antialias=antialias)[0, 0].numpy()
         mask_t = torch.from_numpy(np.ascontiguousarray(breast, dtype=np.uint8))[None, None]
         work_breast = F.interpolate(mask_t, size=target, mode="nearest-exact")[0, 0].numpy().astype(bool)
+        work_flat = np.zeros(target, dtype=bool)
+        if flat.any():
+            flat_t = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.uint8))[None, None]
+            work_flat = F.interpolate(flat_t, size=target, mode="nearest-exact")[0, 0].numpy().astype(bool)
     actual = (rows * spacing[0] / target[0], cols * spacing[1] / target[1])
     image = normalise_intensities(work, work_breast, float(np.mean(actual)))
     return WorkingFrame(
@@ -150,4 +161,5 @@ def to_working_frame(
         input_spacing_mm=spacing,
         spacing_mm=actual,
         flipped=bool(flipped),
+        flat=work_flat,
     )
