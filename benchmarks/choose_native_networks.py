@@ -225,6 +225,11 @@ rule's judge-B recipe, seeds 3491 and 3493, runs/native-fused-judge-b-fine): the
 fused with the shipped coarse route not less at 1 FP/image than the shipped native route. If both pass,
 it is a lead to build (and to time: speed.py's 3328 x 4084 image would pay the coarse route on top of
 the native one); nothing ships from this run. Writes benchmarks/native_networks_choice_v10.json.
+
+**Outcome of the tenth run: no lead** (A: GE 0.573 / 0.394 at 1 / 0.25 FP/image against the native
+route's 0.512 / 0.442, failed at 0.25; Siemens 0.748 / 0.645 against 0.751 / 0.684, failed; B: 0.852
+against 0.855, failed). The coarse route's opinion helps the native one only on the GE crops at 1 FP/image
+and up; at the low rates it costs everywhere.
 """
 
 from __future__ import annotations
