@@ -28,12 +28,13 @@ FLAT_MIN_SIDE_PX = 5
 
 
 def flat_mask(pixels: np.ndarray, spacing_mm: float, within: np.ndarray | None = None) -> np.ndarray:
-    """bool, ``pixels``' shape: True inside the squares of FLAT_SIDE_MM (a grid of them) that hold one value;
+    """bool, ``pixels``' shape: True inside the squares of FLAT_SIDE_MM (a grid of them) in which no pixel
+    differs from its left or upper neighbour (so one value, bordered on those sides by the same value);
     looked for only in the bounding box of ``within`` (the breast mask) where one is given.
 
-    A grid of squares rather than a square around every pixel: the same answer up to a square's side
-    at a flat area's edge, in one pass over the image instead of four sliding filters (0.1 s against
-    0.3 s on a 4432 x 2864 film here)."""
+    A grid of squares and neighbour comparisons rather than a max and a min filter around every pixel:
+    the same answer up to a square's side at a flat area's edge, at a fraction of the cost (0.04 s against
+    0.15 s for block maxima and minima, 0.3 s for the filters, on a 3328 x 4084 image here)."""
     out = np.zeros(pixels.shape, dtype=bool)
     r0, c0, r1, c1 = 0, 0, *pixels.shape
     if within is not None:
@@ -43,7 +44,12 @@ def flat_mask(pixels: np.ndarray, spacing_mm: float, within: np.ndarray | None =
         r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     side = max(FLAT_MIN_SIDE_PX, int(round(FLAT_SIDE_MM / spacing_mm)))
     r, c = (r1 - r0) // side * side, (c1 - c0) // side * side
-    blocks = pixels[r0 : r0 + r, c0 : c0 + c].reshape(r // side, side, c // side, side)
-    flat = blocks.max(axis=(1, 3)) == blocks.min(axis=(1, 3))
+    if r == 0 or c == 0:
+        return out
+    box = pixels[r0 : r0 + r, c0 : c0 + c]
+    changes = np.zeros((r, c), dtype=bool)
+    np.not_equal(box[:, 1:], box[:, :-1], out=changes[:, 1:])
+    changes[1:, :] |= box[1:, :] != box[:-1, :]
+    flat = ~changes.reshape(r // side, side, c // side, side).any(axis=(1, 3))
     out[r0 : r0 + r, c0 : c0 + c] = np.repeat(np.repeat(flat, side, axis=0), side, axis=1)
     return out
