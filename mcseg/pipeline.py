@@ -553,7 +553,7 @@ class Pipeline:
             coarse = frame.mask_to_working(result.mask.astype(bool))
             margin = max(1, round(FINE_OUTLINE_MARGIN_MM / self.config.working_spacing_mm))
             grown = ndi.binary_dilation(coarse, iterations=margin)
-            prob = self.segment(frame, grown & (frame.breast if frame.flat is None else frame.breast & ~frame.flat))
+            prob = self.segment(frame, grown & frame.segmentable)
         rows, cols = frame.to_working_px(*np.array([c["centroid_px"] for c in in_mask]).T)
         owners = np.stack([np.round(rows), np.round(cols)], axis=1).astype(int)
         drawn, areas_px = refine_outlines(coarse, prob, self.config.operating_threshold, margin, owners, grown)
@@ -666,8 +666,8 @@ class Pipeline:
     ) -> np.ndarray:
         """Pixels the segmentator classifies: flagged windows (or the whole breast) within the ROI, less
         the breast's flat areas (:mod:`mcseg.preprocess.flat`)."""
-        breast = frame.breast if frame.flat is None else frame.breast & ~frame.flat
-        region = breast.copy() if detection is None else detection.region_mask(frame.image.shape) & breast
+        region = frame.segmentable.copy() if detection is None \
+            else detection.region_mask(frame.image.shape) & frame.segmentable
         if roi_px is not None:
             region &= self._roi_mask(frame, roi_px)
         return region

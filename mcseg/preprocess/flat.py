@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Side of the square that must hold a single value for its centre to be flat. Ours: 0.35 mm, about
-#: the smallest calcification a reader marks, so a flat square cannot hide one.
+#: Side of the grid's squares, each flat or not as a whole. Ours: 0.35 mm, about the smallest
+#: calcification a reader marks, so a flat square cannot hide one.
 FLAT_SIDE_MM = 0.35
 #: At least this many pixels a side (5 x 5 = 25 equal values): fewer could be equal by chance in
 #: smooth 8-bit tissue at a coarse pixel.

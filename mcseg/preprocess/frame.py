@@ -36,6 +36,11 @@ class WorkingFrame:
     flat: np.ndarray | None = None
 
     @property
+    def segmentable(self) -> np.ndarray:
+        """The breast less its flat areas: where the segmentator may look."""
+        return self.breast if self.flat is None else self.breast & ~self.flat
+
+    @property
     def breast_cm2(self) -> float:
         """Breast area in cm^2 (the operating points are calibrated per typical breast area)."""
         return float(self.breast.sum()) * float(np.prod(self.spacing_mm)) / 100.0
