@@ -841,6 +841,88 @@ def fused_rule(args) -> None:
     print(json.dumps({"passes": passes, "lead": result["lead"]}))
 
 
+def retro_intervals(args) -> None:
+    """The eighth to tenth rules' arms again, each vendor's judge crops of two draws pooled, with paired
+    bootstrap intervals of the differences (mcseg.evaluation.bootstrap_difference; chooses nothing): how
+    sure were those verdicts? With today's code (the flat-area guard, which the eighth run did not have).
+    Writes benchmarks/native_rule_intervals.json."""
+    from mcseg.evaluation import bootstrap_difference
+
+    work, other = ROOT / "runs" / "native-networks-aug", {"ge": "siemens", "siemens": "ge"}
+    segmentator_score = scorer(Path("no classifier"))
+    points = (0.25, 1.0)
+
+    def alone(folder: Path) -> Pipeline:
+        return Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt", classifier_path=None,
+                                     coarse_dir=None, native_dir=None)
+
+    def arms(images: list[Path], first: tuple[Pipeline, object], second: tuple[Pipeline, object]) -> dict:
+        """Per image: the first route alone, the second alone, and the two fused around the first's candidates."""
+        def harvested(pipeline: Pipeline) -> list[dict]:  # folder by folder: each image's truth lies beside it
+            folders = list(dict.fromkeys(image.parent for image in images))
+            return [item for f in folders for item in vf.harvest_scored(pipeline, [i for i in images if i.parent == f], f)]
+
+        found = list(zip(harvested(first[0]), harvested(second[0])))
+        score = lambda f, item: f(item["features"]) if len(item["features"]) else np.zeros(0)  # noqa: E731
+        out = {"first": [], "second": [], "fused": []}
+        for a, b in found:
+            sa, sb = score(first[1], a), score(second[1], b)
+            out["first"].append(vf._match(a, sa)[0])
+            out["second"].append(vf._match(b, sb)[0])
+            out["fused"].append(vf._match(*fused(a, sa, b, sb))[0])
+        return out
+
+    def report(m: dict, names: dict[str, str], draws: dict[str, list[int]]) -> dict:
+        result = {names[k]: vf.sensitivities(v) for k, v in m.items()}
+        for arm, base in (("second", "first"), ("fused", "first")):
+            result[f"{names[arm]} minus {names[base]}"] = bootstrap_difference(m[arm], m[base], points)
+        result["per draw, at 1 FP/image"] = {
+            draw: {names[k]: vf.sensitivities([v[i] for i in idx])["1"] for k, v in m.items()}
+            for draw, idx in draws.items()}
+        return result
+
+    out = {}
+    coarse_networks = coarse_networks_2_views()
+    band = {"first": "coarse route", "second": "native networks alone", "fused": "fused (ninth rule)"}
+    for vendor in ("ge", "siemens"):
+        folders = [ROOT / "runs" / d / f"train-{vendor}" for d in ("native-alone-judge-a", "native-fused-judge-a")]
+        images = [p for f in folders for p in sorted(f.glob("*.dcm"))]
+        m = arms(images, (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)),
+                 (alone(work / other[vendor] / "model"), segmentator_score))
+        n = len(images) // 2
+        out[f"0.08-0.11 mm, {vendor}, 24 crops"] = report(m, band, {"eighth": list(range(n)),
+                                                                    "ninth": list(range(n, 2 * n))})
+        print(vendor, json.dumps(out[f"0.08-0.11 mm, {vendor}, 24 crops"]), flush=True)
+    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
+                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
+    images = [p for d in ("native-alone-judge-b", "native-fused-judge-b") for p in sorted((ROOT / "runs" / d / "data").glob("*.dcm"))]
+    m = arms(images, (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
+             (alone(NATIVE_DIR), segmentator_score))
+    out["0.08-0.11 mm, phantoms and film, 48"] = report(m, band, {"eighth": list(range(24)), "ninth": list(range(24, 48))})
+    print(json.dumps(out["0.08-0.11 mm, phantoms and film, 48"]), flush=True)
+
+    fine_band = {"first": "native route", "second": "coarse route", "fused": "fused (tenth rule)"}
+    fit_folders = fine_fit_folders()
+    for vendor in ("ge", "siemens"):
+        folders = [ROOT / "runs" / d / f"train-{vendor}" for d in ("native-confirm", "native-fused-judge-a-fine")]
+        images = [p for f in folders for p in sorted(f.glob("*.dcm"))]
+        m = arms(images, folder_classifier(work / other[vendor], fit_folders, (other[vendor],)),
+                 (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)))
+        n = len(images) // 2
+        out[f"0.07 mm, {vendor}, 24 crops"] = report(m, fine_band, {"fourth": list(range(n)),
+                                                                   "tenth": list(range(n, 2 * n))})
+        print(vendor, json.dumps(out[f"0.07 mm, {vendor}, 24 crops"]), flush=True)
+    native_route = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt", coarse_dir=None,
+                                         native_dir=None)
+    images = [p for d in ("native-judge", "native-fused-judge-b-fine") for p in sorted((ROOT / "runs" / d / "data").glob("*.dcm"))]
+    m = arms(images, (native_route, scorer(NATIVE_DIR / CLASSIFIER_FILE)),
+             (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)))
+    out["0.06-0.075 mm, phantoms and film, 48"] = report(m, fine_band, {"fourth": list(range(24)),
+                                                                        "tenth": list(range(24, 48))})
+    print(json.dumps(out["0.06-0.075 mm, phantoms and film, 48"]), flush=True)
+    (ROOT / "benchmarks" / "native_rule_intervals.json").write_text(json.dumps(out, indent=1))
+
+
 def mid_fit(work: Path, folders: dict[str, list], keys: tuple[str, ...]) -> tuple[Pipeline, object]:
     """The networks of ``work`` and a classifier fitted on ``folders[keys]`` alone (no 0.05-0.075 mm folder),
     saved in work/mid-classifier/."""
@@ -935,6 +1017,9 @@ def main() -> None:
                         help="the ninth rule: 0.08-0.11 mm, the coarse route fused with the native networks alone")
     parser.add_argument("--fused-native", action="store_true",
                         help="the tenth rule: 0.06-0.08 mm, the native route fused with the coarse route")
+    parser.add_argument("--retro-intervals", action="store_true",
+                        help="the eighth to tenth rules' arms on two draws of judge images pooled, with paired "
+                             "bootstrap intervals (chooses nothing)")
     parser.add_argument("--calibrate", action="store_true",
                         help="refit the adopted classifier with the crops' breast areas (its operating point per "
                              "typical mammogram) and publish it")
@@ -959,6 +1044,8 @@ def main() -> None:
         return fused_rule(args)
     if args.fused_native:
         return fused_native_rule(args)
+    if args.retro_intervals:
+        return retro_intervals(args)
     if args.augment:
         args.classifier = "folder"
         if args.out == ROOT / "runs" / "native-networks":

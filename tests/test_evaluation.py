@@ -47,3 +47,21 @@ def test_dice():
     assert pixel_dice(a, a) == 1.0
     assert pixel_dice(a, np.zeros_like(a)) == 0.0
     assert pixel_dice(np.zeros_like(a), np.zeros_like(a)) == 1.0
+
+
+def test_paired_bootstrap_of_a_difference_between_two_arms():
+    from mcseg.evaluation import ImageMatch, bootstrap_difference
+
+    rng = np.random.default_rng(1)
+    images = []
+    for _ in range(20):  # 10 calcifications per image, every one found, and 10 false positives
+        hits = np.r_[np.ones(10, bool), np.zeros(10, bool)]
+        images.append((rng.random(20), hits))
+    same = [ImageMatch(s, h, 10) for s, h in images]
+    assert bootstrap_difference(same, same, (1.0,), n_boot=200)["1"] == {"difference": 0.0, "ci95": [0.0, 0.0]}
+    # arm a ranks every calcification above every false positive, arm b at random
+    better = [ImageMatch(np.where(h, 1.0 + s, s), h, 10) for s, h in images]
+    out = bootstrap_difference(better, same, (0.25, 1.0), n_boot=200)["1"]
+    assert out["difference"] > 0.3 and out["ci95"][0] > 0.2
+    with pytest.raises(ValueError):
+        bootstrap_difference(better, same[:5], (1.0,))

@@ -259,3 +259,30 @@ def bootstrap_froc(
     lo, hi = np.percentile(arr, [2.5, 97.5], axis=0)
     keys = [f"{f:g}" for f in fppi_points] + ["aufroc"]
     return {k: [round(float(a), 3), round(float(b), 3)] for k, a, b in zip(keys, lo, hi)}
+
+
+def bootstrap_difference(
+    matches_a: list[ImageMatch],
+    matches_b: list[ImageMatch],
+    fppi_points: tuple[float, ...],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, dict[str, float | list[float]]]:
+    """Sensitivity of arm a minus arm b at each of ``fppi_points``, on the same images (``matches_a[i]``
+    and ``matches_b[i]`` are one image), with its paired image-level bootstrap 95% interval: both arms
+    are scored on each resample of the images, so what the images share cancels. Whether an arm beats
+    another by a margin should be asked of the interval, not of the two point values alone."""
+    if len(matches_a) != len(matches_b):
+        raise ValueError(f"paired arms need the same images: {len(matches_a)} against {len(matches_b)}")
+    rng = np.random.default_rng(seed)
+    n = len(matches_a)
+
+    def difference(index) -> list[float]:
+        a, b = froc([matches_a[i] for i in index]), froc([matches_b[i] for i in index])
+        return [a.sensitivity_at(f) - b.sensitivity_at(f) for f in fppi_points]
+
+    observed = difference(range(n))
+    rows = [difference(rng.integers(0, n, size=n)) for _ in range(n_boot)]
+    lo, hi = np.percentile(np.asarray(rows), [2.5, 97.5], axis=0)
+    return {f"{f:g}": {"difference": round(float(d), 4), "ci95": [round(float(x), 4), round(float(y), 4)]}
+            for f, d, x, y in zip(fppi_points, observed, lo, hi)}
