@@ -923,6 +923,31 @@ def retro_intervals(args) -> None:
     (ROOT / "benchmarks" / "native_rule_intervals.json").write_text(json.dumps(out, indent=1))
 
 
+def calibrate_alone() -> None:
+    """defaults.NATIVE_ALONE_DECISION_THRESHOLD, the decision threshold of the site option that sends native FFDM of
+    0.08 to <0.11 mm to the native networks alone: 1 false positive per typical mammogram (as every shipped
+    threshold) on the vendor-fold crops of the GE and Siemens files at their own pixel (runs/vendor-fold, 6 each,
+    the files' own calcifications as ignore circles), which the native networks did not train on. Prints it."""
+    from mcseg.defaults import CALIBRATION_TARGET_FPPI
+    from mcseg.evaluation import froc
+    from mcseg.training.calibrate import fp_per_image, threshold_within
+
+    alone = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt", classifier_path=None,
+                                  coarse_dir=None, native_dir=None)
+    coarse = vf.RANGES["coarse"]
+    found = []
+    for vendor in ("ge", "siemens"):
+        folder = vf.make_vendor_crops(ROOT / "runs" / "vendor-fold", coarse, vendor)
+        pattern = f"{vendor}-train-{round(coarse.vendors[vendor][1][0] * 1000)}um_*.dcm"
+        found += vf.harvest_scored(alone, sorted(folder.glob(pattern)), folder)
+    curve = froc(vf.matches(found, scorer(Path("no classifier"))))
+    target = fp_per_image(CALIBRATION_TARGET_FPPI, [item["breast_cm2"] for item in found])
+    threshold = threshold_within(curve, target)
+    print(json.dumps({"images": len(found), "calcifications": curve.n_truth, "fp_per_image": target,
+                      "decision_threshold": round(threshold, 4),
+                      "sensitivity_there": round(float(curve.sensitivity_at(target)), 3)}))
+
+
 def mid_fit(work: Path, folders: dict[str, list], keys: tuple[str, ...]) -> tuple[Pipeline, object]:
     """The networks of ``work`` and a classifier fitted on ``folders[keys]`` alone (no 0.05-0.075 mm folder),
     saved in work/mid-classifier/."""
@@ -1020,6 +1045,9 @@ def main() -> None:
     parser.add_argument("--retro-intervals", action="store_true",
                         help="the eighth to tenth rules' arms on two draws of judge images pooled, with paired "
                              "bootstrap intervals (chooses nothing)")
+    parser.add_argument("--calibrate-alone", action="store_true",
+                        help="print the decision threshold of the native networks alone at 0.08-0.11 mm "
+                             "(defaults.NATIVE_ALONE_DECISION_THRESHOLD)")
     parser.add_argument("--calibrate", action="store_true",
                         help="refit the adopted classifier with the crops' breast areas (its operating point per "
                              "typical mammogram) and publish it")
@@ -1046,6 +1074,8 @@ def main() -> None:
         return fused_native_rule(args)
     if args.retro_intervals:
         return retro_intervals(args)
+    if args.calibrate_alone:
+        return calibrate_alone()
     if args.augment:
         args.classifier = "folder"
         if args.out == ROOT / "runs" / "native-networks":

@@ -97,8 +97,12 @@ def main() -> None:
                         help="list every sub-threshold probability peak at least MM apart as a candidate "
                              "(PipelineConfig.candidate_peak_separation_mm; default: one per region); use with "
                              "--no-store or --no-candidate-classifier, the classifiers were fitted without it")
+    parser.add_argument("--native-alone-below-mm", type=float, metavar="MM",
+                        help="the site option PipelineConfig.native_alone_below_mm (native FFDM of 0.08 to <MM mm "
+                             "to the native networks alone; figures go to benchmarks/evaluation_native_alone.json)")
     args = parser.parse_args()
-    config = PipelineConfig(candidate_peak_separation_mm=args.candidate_peaks_mm)
+    config = PipelineConfig(candidate_peak_separation_mm=args.candidate_peaks_mm,
+                            native_alone_below_mm=args.native_alone_below_mm)
     pipeline = Pipeline.from_weights(args.weights / "detector.pt" if args.weights else None,
                                      args.weights / "segmentator.pt" if args.weights else None, config,
                                      **({"classifier_path": None} if args.no_candidate_classifier else {}))
@@ -113,6 +117,8 @@ def main() -> None:
                                    else "evaluation.json")
     if args.score_background_findings:
         store = store.with_name(store.stem + "_scored.json")
+    if args.native_alone_below_mm is not None:
+        store = store.with_name("evaluation_native_alone.json")
     merged = json.loads(store.read_text()) if store.is_file() and not args.no_store else {}
     merged.update(results)
     if not args.no_store:

@@ -7,7 +7,8 @@ The GE and Siemens vendor samples hold real calcifications of their own, reviewe
 (not a radiologist) and listed as 13 finding circles (23 calcifications; the Siemens file is the field of
 a stereotactic biopsy of a cluster) in tests/data/ffdm-vendor/background_findings.json, with 6 doubtful
 spots. Each whole file is segmented with the defaults, at its own pixel (0.094 / 0.085 mm: the coarse
-networks) and resampled to 0.07 mm (the native networks), and for every finding circle it says whether a
+networks) and resampled to 0.07 mm (the native networks), and at its own pixel with the site option
+--native-alone-below-mm 0.11 (the native networks alone), and for every finding circle it says whether a
 calcification in the mask (the operating point) or any listed candidate lies inside it; detections in the
 mask outside every finding and doubtful circle are counted as well (false positives, or calcifications
 the review missed).
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from mcseg.io import read_mammogram
+from mcseg.defaults import PipelineConfig
 from mcseg.pipeline import Pipeline
 
 import evaluate_default as ed
@@ -70,12 +72,14 @@ SWEEP = (0.5, 0.3, 0.2, 0.1)
 def main() -> None:
     review = json.loads(ed.BACKGROUND_FINDINGS["ffdm-like"].read_text())["files"]
     pipeline = Pipeline.from_weights()
+    native_alone = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11))  # the site option
     resampled = ed.vendor_files_at(ROOT / "runs" / "vendor-real-findings" / "0.07mm", FINE_MM)
     out = {"what": __doc__.split("\n\n")[1].replace("\n", " "), "files": {}, "sweep": {}}
     for name, entry in review.items():
         own = entry["spacing_mm"]
         out["files"][name] = {"own pixel": check(pipeline, ed.VENDOR / name, entry, 1.0),
-                              "0.07 mm": check(pipeline, resampled[name], entry, own / FINE_MM)}
+                              "0.07 mm": check(pipeline, resampled[name], entry, own / FINE_MM),
+                              "own pixel, --native-alone-below-mm 0.11": check(native_alone, ed.VENDOR / name, entry, 1.0)}
         for where, r in out["files"][name].items():
             print(f"{name} at {where} ({r['served_by']}): {r['found_in_mask']} of {len(r['findings'])} findings in "
                   f"the mask, {r['found_listed']} listed; {r['other_detections_in_mask']} other detections in the "

@@ -184,6 +184,21 @@ RETRAINED_FINE_MAX_SPACING_MM = 0.08
 FINE_OUTLINE = True
 FINE_OUTLINE_MAX_SPACING_MM = 0.1
 FINE_OUTLINE_MARGIN_MM = 0.5
+#: A site option, off by default (None): native FFDM from RETRAINED_FINE_MAX_SPACING_MM up to (not
+#: including) this pixel size goes to the native networks alone (no candidate classifier), upsampled to
+#: 0.07 mm, instead of the coarse networks. Ours (2026-12-07, eighth session; README, Native weights):
+#: held out by vendor on 24 crops per vendor of the real GE (0.094 mm) and Siemens (0.085 mm) files at
+#: their own pixel, the native networks alone found 0.905 and 0.767 at 1 FP/image against the coarse
+#: route's 0.685 and 0.583, but 0.708 against 0.773 on phantoms and film of 0.08-0.11 mm; so not the
+#: default (benchmarks/native_networks_choice_v8.json), an option for sites whose images of those pixels
+#: are real digital detector images. 0.11 mm is where no FFDM detector's pixel lies.
+NATIVE_ALONE_BELOW_MM: float | None = None
+#: Its decision threshold on the native segmentator's score: 1 false positive per typical mammogram
+#: (CALIBRATION_TARGET_FPPI) on the 12 vendor-fold crops of the two files at their own pixel
+#: (runs/vendor-fold; 0.848 of their calcifications found there), which the native networks did not
+#: train on though they saw other crops of the same two breasts. Measured by
+#: benchmarks/choose_native_networks.py --calibrate-alone.
+NATIVE_ALONE_DECISION_THRESHOLD = 0.9848
 
 #: Plausible pixel sizes of a mammogram, in mm. Ours: FFDM detectors have
 #: 0.05-0.1 mm pixels, digitised film 0.025-0.05 mm, mini-MIAS is stored at
@@ -460,6 +475,9 @@ class PipelineConfig:
     #: Inputs whose own pixel is at least this go to the coarse weights where they are shipped. A site
     #: whose 0.06-0.08 mm images are film sets 0.08.
     coarse_input_min_spacing_mm: float = COARSE_INPUT_MIN_SPACING_MM
+    #: Native FFDM from RETRAINED_FINE_MAX_SPACING_MM up to this pixel goes to the native networks alone
+    #: (NATIVE_ALONE_BELOW_MM; None: to the coarse weights, the default).
+    native_alone_below_mm: float | None = NATIVE_ALONE_BELOW_MM
     #: Outline what the coarse weights keep with the 0.07 mm segmentator (FINE_OUTLINE).
     fine_outline: bool = FINE_OUTLINE
     #: The segmentator score at which a kept calcification's own mask is drawn, at least the operating

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered, refine_outlines
 from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, FINE_OUTLINE_MARGIN_MM, FINE_OUTLINE_MAX_SPACING_MM,
-                            INFERENCE_BACKENDS, RETRAINED_FINE_MAX_SPACING_MM, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD,
-                            PipelineConfig)
+                            INFERENCE_BACKENDS, NATIVE_ALONE_DECISION_THRESHOLD, RETRAINED_FINE_MAX_SPACING_MM,
+                            SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META,
                                 CandidateClassifier, candidate_features, classifier_beside, peaks_of)
@@ -241,6 +241,8 @@ class Pipeline:
         self.coarse = coarse
         #: Serves the fine route's inputs that :meth:`covers` says this pipeline's site labels do not.
         self.fallback = fallback
+        #: The native networks alone, for config.native_alone_below_mm (:meth:`route_of`); None: off.
+        self.native_alone: "Pipeline | None" = None
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
@@ -309,10 +311,19 @@ class Pipeline:
             native_dir = (DEFAULT_NATIVE_WEIGHTS_DIR if bundled and not forced and default_routing
                           and fallback_weights is None and coarse_weights is not None else None)
         if native_dir is not None and (Path(native_dir) / "segmentator.pt").is_file():
-            return cls.from_weights(Path(native_dir) / "detector.pt", Path(native_dir) / "segmentator.pt", config,
-                                    classifier_path, coarse_dir=None, coarse_weights=coarse_weights,
-                                    fallback_weights=(DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS),
-                                    native_dir=None)
+            native = cls.from_weights(Path(native_dir) / "detector.pt", Path(native_dir) / "segmentator.pt", config,
+                                      classifier_path, coarse_dir=None, coarse_weights=coarse_weights,
+                                      fallback_weights=(DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS),
+                                      native_dir=None)
+            if config is not None and config.native_alone_below_mm is not None:
+                alone = cls.from_weights(Path(native_dir) / "detector.pt", Path(native_dir) / "segmentator.pt",
+                                         config.with_(use_candidate_classifier=False), None, coarse_dir=None,
+                                         native_dir=None)
+                # Its decisions at its own calibrated point (defaults.NATIVE_ALONE_DECISION_THRESHOLD), the
+                # operating threshold listing the candidates and admitting cluster members as for 0.07 mm.
+                alone.score_decision = (NATIVE_ALONE_DECISION_THRESHOLD, alone.config.operating_threshold)
+                native.native_alone = alone
+            return native
         if coarse_weights is not None and not forced and Path(coarse_weights[1]).is_file():
             coarse = cls.from_weights(*coarse_weights, config, classifier_path, coarse_dir=None, native_dir=None)
         fallback = None
@@ -369,6 +380,7 @@ class Pipeline:
         twin.given_config = self.given_config.with_(**changes)
         twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
         twin.fallback = self.fallback.with_decisions(**changes) if self.fallback is not None else None
+        twin.native_alone = self.native_alone.with_decisions(**changes) if self.native_alone is not None else None
         return twin
 
     @property
@@ -387,9 +399,13 @@ class Pipeline:
         return edge
 
     def route_of(self, spacing_mm: tuple[float, float]) -> str:
-        """Which networks find the calcifications of an input of this pixel size: ``coarse`` from
-        :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``."""
-        if self.coarse is not None and min(spacing_mm) >= self.coarse_from_mm():
+        """Which networks find the calcifications of an input of this pixel size: ``native-alone`` from
+        :meth:`coarse_from_mm` up to ``config.native_alone_below_mm`` where that option is on, ``coarse``
+        from :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``."""
+        size = min(spacing_mm)
+        if self.native_alone is not None and self.coarse_from_mm() <= size < self.config.native_alone_below_mm:
+            return "native-alone"
+        if self.coarse is not None and size >= self.coarse_from_mm():
             return "coarse"
         return "fine"
 
@@ -418,9 +434,13 @@ class Pipeline:
         return self.served_at(mammo.spacing_mm)
 
     def served_at(self, spacing_mm: tuple[float, float]) -> "Pipeline":
-        """The pipeline that serves inputs of this pixel size: the coarse one (:meth:`route_of`), else this
-        one where it :meth:`covers` the pixel band or there is no fallback, else the fallback."""
-        if self.route_of(spacing_mm) == "coarse":
+        """The pipeline that serves inputs of this pixel size: the native networks alone or the coarse ones
+        (:meth:`route_of`), else this one where it :meth:`covers` the pixel band or there is no fallback, else
+        the fallback."""
+        route = self.route_of(spacing_mm)
+        if route == "native-alone":
+            return self.native_alone
+        if route == "coarse":
             return self.coarse
         if self.fallback is not None and not self.covers(spacing_mm):
             return self.fallback
@@ -429,7 +449,8 @@ class Pipeline:
     def routes(self) -> list[dict[str, Any]]:
         """The pixel bands of the inputs and the networks that serve each, finest first: ``from_mm``
         (inclusive), ``below_mm`` (None: no upper end) and what :meth:`served_at` gives there."""
-        edges = sorted({self.config.coarse_input_min_spacing_mm, self.coarse_from_mm()})
+        edges = sorted({self.config.coarse_input_min_spacing_mm, self.coarse_from_mm()}
+                       | ({self.config.native_alone_below_mm} if self.native_alone is not None else set()))
         bounds = [0.0, *edges, None]
         bands: list[dict[str, Any]] = []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
@@ -444,6 +465,7 @@ class Pipeline:
                           "working_spacing_mm": cfg.working_spacing_mm, "symmetry_views": cfg.segmentator_symmetries,
                           "candidate_classifier": served.classifier is not None,
                           "operating_point": (served.classifier.operating_threshold if served.classifier is not None
+                                              else served.score_decision[0] if served.score_decision is not None
                                               else cfg.operating_threshold)})
         return bands
 

@@ -209,3 +209,39 @@ def test_the_routes_of_the_bundled_pipeline_and_mcseg_weights(tmp_path, capsys):
     assert "0.06 to <0.08 mm      mcseg/weights/native" in out and "0.08 mm and coarser   mcseg/weights/coarse" in out
     assert f"{DEMO}: 0.07 x 0.07 mm (PixelSpacing) -> mcseg/weights/native at 0.07 mm" in out
     assert f"{bad}: error" in err
+
+
+def test_a_site_sends_native_ge_and_siemens_pixels_to_the_native_networks_alone(tmp_path, capsys):
+    """--native-alone-below-mm 0.11 (off by default): native FFDM of 0.08 to <0.11 mm goes to the native
+    networks without a classifier, at their own calibrated decision threshold, upsampled to 0.07 mm;
+    coarser inputs stay with the coarse weights, finer ones with theirs."""
+    from mcseg.cli import main as cli_main
+    from mcseg.defaults import NATIVE_ALONE_DECISION_THRESHOLD
+    from mcseg.io import read_mammogram
+    from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
+
+    assert Pipeline.from_weights().native_alone is None  # off by default
+    pipeline = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11))
+    assert [(r["from_mm"], r["below_mm"], r["candidate_classifier"]) for r in pipeline.routes()] == [
+        (0.0, COARSE_INPUT_MIN_SPACING_MM, True), (COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM, True),
+        (RETRAINED_FINE_MAX_SPACING_MM, 0.11, False), (0.11, None, True)]
+    alone = pipeline.served_at((0.094, 0.094))
+    assert alone is pipeline.native_alone and alone.classifier is None
+    assert alone.score_decision[0] == NATIVE_ALONE_DECISION_THRESHOLD
+    assert pipeline.served_at((0.12, 0.12)) is pipeline.coarse and pipeline.served_at((0.07, 0.07)) is pipeline
+
+    pixels = read_mammogram(DEMO).pixels[300:800, 200:700].astype(np.uint16)
+    image = write_mammogram_dicom(tmp_path / "ge_like.dcm", pixels, spacing_mm=(0.094, 0.094))
+    result = pipeline.run(read_mammogram(image))
+    assert Path(result.weights["segmentator"]["path"]).parent == DEFAULT_NATIVE_WEIGHTS_DIR
+    assert result.frame.spacing_mm[0] == pytest.approx(0.07, abs=0.002)
+    assert result.settings["use_candidate_classifier"] is False and result.settings["native_alone_below_mm"] == 0.11
+    above = [c for c in result.calcifications if c["score"] >= NATIVE_ALONE_DECISION_THRESHOLD]
+    assert above and all(c["in_mask"] for c in above)  # below it only cluster members may join the mask
+    assert any(not c["in_mask"] for c in result.calcifications)
+
+    assert cli_main(["weights", "--native-alone-below-mm", "0.11"]) == 0
+    assert "0.08 to <0.11 mm      mcseg/weights/native" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli_main(["weights", "--native-alone-below-mm", "0.08"])  # the band would be empty
+    assert "must lie above" in capsys.readouterr().err

@@ -13,6 +13,9 @@ Settings (``--conf``):
                mcseg.defaults.COARSE_INPUT_MIN_SPACING_MM = 0.06; 0.08 keeps native 0.06-0.08 mm
                images on the 0.07 mm weights, which find more on phantoms and film at that pixel
                and fewer on real FFDM; README, "Native 0.06-0.08 mm FFDM")
+  native_alone_below_mm  native FFDM from 0.08 mm up to this pixel (0.11 covers GE's 0.094 and Siemens'
+               0.085 mm) goes to the native networks alone instead of the coarse weights (default: off;
+               for real digital detector images, not film: README, "Native weights")
   auto_update_scoring  true to re-score images after every action (default false:
                on a small CPU machine it starves inference)
   train_after_labels   start training after this many new final labels (default
@@ -70,6 +73,20 @@ from mcseg.runtime import keep_freed_memory
 log = logging.getLogger(__name__)
 
 
+def _conf_mm(conf: dict, key: str, above: float, at_most: float) -> float | None:
+    """A pixel size in mm from ``--conf key value``, in (above, at_most]; None where not given."""
+    text = conf.get(key)
+    if text in (None, ""):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{key} must be a pixel size in mm, not {text!r}") from None
+    if not above < value <= at_most:
+        raise ValueError(f"{key} must lie in ({above:g}, {at_most:g}] mm, not {value:g}")
+    return value
+
+
 class MCSegmentationApp(MONAILabelApp):
     def __init__(self, app_dir: str, studies: str, conf: dict[str, str]):
         self.model_dir = conf.get("models_dir") or os.path.join(app_dir, "model")
@@ -86,16 +103,12 @@ class MCSegmentationApp(MONAILabelApp):
         unknown = [m for m in wanted if m != "all" and m not in available]
         if unknown:
             raise ValueError(f"unknown model(s) {unknown}; choose from all, {', '.join(sorted(available))}")
-        coarse_from = conf.get("coarse_from_mm")
+        coarse_from_mm = _conf_mm(conf, "coarse_from_mm", 0.0, 1.0)
+        native_alone_below_mm = _conf_mm(conf, "native_alone_below_mm", defaults.RETRAINED_FINE_MAX_SPACING_MM, 0.2)
         pipeline_config = None
-        if coarse_from not in (None, ""):
-            try:
-                coarse_from_mm = float(coarse_from)
-            except ValueError:
-                raise ValueError(f"coarse_from_mm must be a pixel size in mm, not {coarse_from!r}") from None
-            if not 0 < coarse_from_mm <= 1:
-                raise ValueError(f"coarse_from_mm must lie in (0, 1] mm, not {coarse_from_mm}")
-            pipeline_config = defaults.PipelineConfig(coarse_input_min_spacing_mm=coarse_from_mm)
+        if coarse_from_mm is not None or native_alone_below_mm is not None:
+            pipeline_config = defaults.PipelineConfig().with_(coarse_input_min_spacing_mm=coarse_from_mm,
+                                                              native_alone_below_mm=native_alone_below_mm)
         # One ModelFiles for every TaskConfig: the inferers share one loaded pipeline.
         self.model_files = ModelFiles(self.model_dir, pipeline_config)
         self.models: dict[str, TaskConfig] = {}
