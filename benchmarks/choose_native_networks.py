@@ -686,17 +686,13 @@ def networks_alone_rule(args) -> None:
     other = {"ge": "siemens", "siemens": "ge"}
     segmentator_score = scorer(Path("no classifier"))
 
-    def alone(folder: Path) -> Pipeline:
-        return Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt", classifier_path=None,
-                                     coarse_dir=None, native_dir=None)
-
     fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
                                {"ge": (9451, 9452), "siemens": (9453, 9454)}, ROOT / "runs" / "native-alone-judge-a")
-    per_vendor = judge_by_vendor(fresh, lambda v: (alone(work / other[v] / "model"), segmentator_score),
+    per_vendor = judge_by_vendor(fresh, lambda v: (networks_alone(work / other[v] / "model"), segmentator_score),
                                  coarse_networks_2_views(), ("native networks alone", "coarse route"))
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-alone-judge-b" / "data",
                               tuple(r.replace("3421", "3471").replace("3423", "3473") for r in WIDEN_JUDGE_B_RECIPE))
-    judge_b = judge_against_coarse_route(images_b, "shipped native networks alone", alone(NATIVE_DIR),
+    judge_b = judge_against_coarse_route(images_b, "shipped native networks alone", networks_alone(NATIVE_DIR),
                                          segmentator_score)
     print(json.dumps({"B": judge_b}), flush=True)
     passes = {f"A {v}": beats(r["native networks alone"], r["coarse route"]) for v, r in per_vendor.items()}
@@ -714,52 +710,54 @@ def networks_alone_rule(args) -> None:
 FUSION_RADIUS_MM = 0.5
 
 
-def fused(coarse: dict, coarse_scores: np.ndarray, native: dict, native_scores: np.ndarray) -> tuple[dict, np.ndarray]:
-    """One image's candidates of both routes as the ninth rule fuses them: an item for vf._match (the
-    coarse candidates, then the native ones no coarse candidate lies within FUSION_RADIUS_MM of) and its
-    scores. The tenth rule passes the routes the other way round (the native candidates first)."""
+def fused(first: dict, first_scores: np.ndarray, second: dict, second_scores: np.ndarray) -> tuple[dict, np.ndarray]:
+    """One image's candidates of two routes fused (the ninth rule: the coarse route first; the tenth: the native
+    one): an item for vf._match (the first route's candidates, then the second's that no first candidate lies
+    within FUSION_RADIUS_MM of) and its scores (each first candidate's mean with the best second score near it,
+    0 where there is none; each unmatched second candidate at half its score)."""
     from scipy.spatial import cKDTree
 
-    spacing = np.asarray(coarse["spacing_mm"], np.float64)
-    c_mm, n_mm = coarse["centroids"] * spacing, native["centroids"] * spacing
-    best = np.zeros(len(c_mm))
-    native_alone = np.ones(len(n_mm), bool)
-    if len(c_mm) and len(n_mm):
-        near = cKDTree(n_mm).query_ball_point(c_mm, FUSION_RADIUS_MM)
-        best = np.array([native_scores[i].max() if i else 0.0 for i in near])
-        native_alone = np.array([not x for x in cKDTree(c_mm).query_ball_point(n_mm, FUSION_RADIUS_MM)], bool)
-    item = dict(coarse, centroids=np.concatenate([coarse["centroids"], native["centroids"][native_alone]]))
-    return item, np.concatenate([(coarse_scores + best) / 2, native_scores[native_alone] / 2])
+    spacing = np.asarray(first["spacing_mm"], np.float64)
+    f_mm, s_mm = first["centroids"] * spacing, second["centroids"] * spacing
+    best = np.zeros(len(f_mm))
+    unmatched = np.ones(len(s_mm), bool)
+    if len(f_mm) and len(s_mm):
+        near = cKDTree(s_mm).query_ball_point(f_mm, FUSION_RADIUS_MM)
+        best = np.array([second_scores[i].max() if i else 0.0 for i in near])
+        unmatched = np.array([not x for x in cKDTree(f_mm).query_ball_point(s_mm, FUSION_RADIUS_MM)], bool)
+    item = dict(first, centroids=np.concatenate([first["centroids"], second["centroids"][unmatched]]))
+    return item, np.concatenate([(first_scores + best) / 2, second_scores[unmatched] / 2])
 
 
-def fused_sensitivities(images: list[Path], truth_dir: Path, coarse: tuple[Pipeline, object],
-                        native: tuple[Pipeline, object]) -> dict:
-    """Sensitivities of the coarse route alone and of the two routes fused, on ``images``."""
-    found_c = vf.harvest_scored(coarse[0], images, truth_dir)
-    found_n = vf.harvest_scored(native[0], images, truth_dir)
+def networks_alone(folder: Path) -> Pipeline:
+    """The networks of ``folder`` alone: no candidate classifier, no other route."""
+    return Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt", classifier_path=None,
+                                 coarse_dir=None, native_dir=None)
+
+
+def route_matches(images: list[Path], first: tuple[Pipeline, object], second: tuple[Pipeline, object]) -> dict:
+    """Per image (its truth beside it): the matches of the first route alone (a pipeline and its scorer), of the
+    second alone, and of the two fused around the first's candidates (:func:`fused`)."""
+    def harvested(pipeline: Pipeline) -> list[dict]:
+        folders = list(dict.fromkeys(image.parent for image in images))
+        return [item for f in folders for item in vf.harvest_scored(pipeline, [i for i in images if i.parent == f], f)]
+
     score = lambda f, item: f(item["features"]) if len(item["features"]) else np.zeros(0)  # noqa: E731
-    alone, both = [], []
-    for c, n in zip(found_c, found_n):
-        assert c["stem"] == n["stem"]
-        sc, sn = score(coarse[1], c), score(native[1], n)
-        alone.append(vf._match(c, sc)[0])
-        both.append(vf._match(*fused(c, sc, n, sn))[0])
-    return {"fused": vf.sensitivities(both), "coarse route": vf.sensitivities(alone)}
+    out = {"first": [], "second": [], "fused": []}
+    for a, b in zip(harvested(first[0]), harvested(second[0])):
+        assert a["stem"] == b["stem"]
+        sa, sb = score(first[1], a), score(second[1], b)
+        out["first"].append(vf._match(a, sa)[0])
+        out["second"].append(vf._match(b, sb)[0])
+        out["fused"].append(vf._match(*fused(a, sa, b, sb))[0])
+    return out
 
 
-def fused_native_first(images: list[Path], truth_dir: Path, native: tuple[Pipeline, object],
-                       coarse: tuple[Pipeline, object]) -> dict:
-    """Sensitivities of the native route alone and of the two routes fused around its candidates (tenth rule)."""
-    found_n = vf.harvest_scored(native[0], images, truth_dir)
-    found_c = vf.harvest_scored(coarse[0], images, truth_dir)
-    score = lambda f, item: f(item["features"]) if len(item["features"]) else np.zeros(0)  # noqa: E731
-    alone, both = [], []
-    for n, c in zip(found_n, found_c):
-        assert c["stem"] == n["stem"]
-        sn, sc = score(native[1], n), score(coarse[1], c)
-        alone.append(vf._match(n, sn)[0])
-        both.append(vf._match(*fused(n, sn, c, sc))[0])
-    return {"fused": vf.sensitivities(both), "native route": vf.sensitivities(alone)}
+def fused_judge(images: list[Path], first: tuple[Pipeline, object], second: tuple[Pipeline, object],
+                first_name: str) -> dict:
+    """Sensitivities of the first route alone (as ``first_name``) and of the two routes fused, on ``images``."""
+    m = route_matches(images, first, second)
+    return {"fused": vf.sensitivities(m["fused"]), first_name: vf.sensitivities(m["first"])}
 
 
 def fused_native_rule(args) -> None:
@@ -772,10 +770,9 @@ def fused_native_rule(args) -> None:
     coarse_networks = coarse_networks_2_views()
     per_vendor = {}
     for vendor in ("ge", "siemens"):
-        per_vendor[vendor] = fused_native_first(
-            sorted(fresh[vendor].glob("*.dcm")), fresh[vendor],
-            folder_classifier(work / other[vendor], fit_folders, (other[vendor],)),
-            (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)))
+        per_vendor[vendor] = fused_judge(
+            sorted(fresh[vendor].glob("*.dcm")), folder_classifier(work / other[vendor], fit_folders, (other[vendor],)),
+            (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)), "native route")
         print(vendor, json.dumps(per_vendor[vendor]), flush=True)
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-fused-judge-b-fine" / "data",
                               tuple(r.replace("3411", "3491").replace("3413", "3493") for r in JUDGE_B_RECIPE))
@@ -783,9 +780,8 @@ def fused_native_rule(args) -> None:
                                          native_dir=None)
     coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
                                          DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
-    judge_b = fused_native_first(images_b, images_b[0].parent,
-                                 (native_route, scorer(NATIVE_DIR / CLASSIFIER_FILE)),
-                                 (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)))
+    judge_b = fused_judge(images_b, (native_route, scorer(NATIVE_DIR / CLASSIFIER_FILE)),
+                          (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)), "native route")
     print(json.dumps({"B": judge_b}), flush=True)
     passes = {f"A {v}": beats(r["fused"], r["native route"]) for v, r in per_vendor.items()}
     passes["B"] = judge_b["fused"]["1"] >= judge_b["native route"]["1"]
@@ -806,27 +802,21 @@ def fused_rule(args) -> None:
     other = {"ge": "siemens", "siemens": "ge"}
     segmentator_score = scorer(Path("no classifier"))
 
-    def alone(folder: Path) -> Pipeline:
-        return Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt", classifier_path=None,
-                                     coarse_dir=None, native_dir=None)
-
     fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
                                {"ge": (9461, 9462), "siemens": (9463, 9464)}, ROOT / "runs" / "native-fused-judge-a")
     coarse_networks = coarse_networks_2_views()
     per_vendor = {}
     for vendor in ("ge", "siemens"):
-        per_vendor[vendor] = fused_sensitivities(
-            sorted(fresh[vendor].glob("*.dcm")), fresh[vendor],
-            (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)),
-            (alone(work / other[vendor] / "model"), segmentator_score))
+        per_vendor[vendor] = fused_judge(
+            sorted(fresh[vendor].glob("*.dcm")), (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)),
+            (networks_alone(work / other[vendor] / "model"), segmentator_score), "coarse route")
         print(vendor, json.dumps(per_vendor[vendor]), flush=True)
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-fused-judge-b" / "data",
                               tuple(r.replace("3421", "3481").replace("3423", "3483") for r in WIDEN_JUDGE_B_RECIPE))
     coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
                                          DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
-    judge_b = fused_sensitivities(images_b, images_b[0].parent,
-                                  (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
-                                  (alone(NATIVE_DIR), segmentator_score))
+    judge_b = fused_judge(images_b, (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
+                          (networks_alone(NATIVE_DIR), segmentator_score), "coarse route")
     print(json.dumps({"B": judge_b}), flush=True)
     passes = {f"A {v}": beats(r["fused"], r["coarse route"]) for v, r in per_vendor.items()}
     passes["B"] = judge_b["fused"]["1"] >= judge_b["coarse route"]["1"]
@@ -852,26 +842,6 @@ def retro_intervals(args) -> None:
     segmentator_score = scorer(Path("no classifier"))
     points = (0.25, 1.0)
 
-    def alone(folder: Path) -> Pipeline:
-        return Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt", classifier_path=None,
-                                     coarse_dir=None, native_dir=None)
-
-    def arms(images: list[Path], first: tuple[Pipeline, object], second: tuple[Pipeline, object]) -> dict:
-        """Per image: the first route alone, the second alone, and the two fused around the first's candidates."""
-        def harvested(pipeline: Pipeline) -> list[dict]:  # folder by folder: each image's truth lies beside it
-            folders = list(dict.fromkeys(image.parent for image in images))
-            return [item for f in folders for item in vf.harvest_scored(pipeline, [i for i in images if i.parent == f], f)]
-
-        found = list(zip(harvested(first[0]), harvested(second[0])))
-        score = lambda f, item: f(item["features"]) if len(item["features"]) else np.zeros(0)  # noqa: E731
-        out = {"first": [], "second": [], "fused": []}
-        for a, b in found:
-            sa, sb = score(first[1], a), score(second[1], b)
-            out["first"].append(vf._match(a, sa)[0])
-            out["second"].append(vf._match(b, sb)[0])
-            out["fused"].append(vf._match(*fused(a, sa, b, sb))[0])
-        return out
-
     def report(m: dict, names: dict[str, str], draws: dict[str, list[int]]) -> dict:
         result = {names[k]: vf.sensitivities(v) for k, v in m.items()}
         for arm, base in (("second", "first"), ("fused", "first")):
@@ -887,8 +857,8 @@ def retro_intervals(args) -> None:
     for vendor in ("ge", "siemens"):
         folders = [ROOT / "runs" / d / f"train-{vendor}" for d in ("native-alone-judge-a", "native-fused-judge-a")]
         images = [p for f in folders for p in sorted(f.glob("*.dcm"))]
-        m = arms(images, (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)),
-                 (alone(work / other[vendor] / "model"), segmentator_score))
+        m = route_matches(images, (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)),
+                 (networks_alone(work / other[vendor] / "model"), segmentator_score))
         n = len(images) // 2
         out[f"0.08-0.11 mm, {vendor}, 24 crops"] = report(m, band, {"eighth": list(range(n)),
                                                                     "ninth": list(range(n, 2 * n))})
@@ -896,8 +866,8 @@ def retro_intervals(args) -> None:
     coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
                                          DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
     images = [p for d in ("native-alone-judge-b", "native-fused-judge-b") for p in sorted((ROOT / "runs" / d / "data").glob("*.dcm"))]
-    m = arms(images, (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
-             (alone(NATIVE_DIR), segmentator_score))
+    m = route_matches(images, (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
+             (networks_alone(NATIVE_DIR), segmentator_score))
     out["0.08-0.11 mm, phantoms and film, 48"] = report(m, band, {"eighth": list(range(24)), "ninth": list(range(24, 48))})
     print(json.dumps(out["0.08-0.11 mm, phantoms and film, 48"]), flush=True)
 
@@ -906,7 +876,7 @@ def retro_intervals(args) -> None:
     for vendor in ("ge", "siemens"):
         folders = [ROOT / "runs" / d / f"train-{vendor}" for d in ("native-confirm", "native-fused-judge-a-fine")]
         images = [p for f in folders for p in sorted(f.glob("*.dcm"))]
-        m = arms(images, folder_classifier(work / other[vendor], fit_folders, (other[vendor],)),
+        m = route_matches(images, folder_classifier(work / other[vendor], fit_folders, (other[vendor],)),
                  (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)))
         n = len(images) // 2
         out[f"0.07 mm, {vendor}, 24 crops"] = report(m, fine_band, {"fourth": list(range(n)),
@@ -915,7 +885,7 @@ def retro_intervals(args) -> None:
     native_route = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt", coarse_dir=None,
                                          native_dir=None)
     images = [p for d in ("native-judge", "native-fused-judge-b-fine") for p in sorted((ROOT / "runs" / d / "data").glob("*.dcm"))]
-    m = arms(images, (native_route, scorer(NATIVE_DIR / CLASSIFIER_FILE)),
+    m = route_matches(images, (native_route, scorer(NATIVE_DIR / CLASSIFIER_FILE)),
              (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)))
     out["0.06-0.075 mm, phantoms and film, 48"] = report(m, fine_band, {"fourth": list(range(24)),
                                                                         "tenth": list(range(24, 48))})
@@ -932,8 +902,7 @@ def calibrate_alone() -> None:
     from mcseg.evaluation import froc
     from mcseg.training.calibrate import fp_per_image, threshold_within
 
-    alone = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt", classifier_path=None,
-                                  coarse_dir=None, native_dir=None)
+    alone = networks_alone(NATIVE_DIR)
     coarse = vf.RANGES["coarse"]
     found = []
     for vendor in ("ge", "siemens"):
