@@ -208,7 +208,10 @@ evaluation sets; nothing ships from this run itself. Writes benchmarks/native_ne
 **Outcome of the ninth run: no lead** (A: GE 0.746 / 0.706 at 1 / 0.25 FP/image against the coarse route's
 0.697 / 0.643, passed; Siemens 0.643 / 0.585 against 0.643 / 0.562, failed at 1; B: 0.792 against 0.797,
 failed by 0.005). Fused, the two routes gain on the GE crops at every rate and from 2 FP/image up
-everywhere, but not where the rule asked on the Siemens crops and the band's phantoms and film.
+everywhere, but not where the rule asked on the Siemens crops and the band's phantoms and film. Run again
+after the flat-area guard (eighth session, checking a refactor; the JSON keeps the rule's own run): GE 0.746
+against 0.697 and Siemens 0.637 against 0.621 at 1 FP/image, phantoms and film 0.792 against 0.797; the
+verdict stands.
 
 **A tenth rule, written and committed after the ninth run and before this one (--fused-native), on fresh
 images:** the same fusion at 0.06-0.08 mm, where the native networks serve with their own classifier:
