@@ -233,6 +233,30 @@ the native one); nothing ships from this run. Writes benchmarks/native_networks_
 route's 0.512 / 0.442, failed at 0.25; Siemens 0.748 / 0.645 against 0.751 / 0.684, failed; B: 0.852
 against 0.855, failed). The coarse route's opinion helps the native one only on the GE crops at 1 FP/image
 and up; at the low rates it costs everywhere.
+
+**An eleventh rule, written and committed before it first ran (--detector-gated), on fresh images:** pooled
+over two draws (--retro-intervals), the native networks alone find far more than the coarse route on real GE
+and Siemens anatomy at its own pixel (+0.220 and +0.184 at 1 FP/image, both intervals above 0) and less on
+phantoms and digitised film of the same pixels (-0.066). A pixel size cannot tell these apart; the DICOM
+header can: a digital mammography detector names itself in DetectorType (the DX Detector module, which the
+Digital Mammography IOD requires) as DIRECT, SCINTILLATOR or STORAGE; a film digitiser writes FILM or
+nothing; the generator's phantoms carry none, and its crops of a real background carry the background's
+DetectorType (the anatomy and noise are that detector's, as in any lesion-insertion study). So: inputs of
+0.08 to <0.11 mm whose header names a digital detector go to the native networks alone (decision threshold
+defaults.NATIVE_ALONE_DECISION_THRESHOLD, as the site option), every other input as today. Judges: (A) two
+new draws of 12 crops per vendor at its own pixel (seeds 9481-9484 and 9485-9488, half as 8-bit copies;
+runs/detector-gated-judge-a and runs/detector-gated-judge-a2), pooled per vendor (24 crops): the fold
+native networks alone that never saw the vendor against the coarse route (coarse networks, 2 views, the
+coarse fold classifier that never saw it). For each vendor the paired image-level bootstrap 95% interval
+of the difference at 1 FP/image (mcseg.evaluation.bootstrap_difference) lies above 0, and the pooled
+difference at 0.25 FP/image is not below 0. (B) The gate: the reader says "digital detector" for the GE
+and Siemens samples and for crops generated from them, and not for the 8 CBIS films, a mini-MIAS PNG, and
+16 fresh FFDM-like phantoms and 8 film crops of 0.08-0.11 mm (the fifth rule's recipe, seeds 3501 and
+3503, runs/detector-gated-judge-b); on those phantoms and film crops the gated default pipeline lists the
+same calcifications with the same scores as today's default. If A and B pass, the gate becomes the default
+(PipelineConfig.native_alone_below_mm 0.11 for detector images; the site option for every input of the
+band stays). Not blind: the retrospective intervals above were seen before it was written; the new crops
+were not. Writes benchmarks/native_networks_choice_v11.json.
 """
 
 from __future__ import annotations
