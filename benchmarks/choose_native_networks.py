@@ -257,6 +257,16 @@ same calcifications with the same scores as today's default. If A and B pass, th
 (PipelineConfig.native_alone_below_mm 0.11 for detector images; the site option for every input of the
 band stays). Not blind: the retrospective intervals above were seen before it was written; the new crops
 were not. Writes benchmarks/native_networks_choice_v11.json.
+
+**Outcome of the eleventh run: yes** (A, 24 fresh crops per vendor, native networks alone against the coarse
+route at 1 / 0.25 FP/image: GE 0.850 / 0.669 against 0.658 / 0.492, difference +0.191 (interval +0.137 to
++0.255) / +0.177; Siemens 0.762 / 0.744 against 0.596 / 0.512, +0.165 (+0.132 to +0.212) / +0.232. Each
+draw alone agrees: GE 0.841 and 0.859 against 0.643 and 0.679, Siemens 0.764 and 0.785 against 0.574 and
+0.606. B: the reader names a digital detector on both vendor samples and their crops, on none of the 8
+CBIS films, mdb001 and the 24 phantoms and film crops; on those 24 the gated default lists the same
+calcifications with the same scores as before.) Real digital detector images of 0.08 to <0.11 mm go to
+the native networks alone by default since then (defaults.NATIVE_ALONE_BELOW_MM,
+defaults.NATIVE_ALONE_INPUTS).
 """
 
 from __future__ import annotations
@@ -278,6 +288,7 @@ from mcseg.training import find_cases, retrain_from_labels
 from mcseg.training.candidate_classifier import Harvest, fit_classifier, harvest
 from mcseg.training.routes import pixel_sizes, spacing_range_mm
 
+import evaluate_default as ed
 import vendor_fold_classifier as vf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -920,6 +931,74 @@ def retro_intervals(args) -> None:
     (ROOT / "benchmarks" / "native_rule_intervals.json").write_text(json.dumps(out, indent=1))
 
 
+def detector_gated_rule(args) -> None:
+    """The eleventh rule: real digital detector images of 0.08-0.11 mm to the native networks alone (module
+    docstring). Writes benchmarks/native_networks_choice_v11.json."""
+    from mcseg.evaluation import bootstrap_difference
+    from mcseg.io import read_mammogram
+
+    work, other = ROOT / "runs" / "native-networks-aug", {"ge": "siemens", "siemens": "ge"}
+    segmentator_score = scorer(Path("no classifier"))
+    own_pixel = {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)}
+    draws = [fresh_vendor_crops("coarse", own_pixel, {"ge": (9481, 9482), "siemens": (9483, 9484)},
+                                ROOT / "runs" / "detector-gated-judge-a"),
+             fresh_vendor_crops("coarse", own_pixel, {"ge": (9485, 9486), "siemens": (9487, 9488)},
+                                ROOT / "runs" / "detector-gated-judge-a2")]
+    coarse_networks = coarse_networks_2_views()
+    per_vendor = {}
+    for vendor in ("ge", "siemens"):
+        images = [p for fresh in draws for p in sorted(fresh[vendor].glob("*.dcm"))]
+        m = route_matches(images, (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)),
+                          (networks_alone(work / other[vendor] / "model"), segmentator_score))
+        n = len(images) // 2
+        per_vendor[vendor] = {
+            "crops": len(images), "coarse route": vf.sensitivities(m["first"]),
+            "native networks alone": vf.sensitivities(m["second"]),
+            "native networks alone minus coarse route": bootstrap_difference(m["second"], m["first"], (0.25, 1.0)),
+            "per draw, at 1 FP/image": [{arm: vf.sensitivities(m[key][i:i + n])["1"]
+                                         for key, arm in (("first", "coarse route"), ("second", "native networks alone"))}
+                                        for i in (0, n)]}
+        print(vendor, json.dumps(per_vendor[vendor]), flush=True)
+
+    # B: what the reader says, and the gated default on phantoms and film crops of the band.
+    images_b = judge_b_images(args.shared, ROOT / "runs" / "detector-gated-judge-b" / "data",
+                              tuple(r.replace("3421", "3501").replace("3423", "3503") for r in WIDEN_JUDGE_B_RECIPE))
+    detector = {"vendor samples": [ed.VENDOR / "GH133.dcm", ed.VENDOR / "OutOfBoundsOverlay.dcm"],
+                "crops of them": [sorted(draws[0][v].glob("*.dcm"))[0] for v in ("ge", "siemens")]}
+    not_detector = {"CBIS films": sorted((args.shared / "cbis-ddsm-sample" / "cases").glob("*/*.dcm")),
+                    "mini-MIAS": [args.shared / "mini-mias" / "png" / "mdb001.png"],
+                    "phantoms and film crops of 0.08-0.11 mm": images_b}
+    said = {k: {p.name: read_mammogram(p).digital_detector for p in v} for k, v in {**detector, **not_detector}.items()}
+    reader_right = (all(all(said[k].values()) for k in detector)
+                    and not any(any(said[k].values()) for k in not_detector))
+    gated = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11, native_alone_inputs="detector"))
+    today = Pipeline.from_weights(config=PipelineConfig(native_alone_inputs="none"))
+
+    def listed(pipeline: Pipeline, path: Path) -> list:
+        return [(tuple(round(v, 3) for v in c["centroid_px"]), round(c["score"], 6), c["in_mask"])
+                for c in pipeline.run(read_mammogram(path)).calcifications]
+
+    differing = [p.name for p in images_b if listed(gated, p) != listed(today, p)]
+    judge_b = {"reader says digital detector": said, "reader right": reader_right,
+               "images whose calcifications differ, gated against today": differing}
+    print(json.dumps({"B": {"reader right": reader_right, "differing": differing}}), flush=True)
+    passes = {f"A {v}": (r["native networks alone minus coarse route"]["1"]["ci95"][0] > 0
+                         and r["native networks alone minus coarse route"]["0.25"]["difference"] >= 0)
+              for v, r in per_vendor.items()}
+    passes["B"] = reader_right and not differing
+    result = {"rule": "real digital detector images (DetectorType DIRECT, SCINTILLATOR or STORAGE) of 0.08 to <0.11 mm "
+                      "go to the native networks alone by default if A (each vendor, 24 fresh crops: the paired "
+                      "bootstrap 95% interval of native alone minus the coarse route at 1 FP/image above 0, the "
+                      "difference at 0.25 not below 0) and B (the reader's gate right on every file; the gated "
+                      "default identical to today's on the band's phantoms and film) pass (module docstring, "
+                      "eleventh rule)",
+              "images": {"A": {v: [p.name for fresh in draws for p in sorted(fresh[v].glob("*.dcm"))] for v in own_pixel},
+                         "B": [p.name for p in images_b]},
+              "per_vendor": per_vendor, "judge_b": judge_b, "passes": passes, "adopt": all(passes.values())}
+    (ROOT / "benchmarks" / "native_networks_choice_v11.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps({"passes": passes, "adopt": result["adopt"]}))
+
+
 def calibrate_alone() -> None:
     """defaults.NATIVE_ALONE_DECISION_THRESHOLD, the decision threshold of the site option that sends native FFDM of
     0.08 to <0.11 mm to the native networks alone: 1 false positive per typical mammogram (as every shipped
@@ -1041,6 +1120,8 @@ def main() -> None:
     parser.add_argument("--retro-intervals", action="store_true",
                         help="the eighth to tenth rules' arms on two draws of judge images pooled, with paired "
                              "bootstrap intervals (chooses nothing)")
+    parser.add_argument("--detector-gated", action="store_true",
+                        help="the eleventh rule: real digital detector images of 0.08-0.11 mm to the native networks alone?")
     parser.add_argument("--calibrate-alone", action="store_true",
                         help="print the decision threshold of the native networks alone at 0.08-0.11 mm "
                              "(defaults.NATIVE_ALONE_DECISION_THRESHOLD)")
@@ -1070,6 +1151,8 @@ def main() -> None:
         return fused_native_rule(args)
     if args.retro_intervals:
         return retro_intervals(args)
+    if args.detector_gated:
+        return detector_gated_rule(args)
     if args.calibrate_alone:
         return calibrate_alone()
     if args.augment:

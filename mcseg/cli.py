@@ -76,6 +76,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                         f"(default: off). For real digital detector images: held out on real GE and Siemens "
                         f"anatomy they find about a fifth more; on digitised film and phantoms of those pixels "
                         f"they find less (README, Native weights)")
+    g.add_argument("--native-alone-inputs", choices=defaults.NATIVE_ALONE_INPUT_KINDS, dest="native_alone_inputs",
+                   help=f"which inputs of that band go to the native networks alone: those whose DICOM header names "
+                        f"a digital detector (DetectorType DIRECT, SCINTILLATOR or STORAGE), all of them, or none "
+                        f"(default: {defaults.NATIVE_ALONE_INPUTS})")
     g.add_argument("--no-candidate-classifier", action="store_true",
                    help="score candidates by the segmentator alone, without the second-stage classifier that "
                         "the weights' folder may hold (candidate_classifier.npz)")
@@ -444,6 +448,7 @@ def _pipeline_from_args(args):
         working_spacing_mm=getattr(args, "working_spacing_mm", None),
         coarse_input_min_spacing_mm=getattr(args, "coarse_input_min_spacing_mm", None),
         native_alone_below_mm=getattr(args, "native_alone_below_mm", None),
+        native_alone_inputs=getattr(args, "native_alone_inputs", None),
         fine_outline=getattr(args, "fine_outline", None),
         use_candidate_classifier=False if getattr(args, "no_candidate_classifier", False) else None,
         classifier_threshold=getattr(args, "classifier_threshold", None),
@@ -524,14 +529,16 @@ def cmd_weights(args) -> int:
 
     pipeline = _pipeline_from_args(args)
     routes = pipeline.routes()
-    print(f"{'input pixel size':<22}{'networks (folder)':<26}{'works at':<10}{'views':<7}operating point")
+    print(f"{'input pixel size':<30}{'networks (folder)':<26}{'works at':<10}{'views':<7}operating point")
     for band in routes:
         lo, hi = band["from_mm"], band["below_mm"]
         span = (f"below {hi:g} mm" if lo == 0 and hi is not None else "any" if lo == 0
                 else f"{lo:g} mm and coarser" if hi is None else f"{lo:g} to <{hi:g} mm")
+        if band["inputs"] != "any":
+            span += ", detector" if band["inputs"] == "digital detector" else ", other"
         point = (f"classifier {band['operating_point']:.4f}" if band["candidate_classifier"]
                  else f"segmentator {band['operating_point']:.4f}")
-        print(f"{span:<22}{_shown(Path(band['segmentator']).parent):<26}{band['working_spacing_mm']:g} mm"
+        print(f"{span:<30}{_shown(Path(band['segmentator']).parent):<26}{band['working_spacing_mm']:g} mm"
               f"{'':<3}{band['symmetry_views']:<7}{point}")
     if pipeline.config.fine_outline and pipeline.coarse is not None:
         outliner = _shown(Path(pipeline.weights["segmentator"]["path"]).parent)
@@ -547,7 +554,8 @@ def cmd_weights(args) -> int:
             continue
         served = pipeline.for_input(mammo)
         folder = _shown(Path(served.weights["segmentator"]["path"]).parent)
-        print(f"{path}: {mammo.spacing_mm[0]:g} x {mammo.spacing_mm[1]:g} mm ({mammo.spacing_source}) -> "
+        detector = f", DetectorType {mammo.detector_type}" if mammo.detector_type else ""
+        print(f"{path}: {mammo.spacing_mm[0]:g} x {mammo.spacing_mm[1]:g} mm ({mammo.spacing_source}{detector}) -> "
               f"{folder} at {served.config.working_spacing_mm:g} mm")
     return 2 if failed else 0
 

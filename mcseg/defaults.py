@@ -193,6 +193,12 @@ FINE_OUTLINE_MARGIN_MM = 0.5
 #: default (benchmarks/native_networks_choice_v8.json), an option for sites whose images of those pixels
 #: are real digital detector images. 0.11 mm is where no FFDM detector's pixel lies.
 NATIVE_ALONE_BELOW_MM: float | None = None
+#: Which inputs of that band go there: "detector", those whose DICOM header names a digital detector
+#: (DetectorType DIRECT, SCINTILLATOR or STORAGE; film digitisers write FILM or nothing, and a pixel size
+#: cannot tell the two apart: choose_native_networks.py, eleventh rule); "all", every input of the band;
+#: "none", no input (the band stays with the coarse weights).
+NATIVE_ALONE_INPUTS = "detector"
+NATIVE_ALONE_INPUT_KINDS = ("detector", "all", "none")
 #: Its decision threshold on the native segmentator's score: 1 false positive per typical mammogram
 #: (CALIBRATION_TARGET_FPPI) on the 12 vendor-fold crops of the two files at their own pixel
 #: (runs/vendor-fold; 0.848 of their calcifications found there), which the native networks did not
@@ -478,6 +484,8 @@ class PipelineConfig:
     #: Native FFDM from RETRAINED_FINE_MAX_SPACING_MM up to this pixel goes to the native networks alone
     #: (NATIVE_ALONE_BELOW_MM; None: to the coarse weights, the default).
     native_alone_below_mm: float | None = NATIVE_ALONE_BELOW_MM
+    #: Which inputs of that band: NATIVE_ALONE_INPUT_KINDS (NATIVE_ALONE_INPUTS).
+    native_alone_inputs: str = NATIVE_ALONE_INPUTS
     #: Outline what the coarse weights keep with the 0.07 mm segmentator (FINE_OUTLINE).
     fine_outline: bool = FINE_OUTLINE
     #: The segmentator score at which a kept calcification's own mask is drawn, at least the operating

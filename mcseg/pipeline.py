@@ -315,9 +315,10 @@ class Pipeline:
                                       classifier_path, coarse_dir=None, coarse_weights=coarse_weights,
                                       fallback_weights=(DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS),
                                       native_dir=None)
-            if config is not None and config.native_alone_below_mm is not None:
+            asked = config or PipelineConfig()
+            if asked.native_alone_below_mm is not None and asked.native_alone_inputs != "none":
                 alone = cls.from_weights(Path(native_dir) / "detector.pt", Path(native_dir) / "segmentator.pt",
-                                         config.with_(use_candidate_classifier=False), None, coarse_dir=None,
+                                         asked.with_(use_candidate_classifier=False), None, coarse_dir=None,
                                          native_dir=None)
                 # Its decisions at its own calibrated point (defaults.NATIVE_ALONE_DECISION_THRESHOLD), the
                 # operating threshold listing the candidates and admitting cluster members as for 0.07 mm.
@@ -398,12 +399,14 @@ class Pipeline:
             return max(edge, RETRAINED_FINE_MAX_SPACING_MM)
         return edge
 
-    def route_of(self, spacing_mm: tuple[float, float]) -> str:
+    def route_of(self, spacing_mm: tuple[float, float], digital_detector: bool = False) -> str:
         """Which networks find the calcifications of an input of this pixel size: ``native-alone`` from
-        :meth:`coarse_from_mm` up to ``config.native_alone_below_mm`` where that option is on, ``coarse``
-        from :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``."""
+        :meth:`coarse_from_mm` up to ``config.native_alone_below_mm`` where that option is on (for a
+        ``digital_detector`` image only, unless ``config.native_alone_inputs`` is "all"), ``coarse`` from
+        :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``."""
         size = min(spacing_mm)
-        if self.native_alone is not None and self.coarse_from_mm() <= size < self.config.native_alone_below_mm:
+        if (self.native_alone is not None and self.coarse_from_mm() <= size < self.config.native_alone_below_mm
+                and (digital_detector or self.config.native_alone_inputs == "all")):
             return "native-alone"
         if self.coarse is not None and size >= self.coarse_from_mm():
             return "coarse"
@@ -430,14 +433,14 @@ class Pipeline:
         return finest <= this <= coarsest
 
     def for_input(self, mammo: Mammogram) -> "Pipeline":
-        """The pipeline that serves ``mammo``: :meth:`served_at` its pixel size."""
-        return self.served_at(mammo.spacing_mm)
+        """The pipeline that serves ``mammo``: :meth:`served_at` its pixel size and detector."""
+        return self.served_at(mammo.spacing_mm, mammo.digital_detector)
 
-    def served_at(self, spacing_mm: tuple[float, float]) -> "Pipeline":
-        """The pipeline that serves inputs of this pixel size: the native networks alone or the coarse ones
-        (:meth:`route_of`), else this one where it :meth:`covers` the pixel band or there is no fallback, else
-        the fallback."""
-        route = self.route_of(spacing_mm)
+    def served_at(self, spacing_mm: tuple[float, float], digital_detector: bool = False) -> "Pipeline":
+        """The pipeline that serves inputs of this pixel size (from a digital detector or not): the native
+        networks alone or the coarse ones (:meth:`route_of`), else this one where it :meth:`covers` the pixel
+        band or there is no fallback, else the fallback."""
+        route = self.route_of(spacing_mm, digital_detector)
         if route == "native-alone":
             return self.native_alone
         if route == "coarse":
@@ -448,25 +451,34 @@ class Pipeline:
 
     def routes(self) -> list[dict[str, Any]]:
         """The pixel bands of the inputs and the networks that serve each, finest first: ``from_mm``
-        (inclusive), ``below_mm`` (None: no upper end) and what :meth:`served_at` gives there."""
+        (inclusive), ``below_mm`` (None: no upper end), ``inputs`` ("any"; where the header decides, one band
+        for "digital detector" images and one for the "other" inputs) and what :meth:`served_at` gives there."""
         edges = sorted({self.config.coarse_input_min_spacing_mm, self.coarse_from_mm()}
                        | ({self.config.native_alone_below_mm} if self.native_alone is not None else set()))
         bounds = [0.0, *edges, None]
         bands: list[dict[str, Any]] = []
+        last: dict[str, dict[str, Any]] = {}  # the band each kind of input was last served by
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            served = self.served_at((lo, lo) if lo > 0 else (edges[0] / 2,) * 2)
-            if bands and bands[-1]["pipeline"] is served:
-                bands[-1]["below_mm"] = hi
-                continue
-            cfg = served.config
-            bands.append({"from_mm": lo, "below_mm": hi, "pipeline": served,
-                          "detector": served.weights["detector"].get("path"),
-                          "segmentator": served.weights["segmentator"].get("path"),
-                          "working_spacing_mm": cfg.working_spacing_mm, "symmetry_views": cfg.segmentator_symmetries,
-                          "candidate_classifier": served.classifier is not None,
-                          "operating_point": (served.classifier.operating_threshold if served.classifier is not None
-                                              else served.score_decision[0] if served.score_decision is not None
-                                              else cfg.operating_threshold)})
+            at = (lo, lo) if lo > 0 else (edges[0] / 2,) * 2
+            by_kind = {"digital detector": self.served_at(at, True), "other": self.served_at(at, False)}
+            if by_kind["digital detector"] is by_kind["other"]:
+                by_kind = {"any": by_kind["other"]}
+            for inputs, served in by_kind.items():
+                previous = last.get(inputs)
+                if previous is not None and previous is bands[-1] and previous["pipeline"] is served:
+                    previous["below_mm"] = hi
+                    continue
+                cfg = served.config
+                band = {"from_mm": lo, "below_mm": hi, "inputs": inputs, "pipeline": served,
+                        "detector": served.weights["detector"].get("path"),
+                        "segmentator": served.weights["segmentator"].get("path"),
+                        "working_spacing_mm": cfg.working_spacing_mm, "symmetry_views": cfg.segmentator_symmetries,
+                        "candidate_classifier": served.classifier is not None,
+                        "operating_point": (served.classifier.operating_threshold if served.classifier is not None
+                                            else served.score_decision[0] if served.score_decision is not None
+                                            else cfg.operating_threshold)}
+                bands.append(band)
+                last[inputs] = band
         return bands
 
     def prepare(self, mammo: Mammogram) -> WorkingFrame:

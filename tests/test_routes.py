@@ -206,42 +206,77 @@ def test_the_routes_of_the_bundled_pipeline_and_mcseg_weights(tmp_path, capsys):
     bad.write_bytes(b"not a dicom")
     assert cli_main(["weights", str(DEMO), str(bad)]) == 2
     out, err = capsys.readouterr()
-    assert "0.06 to <0.08 mm      mcseg/weights/native" in out and "0.08 mm and coarser   mcseg/weights/coarse" in out
+    assert "0.06 to <0.08 mm              mcseg/weights/native" in out
+    assert "0.08 mm and coarser           mcseg/weights/coarse" in out
     assert f"{DEMO}: 0.07 x 0.07 mm (PixelSpacing) -> mcseg/weights/native at 0.07 mm" in out
     assert f"{bad}: error" in err
 
 
-def test_a_site_sends_native_ge_and_siemens_pixels_to_the_native_networks_alone(tmp_path, capsys):
-    """--native-alone-below-mm 0.11 (off by default): native FFDM of 0.08 to <0.11 mm goes to the native
-    networks without a classifier, at their own calibrated decision threshold, upsampled to 0.07 mm;
-    coarser inputs stay with the coarse weights, finer ones with theirs."""
+def test_native_ge_and_siemens_pixels_of_a_digital_detector_go_to_the_native_networks_alone(tmp_path, capsys):
+    """With native_alone_below_mm 0.11, native FFDM of 0.08 to <0.11 mm whose header names a digital detector
+    (DetectorType) goes to the native networks without a classifier, at their own calibrated decision
+    threshold, upsampled to 0.07 mm; the same pixels without that record (digitised film, a PNG, a phantom)
+    stay with the coarse weights unless native_alone_inputs is "all"; coarser inputs stay with the coarse
+    weights, finer ones with theirs."""
     from mcseg.cli import main as cli_main
     from mcseg.defaults import NATIVE_ALONE_DECISION_THRESHOLD
     from mcseg.io import read_mammogram
     from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
 
-    assert Pipeline.from_weights().native_alone is None  # off by default
+    assert Pipeline.from_weights(config=PipelineConfig(native_alone_inputs="none")).native_alone is None
     pipeline = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11))
-    assert [(r["from_mm"], r["below_mm"], r["candidate_classifier"]) for r in pipeline.routes()] == [
-        (0.0, COARSE_INPUT_MIN_SPACING_MM, True), (COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM, True),
-        (RETRAINED_FINE_MAX_SPACING_MM, 0.11, False), (0.11, None, True)]
-    alone = pipeline.served_at((0.094, 0.094))
+    assert [(r["from_mm"], r["below_mm"], r["inputs"], r["candidate_classifier"]) for r in pipeline.routes()] == [
+        (0.0, COARSE_INPUT_MIN_SPACING_MM, "any", True),
+        (COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM, "any", True),
+        (RETRAINED_FINE_MAX_SPACING_MM, 0.11, "digital detector", False),
+        (RETRAINED_FINE_MAX_SPACING_MM, 0.11, "other", True), (0.11, None, "any", True)]
+    alone = pipeline.served_at((0.094, 0.094), digital_detector=True)
     assert alone is pipeline.native_alone and alone.classifier is None
     assert alone.score_decision[0] == NATIVE_ALONE_DECISION_THRESHOLD
-    assert pipeline.served_at((0.12, 0.12)) is pipeline.coarse and pipeline.served_at((0.07, 0.07)) is pipeline
+    assert pipeline.served_at((0.094, 0.094)) is pipeline.coarse  # no detector named: film, PNG, phantom
+    assert pipeline.served_at((0.12, 0.12), True) is pipeline.coarse and pipeline.served_at((0.07, 0.07), True) is pipeline
 
     pixels = read_mammogram(DEMO).pixels[300:800, 200:700].astype(np.uint16)
-    image = write_mammogram_dicom(tmp_path / "ge_like.dcm", pixels, spacing_mm=(0.094, 0.094))
-    result = pipeline.run(read_mammogram(image))
+    ge_like = write_mammogram_dicom(tmp_path / "ge_like.dcm", pixels, spacing_mm=(0.094, 0.094),
+                                    detector_type="SCINTILLATOR")
+    film_like = write_mammogram_dicom(tmp_path / "film_like.dcm", pixels, spacing_mm=(0.094, 0.094), detector_type="FILM")
+    assert read_mammogram(ge_like).digital_detector and not read_mammogram(film_like).digital_detector
+    assert pipeline.for_input(read_mammogram(film_like)) is pipeline.coarse
+    every = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11, native_alone_inputs="all"))
+    assert every.for_input(read_mammogram(film_like)) is every.native_alone
+    result = pipeline.run(read_mammogram(ge_like))
     assert Path(result.weights["segmentator"]["path"]).parent == DEFAULT_NATIVE_WEIGHTS_DIR
     assert result.frame.spacing_mm[0] == pytest.approx(0.07, abs=0.002)
     assert result.settings["use_candidate_classifier"] is False and result.settings["native_alone_below_mm"] == 0.11
+    assert result.mammogram.describe_input()["detector_type"] == "SCINTILLATOR"
     above = [c for c in result.calcifications if c["score"] >= NATIVE_ALONE_DECISION_THRESHOLD]
     assert above and all(c["in_mask"] for c in above)  # below it only cluster members may join the mask
     assert any(not c["in_mask"] for c in result.calcifications)
 
-    assert cli_main(["weights", "--native-alone-below-mm", "0.11"]) == 0
-    assert "0.08 to <0.11 mm      mcseg/weights/native" in capsys.readouterr().out
+    assert cli_main(["weights", "--native-alone-below-mm", "0.11", str(ge_like), str(film_like)]) == 0
+    out = capsys.readouterr().out
+    assert "0.08 to <0.11 mm, detector    mcseg/weights/native" in out
+    assert "0.08 to <0.11 mm, other       mcseg/weights/coarse" in out
+    assert f"{ge_like}: 0.094 x 0.094 mm (PixelSpacing, DetectorType SCINTILLATOR) -> mcseg/weights/native" in out
+    assert f"{film_like}: 0.094 x 0.094 mm (PixelSpacing, DetectorType FILM) -> mcseg/weights/coarse" in out
     with pytest.raises(SystemExit):
         cli_main(["weights", "--native-alone-below-mm", "0.08"])  # the band would be empty
     assert "must lie above" in capsys.readouterr().err
+
+
+def test_crops_of_a_real_background_carry_its_detector_and_phantoms_none(tmp_path):
+    """The generator's crops of a real mammogram keep its DetectorType (the anatomy and noise are that
+    detector's), so the pipeline routes them as it would the original; its phantoms name no detector."""
+    import pydicom
+
+    from mcseg.io import read_mammogram
+    from mcseg.synth import SynthConfig, generate_dataset
+
+    pixels = read_mammogram(DEMO).pixels.astype(np.uint16)
+    background = write_mammogram_dicom(tmp_path / "detector.dcm", pixels, spacing_mm=(0.07, 0.07), detector_type="DIRECT")
+    config = SynthConfig(shape_px=(300, 240), n_clusters_range=(1, 1))
+    crop = generate_dataset(tmp_path / "crops", 1, 3, mode="real-background", backgrounds=[background], config=config,
+                            progress=False)[0]["image"]
+    phantom = generate_dataset(tmp_path / "phantoms", 1, 3, config=config, progress=False)[0]["image"]
+    assert pydicom.dcmread(crop).DetectorType == "DIRECT" and read_mammogram(crop).digital_detector
+    assert "DetectorType" not in pydicom.dcmread(phantom) and not read_mammogram(phantom).digital_detector

@@ -16,6 +16,8 @@ Settings (``--conf``):
   native_alone_below_mm  native FFDM from 0.08 mm up to this pixel (0.11 covers GE's 0.094 and Siemens'
                0.085 mm) goes to the native networks alone instead of the coarse weights (default: off;
                for real digital detector images, not film: README, "Native weights")
+  native_alone_inputs  which inputs of that band: detector (those whose DICOM names a digital
+               detector in DetectorType), all, or none (default mcseg.defaults.NATIVE_ALONE_INPUTS)
   auto_update_scoring  true to re-score images after every action (default false:
                on a small CPU machine it starves inference)
   train_after_labels   start training after this many new final labels (default
@@ -105,10 +107,15 @@ class MCSegmentationApp(MONAILabelApp):
             raise ValueError(f"unknown model(s) {unknown}; choose from all, {', '.join(sorted(available))}")
         coarse_from_mm = _conf_mm(conf, "coarse_from_mm", 0.0, 1.0)
         native_alone_below_mm = _conf_mm(conf, "native_alone_below_mm", defaults.RETRAINED_FINE_MAX_SPACING_MM, 0.2)
+        native_alone_inputs = conf.get("native_alone_inputs") or None
+        if native_alone_inputs is not None and native_alone_inputs not in defaults.NATIVE_ALONE_INPUT_KINDS:
+            raise ValueError(f"native_alone_inputs must be one of {', '.join(defaults.NATIVE_ALONE_INPUT_KINDS)}, "
+                             f"not {native_alone_inputs!r}")
         pipeline_config = None
-        if coarse_from_mm is not None or native_alone_below_mm is not None:
+        if coarse_from_mm is not None or native_alone_below_mm is not None or native_alone_inputs is not None:
             pipeline_config = defaults.PipelineConfig().with_(coarse_input_min_spacing_mm=coarse_from_mm,
-                                                              native_alone_below_mm=native_alone_below_mm)
+                                                              native_alone_below_mm=native_alone_below_mm,
+                                                              native_alone_inputs=native_alone_inputs)
         # One ModelFiles for every TaskConfig: the inferers share one loaded pipeline.
         self.model_files = ModelFiles(self.model_dir, pipeline_config)
         self.models: dict[str, TaskConfig] = {}
@@ -208,7 +215,7 @@ class MCSegmentationApp(MONAILabelApp):
         # Which networks serve which pixel size now (a site's retraining changes it): mcseg weights' table.
         # /info/ is the first thing a client asks: weights that do not load are said here, not raised.
         try:
-            meta["routes"] = [{"from_mm": r["from_mm"], "below_mm": r["below_mm"],
+            meta["routes"] = [{"from_mm": r["from_mm"], "below_mm": r["below_mm"], "inputs": r["inputs"],
                                "weights": str(Path(r["segmentator"]).parent),
                                "working_spacing_mm": r["working_spacing_mm"], "symmetry_views": r["symmetry_views"],
                                "candidate_classifier": r["candidate_classifier"]}

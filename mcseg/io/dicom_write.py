@@ -77,12 +77,14 @@ def write_mammogram_dicom(
     bits_stored: int = 14,
     patient_id: str = "SYNTH",
     series_description: str = "mcseg synthetic",
+    detector_type: str | None = None,
 ) -> Path:
     """Write `pixels` (rows x cols, unsigned integers) as an Explicit VR Little Endian DICOM.
 
     `spacing_mm` is (row_mm, col_mm); `spacing_tag` picks "ImagerPixelSpacing",
     "PixelSpacing", "both" or "none". For MONOCHROME1 the caller passes pixels
-    already inverted: the writer stores them as given. Returns the path written.
+    already inverted: the writer stores them as given. `detector_type` is written as DetectorType
+    (DIRECT, SCINTILLATOR, STORAGE, FILM) when given. Returns the path written.
     """
     path = Path(path)
     pixels = np.asarray(pixels)
@@ -167,6 +169,8 @@ def write_mammogram_dicom(
     ds.PixelRepresentation = 0
     if modality == "MG":
         ds.BurnedInAnnotation = "NO"
+    if detector_type:
+        ds.DetectorType = detector_type
 
     if spacing_mm is not None:
         row_mm, col_mm = (float(v) for v in spacing_mm)

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Modalities accepted as projection mammograms. OT/SC: secondary captures
 #: (digitised film such as CBIS-DDSM is stored that way).
+#: DetectorType values (DX Detector module, which the Digital Mammography IOD requires) of a digital
+#: detector; the fourth defined term, FILM, is a film digitiser.
+DIGITAL_DETECTOR_TYPES = frozenset({"DIRECT", "SCINTILLATOR", "STORAGE"})
 MAMMOGRAM_MODALITIES = frozenset({"MG", "DX", "CR", "OT", "SC", "RG", "PX", ""})
 #: SOP classes of breast tomosynthesis (3D) objects.
 TOMOSYNTHESIS_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.13.1.3", "1.2.840.10008.5.1.4.1.1.13.1.4",
@@ -65,7 +68,14 @@ class Mammogram:
     modality: str = ""
     laterality: str | None = None           # "L" / "R" from the header, when present
     inverted: bool = False                  # MONOCHROME1 was inverted
+    detector_type: str | None = None        # DICOM DetectorType (DIRECT, SCINTILLATOR, STORAGE, FILM), if given
     assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def digital_detector(self) -> bool:
+        """Whether the header names a digital detector: what tells a real FFDM (or CR) image from digitised
+        film or a file without an acquisition record, which a pixel size cannot."""
+        return self.detector_type in DIGITAL_DETECTOR_TYPES
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -78,6 +88,7 @@ class Mammogram:
             "modality": self.modality,
             "laterality_tag": self.laterality,
             "monochrome1_inverted": self.inverted,
+            "detector_type": self.detector_type,
             "itk_geometry": {
                 "spacing": list(self.itk_spacing),
                 "origin": list(self.itk_origin),
@@ -221,6 +232,7 @@ def _read_dicom(path: Path) -> Mammogram:
     if source == "ImagerPixelSpacing" and "EstimatedRadiographicMagnificationFactor" in ds:
         spacing, source = _magnification_corrected(path, ds, spacing, assumptions)
     laterality = ds.get("ImageLaterality") or ds.get("Laterality") or None
+    detector_type = str(ds.get("DetectorType", "") or "").strip().upper() or None
     mammo = Mammogram(
         pixels=pixels,
         spacing_mm=spacing or (0.0, 0.0),
@@ -229,6 +241,7 @@ def _read_dicom(path: Path) -> Mammogram:
         modality=modality,
         laterality=str(laterality).upper() if laterality else None,
         inverted=inverted,
+        detector_type=detector_type,
         assumptions=assumptions,
     )
     _attach_itk_geometry(mammo, path)

@@ -121,6 +121,7 @@ def write_case(case: SynthCase, out_dir: str | Path, stem: str) -> dict[str, Pat
         bits_stored=bits_stored,
         patient_id=stem,
         series_description=f"mcseg synthetic ({case.source})",
+        detector_type=case.detector_type,
     )
     mask_path = write_gt_nrrd(out_dir / f"{stem}.gt.nrrd", case.gt_mask, case.spacing_mm)
     json_path = out_dir / f"{stem}.gt.json"
@@ -138,6 +139,7 @@ class RealBackground(NamedTuple):
     breast_mask: np.ndarray  # bool
     laterality: str | None  # from the DICOM tags, None when absent
     name: str
+    detector_type: str | None = None  # DICOM DetectorType, which its crops carry (the anatomy is that detector's)
 
 
 def read_background(
@@ -163,7 +165,8 @@ def read_background(
     # The project's own breast mask: the same one the pipeline uses.
     mask = breast_mask(pixels, target_spacing_mm)
     laterality = mammo.laterality
-    return RealBackground(pixels, mask, laterality if laterality in ("L", "R") else None, dicom_path.name)
+    return RealBackground(pixels, mask, laterality if laterality in ("L", "R") else None, dicom_path.name,
+                          mammo.detector_type)
 
 
 def random_breast_crop(
@@ -303,6 +306,7 @@ def generate_dataset(
             laterality = background.laterality or infer_laterality(background.breast_mask)
             case = synthesize_on_background(rng, image, mask, image_config, laterality=laterality, source=path.name)
             case.background_window_px = (window[0].start, window[1].start)
+            case.detector_type = background.detector_type
         else:
             if ffdm_share:
                 image_config = replace(image_config, style="ffdm" if rng.uniform() < ffdm_share else "phantom")

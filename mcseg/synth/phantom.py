@@ -110,6 +110,8 @@ class SynthCase:
     #: A real background's crop: its top-left pixel in the background resampled to ``spacing_mm``
     #: (None for a synthetic one), so that findings of that background can be mapped into the crop.
     background_window_px: tuple[int, int] | None = None
+    #: A real background's DICOM DetectorType, written into the case's header; None for a synthetic one.
+    detector_type: str | None = None
 
 
 # --- Background -----------------------------------------------------------------
