@@ -97,12 +97,14 @@ def main() -> None:
                         help="list every sub-threshold probability peak at least MM apart as a candidate "
                              "(PipelineConfig.candidate_peak_separation_mm; default: one per region); use with "
                              "--no-store or --no-candidate-classifier, the classifiers were fitted without it")
-    parser.add_argument("--native-alone-below-mm", type=float, metavar="MM",
-                        help="the site option PipelineConfig.native_alone_below_mm (native FFDM of 0.08 to <MM mm "
-                             "to the native networks alone; figures go to benchmarks/evaluation_native_alone.json)")
+    parser.add_argument("--native-alone-inputs", choices=("all", "none"),
+                        help="which inputs of 0.08 to <0.11 mm go to the native networks alone, instead of the default "
+                             "(those whose header names a digital detector): all (the former site option; figures go to "
+                             "benchmarks/evaluation_native_alone.json) or none (the coarse weights, the default until "
+                             "the eleventh rule; benchmarks/evaluation_coarse_band.json)")
     args = parser.parse_args()
-    config = PipelineConfig(candidate_peak_separation_mm=args.candidate_peaks_mm,
-                            native_alone_below_mm=args.native_alone_below_mm)
+    config = PipelineConfig(candidate_peak_separation_mm=args.candidate_peaks_mm).with_(
+        native_alone_inputs=args.native_alone_inputs)
     pipeline = Pipeline.from_weights(args.weights / "detector.pt" if args.weights else None,
                                      args.weights / "segmentator.pt" if args.weights else None, config,
                                      **({"classifier_path": None} if args.no_candidate_classifier else {}))
@@ -117,8 +119,9 @@ def main() -> None:
                                    else "evaluation.json")
     if args.score_background_findings:
         store = store.with_name(store.stem + "_scored.json")
-    if args.native_alone_below_mm is not None:
-        store = store.with_name("evaluation_native_alone.json")
+    if args.native_alone_inputs is not None:
+        store = store.with_name({"all": "evaluation_native_alone.json",
+                                 "none": "evaluation_coarse_band.json"}[args.native_alone_inputs])
     merged = json.loads(store.read_text()) if store.is_file() and not args.no_store else {}
     merged.update(results)
     if not args.no_store:
@@ -173,9 +176,12 @@ GENERATED = ("synthetic", "real-background", "ffdm-like", "vendor-0.07mm")
 
 
 def ensure_data(name: str, data: Path) -> Path:
-    """The images and ground truth of a generated set, written the first time (fixed seeds)."""
-    if data.is_dir():
+    """The images and ground truth of a generated set, written the first time (fixed seeds), and again where
+    its crops of a vendor file were made before the generator carried the file's DetectorType (the same
+    pixels; the header routes them)."""
+    if data.is_dir() and not _stale_vendor_crops(data):
         return data
+    shutil.rmtree(data, ignore_errors=True)
     if name == "synthetic":
         generate_dataset(data, 20, 9000, config=SynthConfig(), progress=False)
     elif name == "real-background":
@@ -189,6 +195,14 @@ def ensure_data(name: str, data: Path) -> Path:
     else:
         raise ValueError(f"{name} is not a generated set")
     return data
+
+
+def _stale_vendor_crops(data: Path, pattern: str = "*.dcm") -> bool:
+    """Whether the first vendor image of ``data`` (GE or Siemens, by name) lacks its file's DetectorType."""
+    import pydicom
+
+    crops = [p for p in sorted(data.glob(pattern)) if p.name.startswith(("ge-", "siemens-", "GH133", "OutOfBounds"))]
+    return bool(crops) and "DetectorType" not in pydicom.dcmread(crops[0], stop_before_pixels=True)
 
 
 def mias_references() -> tuple[list[str], list[str]]:
@@ -210,11 +224,12 @@ def vendor_files_at(folder: Path, spacing_mm: float) -> dict[str, Path]:
     out = {}
     for name in ("GH133.dcm", "OutOfBoundsOverlay.dcm"):
         out[name] = folder / name
-        if not out[name].is_file():
+        if not out[name].is_file() or _stale_vendor_crops(folder, name):
             background = read_background(VENDOR / name, target_spacing_mm=spacing_mm)
             pixels = np.clip(np.rint(background.image), 0, None).astype(np.uint16)
             write_mammogram_dicom(out[name], pixels, spacing_mm=(spacing_mm, spacing_mm),
-                                  laterality=background.laterality, bits_stored=max(12, int(pixels.max()).bit_length()))
+                                  laterality=background.laterality, bits_stored=max(12, int(pixels.max()).bit_length()),
+                                  detector_type=background.detector_type)
     return out
 
 

@@ -6,9 +6,10 @@
 The GE and Siemens vendor samples hold real calcifications of their own, reviewed by a project engineer
 (not a radiologist) and listed as 13 finding circles (23 calcifications; the Siemens file is the field of
 a stereotactic biopsy of a cluster) in tests/data/ffdm-vendor/background_findings.json, with 6 doubtful
-spots. Each whole file is segmented with the defaults, at its own pixel (0.094 / 0.085 mm: the coarse
-networks) and resampled to 0.07 mm (the native networks), and at its own pixel with the site option
---native-alone-below-mm 0.11 (the native networks alone), and for every finding circle it says whether a
+spots. Each whole file is segmented with the defaults, at its own pixel (0.094 / 0.085 mm: both headers
+name a digital detector, so the native networks alone serve them) and resampled to 0.07 mm (the native
+networks with their classifier), and at its own pixel with --native-alone-inputs none (the coarse networks,
+the default until the eleventh rule of choose_native_networks.py), and for every finding circle it says whether a
 calcification in the mask (the operating point) or any listed candidate lies inside it; detections in the
 mask outside every finding and doubtful circle are counted as well (false positives, or calcifications
 the review missed).
@@ -65,28 +66,28 @@ def check(pipeline: Pipeline, path: Path, review: dict, scale: float) -> dict:
             "breast_cm2": round(float(result.frame.breast_cm2), 1), "seconds": round(result.seconds, 2)}
 
 
-#: Lower operating points a site may choose (--classifier-threshold), swept at the default route.
+#: Lower operating points a site may choose (--classifier-threshold), swept at the coarse route.
 SWEEP = (0.5, 0.3, 0.2, 0.1)
 
 
 def main() -> None:
     review = json.loads(ed.BACKGROUND_FINDINGS["ffdm-like"].read_text())["files"]
     pipeline = Pipeline.from_weights()
-    native_alone = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11))  # the site option
+    coarse_route = Pipeline.from_weights(config=PipelineConfig(native_alone_inputs="none"))  # the default until v11
     resampled = ed.vendor_files_at(ROOT / "runs" / "vendor-real-findings" / "0.07mm", FINE_MM)
     out = {"what": __doc__.split("\n\n")[1].replace("\n", " "), "files": {}, "sweep": {}}
     for name, entry in review.items():
         own = entry["spacing_mm"]
         out["files"][name] = {"own pixel": check(pipeline, ed.VENDOR / name, entry, 1.0),
                               "0.07 mm": check(pipeline, resampled[name], entry, own / FINE_MM),
-                              "own pixel, --native-alone-below-mm 0.11": check(native_alone, ed.VENDOR / name, entry, 1.0)}
+                              "own pixel, --native-alone-inputs none": check(coarse_route, ed.VENDOR / name, entry, 1.0)}
         for where, r in out["files"][name].items():
             print(f"{name} at {where} ({r['served_by']}): {r['found_in_mask']} of {len(r['findings'])} findings in "
                   f"the mask, {r['found_listed']} listed; {r['other_detections_in_mask']} other detections in the "
                   f"mask ({r['breast_cm2']} cm^2 of breast)")
-    # The default route (each file at its own pixel) at lower classifier thresholds: what a site buys.
+    # The coarse route (each file at its own pixel) at lower classifier thresholds: what a site buys.
     for threshold in SWEEP:
-        lowered = pipeline.with_decisions(classifier_threshold=threshold)
+        lowered = coarse_route.with_decisions(classifier_threshold=threshold)
         runs = [check(lowered, ed.VENDOR / name, entry, 1.0) for name, entry in review.items()]
         out["sweep"][f"{threshold:g}"] = {"findings_in_mask": sum(r["found_in_mask"] for r in runs),
                                           "findings": sum(len(r["findings"]) for r in runs),

@@ -184,15 +184,15 @@ RETRAINED_FINE_MAX_SPACING_MM = 0.08
 FINE_OUTLINE = True
 FINE_OUTLINE_MAX_SPACING_MM = 0.1
 FINE_OUTLINE_MARGIN_MM = 0.5
-#: A site option, off by default (None): native FFDM from RETRAINED_FINE_MAX_SPACING_MM up to (not
-#: including) this pixel size goes to the native networks alone (no candidate classifier), upsampled to
-#: 0.07 mm, instead of the coarse networks. Ours (2026-12-07, eighth session; README, Native weights):
-#: held out by vendor on 24 crops per vendor of the real GE (0.094 mm) and Siemens (0.085 mm) files at
-#: their own pixel, the native networks alone found 0.905 and 0.767 at 1 FP/image against the coarse
-#: route's 0.685 and 0.583, but 0.708 against 0.773 on phantoms and film of 0.08-0.11 mm; so not the
-#: default (benchmarks/native_networks_choice_v8.json), an option for sites whose images of those pixels
-#: are real digital detector images. 0.11 mm is where no FFDM detector's pixel lies.
-NATIVE_ALONE_BELOW_MM: float | None = None
+#: Native FFDM from RETRAINED_FINE_MAX_SPACING_MM up to (not including) this pixel size goes to the native
+#: networks alone (no candidate classifier), upsampled to 0.07 mm, instead of the coarse networks, where
+#: NATIVE_ALONE_INPUTS says (None: never). Ours (2026-12-07; README, Native weights): held out by vendor on
+#: fresh crops of the real GE (0.094 mm) and Siemens (0.085 mm) files at their own pixel, the native networks
+#: alone found 0.850 and 0.762 at 1 FP/image against the coarse route's 0.658 and 0.596 (paired bootstrap
+#: intervals of the gains +0.137 to +0.255 and +0.132 to +0.212; benchmarks/native_networks_choice_v11.json),
+#: but less on phantoms and digitised film of those pixels (0.708 against 0.773, v8): so for digital
+#: detector images only, by the eleventh rule. 0.11 mm is where no FFDM detector's pixel lies.
+NATIVE_ALONE_BELOW_MM: float | None = 0.11
 #: Which inputs of that band go there: "detector", those whose DICOM header names a digital detector
 #: (DetectorType DIRECT, SCINTILLATOR or STORAGE; film digitisers write FILM or nothing, and a pixel size
 #: cannot tell the two apart: choose_native_networks.py, eleventh rule); "all", every input of the band;
@@ -205,6 +205,10 @@ NATIVE_ALONE_INPUT_KINDS = ("detector", "all", "none")
 #: train on though they saw other crops of the same two breasts. Measured by
 #: benchmarks/choose_native_networks.py --calibrate-alone.
 NATIVE_ALONE_DECISION_THRESHOLD = 0.9848
+#: Its threshold at CLUSTER_CALIBRATION_FP false positives per typical mammogram on the same crops (0.870
+#: of their calcifications found there; --calibrate-alone): with the decision threshold, the anchors of the
+#: map that reports its scores on the coarse classifier's scale (Pipeline.score_scale).
+NATIVE_ALONE_THRESHOLD_AT_4_FP = 0.9774
 
 #: Plausible pixel sizes of a mammogram, in mm. Ours: FFDM detectors have
 #: 0.05-0.1 mm pixels, digitised film 0.025-0.05 mm, mini-MIAS is stored at
@@ -482,7 +486,7 @@ class PipelineConfig:
     #: whose 0.06-0.08 mm images are film sets 0.08.
     coarse_input_min_spacing_mm: float = COARSE_INPUT_MIN_SPACING_MM
     #: Native FFDM from RETRAINED_FINE_MAX_SPACING_MM up to this pixel goes to the native networks alone
-    #: (NATIVE_ALONE_BELOW_MM; None: to the coarse weights, the default).
+    #: (NATIVE_ALONE_BELOW_MM; None: to the coarse weights).
     native_alone_below_mm: float | None = NATIVE_ALONE_BELOW_MM
     #: Which inputs of that band: NATIVE_ALONE_INPUT_KINDS (NATIVE_ALONE_INPUTS).
     native_alone_inputs: str = NATIVE_ALONE_INPUTS

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered, refine_outlines
 from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, FINE_OUTLINE_MARGIN_MM, FINE_OUTLINE_MAX_SPACING_MM,
-                            INFERENCE_BACKENDS, NATIVE_ALONE_DECISION_THRESHOLD, RETRAINED_FINE_MAX_SPACING_MM,
-                            SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
+                            INFERENCE_BACKENDS, NATIVE_ALONE_DECISION_THRESHOLD, NATIVE_ALONE_THRESHOLD_AT_4_FP,
+                            RETRAINED_FINE_MAX_SPACING_MM, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META,
                                 CandidateClassifier, candidate_features, classifier_beside, peaks_of)
@@ -243,6 +243,10 @@ class Pipeline:
         self.fallback = fallback
         #: The native networks alone, for config.native_alone_below_mm (:meth:`route_of`); None: off.
         self.native_alone: "Pipeline | None" = None
+        #: (scores, reported) of a piecewise-linear map on which the networks alone report their scores, after
+        #: every decision is made on their own (the native networks alone on the coarse classifier's scale,
+        #: so that a set mixing the two routes ranks their candidates alike); None: the score as it is.
+        self.score_scale: tuple[tuple[float, ...], tuple[float, ...]] | None = None
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
@@ -323,6 +327,14 @@ class Pipeline:
                 # Its decisions at its own calibrated point (defaults.NATIVE_ALONE_DECISION_THRESHOLD), the
                 # operating threshold listing the candidates and admitting cluster members as for 0.07 mm.
                 alone.score_decision = (NATIVE_ALONE_DECISION_THRESHOLD, alone.config.operating_threshold)
+                # Reported on the scale of the coarse classifier, which serves the band's other inputs: the two
+                # thresholds of each at 4 and 1 false positives per typical mammogram meet (choose_native_networks.py,
+                # twelfth rule).
+                scale = native.coarse.classifier if native.coarse is not None else None
+                if scale is not None and scale.meta.get(CLUSTER_THRESHOLD_META) is not None:
+                    alone.score_scale = ((0.0, NATIVE_ALONE_THRESHOLD_AT_4_FP, NATIVE_ALONE_DECISION_THRESHOLD, 1.0),
+                                         (0.0, float(scale.meta[CLUSTER_THRESHOLD_META]),
+                                          float(scale.operating_threshold), 1.0))
                 native.native_alone = alone
             return native
         if coarse_weights is not None and not forced and Path(coarse_weights[1]).is_file():
@@ -551,6 +563,10 @@ class Pipeline:
                 for calc in calcs:
                     calc.above_operating = bool(calc.score >= self.score_decision[0])
             self._promote_clustered(calcs, frame.spacing_mm)
+            if self.score_scale is not None:  # after every decision, which are made on the networks' own scale
+                for calc in calcs:
+                    calc.segmentator_score = calc.score
+                    calc.score = float(np.interp(calc.score, *self.score_scale))
             mask = (frame.map_to_input(self._kept_pixels(prob, calcs).astype(np.float32)) >= 0.5).astype(np.uint8)
         else:
             mask = (prob_in >= cfg.operating_threshold).astype(np.uint8)

@@ -24,6 +24,7 @@ from mcseg.io import NotAMammogramError, read_mammogram
 from mcseg.io.dicom_write import write_mammogram_dicom
 
 VENDOR = Path(__file__).resolve().parent / "data" / "ffdm-vendor"
+DATA = Path(__file__).resolve().parent.parent / "mcseg" / "data"
 
 
 def _mammogram_like(rows=300, cols=240, bits=12) -> np.ndarray:
@@ -97,6 +98,7 @@ def test_ge_senographe_jpeg_lossless_with_sigmoid_voi():
     assert m.shape == (3062, 2394)
     assert m.spacing_mm == pytest.approx((0.0941, 0.0941), abs=5e-5) and m.spacing_source == "ImagerPixelSpacing"
     assert m.laterality == "R" and m.modality == "MG"
+    assert m.detector_type == "SCINTILLATOR" and m.digital_detector  # what routes it (defaults.NATIVE_ALONE_INPUTS)
     assert any("SIGMOID window, centre 2653, width 900" in a for a in m.assumptions)
     # The sigmoid maps into the 12-bit output range without clipping anything to a constant.
     assert 0 <= m.pixels.min() < 50 and 3500 < m.pixels.max() <= 4095
@@ -106,7 +108,7 @@ def test_ge_senographe_jpeg_lossless_with_sigmoid_voi():
 def test_siemens_mammomat_jpeg_lossless():
     m = read_mammogram(VENDOR / "OutOfBoundsOverlay.dcm")
     assert m.shape == (788, 1318) and m.spacing_mm == (0.085, 0.085)
-    assert m.laterality == "L"
+    assert m.laterality == "L" and m.detector_type == "DIRECT" and m.digital_detector
     assert any("LINEAR window, centre 2048, width 4096" in a for a in m.assumptions)
     assert any("magnification (factor 1.04334)" in a for a in m.assumptions)
 
@@ -129,3 +131,13 @@ def test_vendor_files_segment_from_the_cli(tmp_path, capsys):
     assert doc["spacing_mm"] == [0.085, 0.085] and doc["working_frame"]["flipped_left_right"] is False
     assert doc["shape"] == [788, 1318] and doc["input"]["laterality_tag"] == "L"
     assert any(c["in_mask"] for c in doc["calcifications"])
+    # A digital detector's native 0.085 mm pixels: the native networks alone serve it, at 0.07 mm.
+    assert doc["input"]["detector_type"] == "DIRECT" and doc["settings"]["use_candidate_classifier"] is False
+    assert Path(doc["weights"]["segmentator"]["path"]).parent.name == "native"
+    assert doc["working_frame"]["working_spacing_mm"][0] == pytest.approx(0.07, abs=0.002)
+
+
+def test_digitised_film_names_no_digital_detector():
+    """The CBIS-DDSM film (a Secondary Capture without DetectorType) is not routed as a detector image."""
+    m = read_mammogram(DATA / "demo" / "cbis-ddsm_P_00820_RIGHT_CC.dcm")
+    assert m.detector_type is None and not m.digital_detector

@@ -12,7 +12,8 @@ from conftest import DATA
 from mcseg.io.dicom_write import write_mammogram_dicom
 import torch
 
-from mcseg.defaults import COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM, PipelineConfig
+from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, NATIVE_ALONE_BELOW_MM, RETRAINED_FINE_MAX_SPACING_MM,
+                            PipelineConfig)
 from mcseg.pipeline import (DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_DETECTOR_WEIGHTS, DEFAULT_SEGMENTATOR_WEIGHTS,
                             LABELLED_SPACING_META, Pipeline)
 from mcseg.training import LabelledCase
@@ -192,12 +193,14 @@ def test_the_routes_of_the_bundled_pipeline_and_mcseg_weights(tmp_path, capsys):
     from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR, WEIGHTS_DIR
 
     routes = Pipeline.from_weights().routes()
-    assert [(r["from_mm"], r["below_mm"]) for r in routes] == [(0.0, COARSE_INPUT_MIN_SPACING_MM),
-                                                              (COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM),
-                                                              (RETRAINED_FINE_MAX_SPACING_MM, None)]
+    assert [(r["from_mm"], r["below_mm"], r["inputs"]) for r in routes] == [
+        (0.0, COARSE_INPUT_MIN_SPACING_MM, "any"), (COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM, "any"),
+        (RETRAINED_FINE_MAX_SPACING_MM, NATIVE_ALONE_BELOW_MM, "digital detector"),
+        (RETRAINED_FINE_MAX_SPACING_MM, NATIVE_ALONE_BELOW_MM, "other"), (NATIVE_ALONE_BELOW_MM, None, "any")]
     assert [Path(r["segmentator"]).parent for r in routes] == [WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR,
+                                                               DEFAULT_NATIVE_WEIGHTS_DIR, DEFAULT_COARSE_WEIGHTS_DIR,
                                                                DEFAULT_COARSE_WEIGHTS_DIR]
-    assert [r["working_spacing_mm"] for r in routes] == [0.07, 0.07, 0.14]
+    assert [r["working_spacing_mm"] for r in routes] == [0.07, 0.07, 0.07, 0.14, 0.14]
     # Moving the coarse edge to 0.08 mm gives the film networks below it: two bands.
     moved = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08)).routes()
     assert [Path(r["segmentator"]).parent for r in moved] == [WEIGHTS_DIR, DEFAULT_COARSE_WEIGHTS_DIR]
@@ -207,7 +210,7 @@ def test_the_routes_of_the_bundled_pipeline_and_mcseg_weights(tmp_path, capsys):
     assert cli_main(["weights", str(DEMO), str(bad)]) == 2
     out, err = capsys.readouterr()
     assert "0.06 to <0.08 mm              mcseg/weights/native" in out
-    assert "0.08 mm and coarser           mcseg/weights/coarse" in out
+    assert "0.11 mm and coarser           mcseg/weights/coarse" in out
     assert f"{DEMO}: 0.07 x 0.07 mm (PixelSpacing) -> mcseg/weights/native at 0.07 mm" in out
     assert f"{bad}: error" in err
 
@@ -249,9 +252,16 @@ def test_native_ge_and_siemens_pixels_of_a_digital_detector_go_to_the_native_net
     assert result.frame.spacing_mm[0] == pytest.approx(0.07, abs=0.002)
     assert result.settings["use_candidate_classifier"] is False and result.settings["native_alone_below_mm"] == 0.11
     assert result.mammogram.describe_input()["detector_type"] == "SCINTILLATOR"
-    above = [c for c in result.calcifications if c["score"] >= NATIVE_ALONE_DECISION_THRESHOLD]
+    above = [c for c in result.calcifications if c["segmentator_score"] >= NATIVE_ALONE_DECISION_THRESHOLD]
     assert above and all(c["in_mask"] for c in above)  # below it only cluster members may join the mask
     assert any(not c["in_mask"] for c in result.calcifications)
+    # Reported on the coarse classifier's scale (the twelfth rule): its decision threshold meets the coarse
+    # operating threshold, and the order of the candidates is the segmentator's.
+    coarse_operating = pipeline.coarse.classifier.operating_threshold
+    assert all((c["score"] >= coarse_operating - 1e-4) == (c["segmentator_score"] >= NATIVE_ALONE_DECISION_THRESHOLD)
+               for c in result.calcifications)
+    by_score = sorted(result.calcifications, key=lambda c: -c["score"])
+    assert [c["segmentator_score"] for c in by_score] == sorted((c["segmentator_score"] for c in by_score), reverse=True)
 
     assert cli_main(["weights", "--native-alone-below-mm", "0.11", str(ge_like), str(film_like)]) == 0
     out = capsys.readouterr().out
