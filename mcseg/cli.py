@@ -73,9 +73,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--native-alone-below-mm", type=_native_alone_edge_mm, metavar="MM", dest="native_alone_below_mm",
                    help=f"native FFDM from {defaults.RETRAINED_FINE_MAX_SPACING_MM} mm up to MM (0.11 covers GE's 0.094 "
                         f"and Siemens' 0.085 mm) goes to the native networks alone instead of the coarse weights "
-                        f"(default: off). For real digital detector images: held out on real GE and Siemens "
-                        f"anatomy they find about a fifth more; on digitised film and phantoms of those pixels "
-                        f"they find less (README, Native weights)")
+                        f"(default: {defaults.NATIVE_ALONE_BELOW_MM}; which inputs: --native-alone-inputs). Held out "
+                        f"on real GE and Siemens anatomy they find about a fifth more; on digitised film and "
+                        f"phantoms of those pixels they find less (README, Native GE and Siemens detector images)")
     g.add_argument("--native-alone-inputs", choices=defaults.NATIVE_ALONE_INPUT_KINDS, dest="native_alone_inputs",
                    help=f"which inputs of that band go to the native networks alone: those whose DICOM header names "
                         f"a digital detector (DetectorType DIRECT, SCINTILLATOR or STORAGE), all of them, or none "

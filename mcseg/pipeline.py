@@ -418,11 +418,18 @@ class Pipeline:
         :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``."""
         size = min(spacing_mm)
         if (self.native_alone is not None and self.coarse_from_mm() <= size < self.config.native_alone_below_mm
-                and (digital_detector or self.config.native_alone_inputs == "all")):
+                and (digital_detector or self.config.native_alone_inputs == "all") and not self._site_coarse_band()):
             return "native-alone"
         if self.coarse is not None and size >= self.coarse_from_mm():
             return "coarse"
         return "fine"
+
+    def _site_coarse_band(self) -> bool:
+        """Whether a site's labels finer than ``config.native_alone_below_mm`` retrained the coarse networks:
+        they then serve those inputs, detector images included, as they were taught them (a saved label
+        must change what serves its image)."""
+        labelled = self.coarse.labelled_spacing_mm if self.coarse is not None else None
+        return bool(labelled) and min(labelled) < self.config.native_alone_below_mm
 
     def training_route_of(self, spacing_mm: tuple[float, float]) -> str:
         """Which networks a saved label of an image of this pixel size retrains: the fine ones below

@@ -88,6 +88,22 @@ def test_retrained_on_native_ffdm_labels_the_fine_networks_serve_those_inputs_ag
                       "None": ["fine", "coarse", "coarse", "coarse"]}
 
 
+def test_a_sites_labels_of_detector_pixels_take_them_from_the_native_networks_alone(tmp_path):
+    """GE and Siemens labels (0.08 to <0.11 mm) retrain the coarse networks; once they have, those networks
+    serve that band's detector images too, instead of the native networks alone that their labels never
+    touched. Labels of coarser copies only leave the band as it was."""
+    ckpt = torch.load(DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", map_location="cpu", weights_only=True)
+    bundled = Pipeline.from_weights()
+    assert bundled.training_route_of((0.094, 0.094)) == "coarse"
+    assert bundled.route_of((0.094, 0.094), digital_detector=True) == "native-alone"
+    for labelled, route in (([0.085, 0.094], "coarse"), ([0.14, 0.14], "native-alone")):
+        path = tmp_path / f"coarse-{labelled}.pt"
+        torch.save(ckpt | {LABELLED_SPACING_META: labelled}, path)
+        routed = Pipeline.from_weights(coarse_weights=(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt", path))
+        assert routed.route_of((0.094, 0.094), digital_detector=True) == route
+        assert routed.route_of((0.07, 0.07), digital_detector=True) == "fine"
+
+
 def test_inputs_unlike_a_sites_labels_stay_with_the_bundled_networks(tmp_path):
     """Retrained on 0.07 mm FFDM labels only, the 0.07 mm networks leave film (finer than 0.06 mm) to the
     bundled ones; retrained on both kinds, they serve both."""

@@ -439,6 +439,9 @@ def test_a_site_moves_the_coarse_edge_and_a_bad_value_stops_the_server_with_the_
     with pytest.raises(RuntimeError, match=r"native_alone_below_mm must lie in \(0.08, 0.2\]"):
         with running_server(tmp_path / "bad", studies, {"models": "pipeline", "native_alone_below_mm": "0.05"}):
             pass
+    with pytest.raises(RuntimeError, match="native_alone_inputs must be one of detector, all, none"):
+        with running_server(tmp_path / "bad", studies, {"models": "pipeline", "native_alone_inputs": "film"}):
+            pass
 
 
 def test_weights_that_do_not_load_leave_the_server_answering_with_the_reason(tmp_path):

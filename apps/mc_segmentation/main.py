@@ -14,8 +14,8 @@ Settings (``--conf``):
                images on the 0.07 mm weights, which find more on phantoms and film at that pixel
                and fewer on real FFDM; README, "Native 0.06-0.08 mm FFDM")
   native_alone_below_mm  native FFDM from 0.08 mm up to this pixel (0.11 covers GE's 0.094 and Siemens'
-               0.085 mm) goes to the native networks alone instead of the coarse weights (default: off;
-               for real digital detector images, not film: README, "Native weights")
+               0.085 mm) goes to the native networks alone instead of the coarse weights (default
+               mcseg.defaults.NATIVE_ALONE_BELOW_MM = 0.11; README, "Native GE and Siemens detector images")
   native_alone_inputs  which inputs of that band: detector (those whose DICOM names a digital
                detector in DetectorType), all, or none (default mcseg.defaults.NATIVE_ALONE_INPUTS)
   auto_update_scoring  true to re-score images after every action (default false:
