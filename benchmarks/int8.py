@@ -41,7 +41,7 @@ def calibration_tiles(pipeline: Pipeline, runner: OnnxDenseRunner, limit: int = 
             tiles.append(np.array(tile, dtype=np.float32))
         return runner(tile)
 
-    pipeline._dense_runner = recording  # the pipeline's own session, watched
+    pipeline._runners.dense = recording  # the pipeline's own session, watched
     for path in sorted(DEMO.glob("demo_*.dcm")):
         pipeline.run(read_mammogram(path))
     return tiles
@@ -103,7 +103,7 @@ def main() -> None:
     for path in images:
         out = {}
         for name, runner in runners.items():
-            pipeline._dense_runner = runner  # the pipeline's own session, replaced
+            pipeline._runners.dense = runner  # the pipeline's own session, replaced
             t = time.perf_counter()
             out[name] = pipeline.run(read_mammogram(path))
             seconds[name].append(time.perf_counter() - t)

@@ -217,6 +217,16 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
+class _Runners:
+    """The ONNX Runtime sessions of one pair of networks, built on first use; one pipeline is shared by the
+    server's threads, and its twins share its sessions."""
+
+    def __init__(self) -> None:
+        self.dense: OnnxDenseRunner | None = None
+        self.window: OnnxWindowRunner | None = None
+        self.lock = threading.Lock()
+
+
 class Pipeline:
     """Detector and segmentator networks plus the settings that tie them together."""
 
@@ -251,10 +261,9 @@ class Pipeline:
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
         self.backend = resolve_backend(self.config.backend, self.device)
-        # ONNX Runtime sessions, built on first use (an export each, 0.1-0.3 s)
-        self._dense_runner: OnnxDenseRunner | None = None
-        self._window_runner: OnnxWindowRunner | None = None
-        self._runner_lock = threading.Lock()  # one pipeline is shared by the server's threads
+        # ONNX Runtime sessions, built on first use (an export each, 0.1-0.3 s), shared with every twin
+        # that runs the same networks (with_decisions, the native networks alone)
+        self._runners = _Runners()
         self.classifier = classifier if self.config.use_candidate_classifier else None
         #: Networks alone: (decision, cluster) thresholds on the segmentator score that decide the mask as a
         #: classifier's do, from the segmentator's calibration; None: the operating threshold decides.
@@ -327,6 +336,9 @@ class Pipeline:
                 # Its decisions at its own calibrated point (defaults.NATIVE_ALONE_DECISION_THRESHOLD), the
                 # operating threshold listing the candidates and admitting cluster members as for 0.07 mm.
                 alone.score_decision = (NATIVE_ALONE_DECISION_THRESHOLD, alone.config.operating_threshold)
+                # The same two files as the native pipeline's: one copy of the networks and their sessions
+                # (a server holds both; its memory is bounded).
+                alone.detector, alone.segmentator, alone._runners = native.detector, native.segmentator, native._runners
                 # Reported on the scale of the coarse classifier, which serves the band's other inputs: the two
                 # thresholds of each at 4 and 1 false positives per typical mammogram meet (choose_native_networks.py,
                 # twelfth rule).
@@ -387,7 +399,6 @@ class Pipeline:
             raise ValueError(f"not decision settings: {sorted(unknown)}")
         if all(v is None for v in changes.values()):
             return self
-        self.dense_runner(), self.window_runner()  # built once here, so that both copies share them
         twin = copy.copy(self)
         twin.config = self.config.with_(**changes)
         twin.given_config = self.given_config.with_(**changes)
@@ -746,18 +757,18 @@ class Pipeline:
         """The ONNX Runtime session of the segmentator's dense pass; None when PyTorch runs it (or
         the segmentator is "same"-padded, which has no exact dense pass)."""
         if self.backend == "onnxruntime" and self.segmentator.config.padding == "valid":
-            with self._runner_lock:
-                if self._dense_runner is None:
-                    self._dense_runner = OnnxDenseRunner(self.segmentator)
-        return self._dense_runner
+            with self._runners.lock:
+                if self._runners.dense is None:
+                    self._runners.dense = OnnxDenseRunner(self.segmentator)
+        return self._runners.dense
 
     def window_runner(self) -> OnnxWindowRunner | None:
         """The ONNX Runtime session of the detector's windows; None when PyTorch runs it."""
         if self.backend == "onnxruntime":
-            with self._runner_lock:
-                if self._window_runner is None:
-                    self._window_runner = OnnxWindowRunner(self.detector)
-        return self._window_runner
+            with self._runners.lock:
+                if self._runners.window is None:
+                    self._runners.window = OnnxWindowRunner(self.detector)
+        return self._runners.window
 
     # --- helpers ---------------------------------------------------------------
 

@@ -360,6 +360,10 @@ def test_server_answers_while_it_infers_and_refuses_past_its_queue(server):
                 pass
             time.sleep(0.2)
 
+    # The background scorer, still at its first pass over the corpus, would otherwise overlap this test's
+    # inferences or not depending on its pace (it yields between images, not within one): wait for it, so
+    # that the memory measured is the inferences' and the answers timed are against them alone.
+    _wait_for_idle_scorer(url)
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
 
