@@ -603,10 +603,23 @@ class Pipeline:
             mammogram=mammo, frame=frame, mask=mask, calcifications=calc_json, clusters=cluster_json,
             detector=detection, seconds=seconds, timings_s=timings,
             settings=cfg.to_dict() | {"used_detector": use_detector, "roi_px": list(roi_px) if roi_px else None,
+                                      "mask_threshold": self.mask_threshold(),
                                       "inference_backend": self.backend},
             weights=self.weights, probability=prob if keep_probability else None, uncertain=uncertain,
             candidate_features=features, symmetry_views=views_run,
         )
+
+    def mask_threshold(self) -> float:
+        """The reported score from which a candidate is in the mask (cluster members may join below it): the
+        classifier's threshold, else the networks' decision threshold on the scale they report, else the
+        operating threshold."""
+        if self.classifier is not None:
+            told = self.config.classifier_threshold
+            return float(self.classifier.operating_threshold if told is None else told)
+        if self.score_decision is not None:
+            decision = self.score_decision[0]
+            return round(float(np.interp(decision, *self.score_scale)) if self.score_scale else float(decision), 4)
+        return float(self.config.operating_threshold)
 
     def _outline_finely(self, result: "SegmentationResult") -> None:
         """Redraw, with this pipeline's segmentator at its finer pixel, the outline of every

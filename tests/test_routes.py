@@ -274,6 +274,7 @@ def test_native_ge_and_siemens_pixels_of_a_digital_detector_go_to_the_native_net
     # Reported on the coarse classifier's scale (the twelfth rule): its decision threshold meets the coarse
     # operating threshold, and the order of the candidates is the segmentator's.
     coarse_operating = pipeline.coarse.classifier.operating_threshold
+    assert result.settings["mask_threshold"] == pytest.approx(coarse_operating, abs=1e-4)
     assert all((c["score"] >= coarse_operating - 1e-4) == (c["segmentator_score"] >= NATIVE_ALONE_DECISION_THRESHOLD)
                for c in result.calcifications)
     by_score = sorted(result.calcifications, key=lambda c: -c["score"])

@@ -110,8 +110,9 @@ def write_preview(result, path: str | Path, max_side_px: int = PREVIEW_MAX_SIDE_
     ax.set_title(f"{Path(doc['image']).name}: {len(found)} calcifications (red), {len(doc['clusters'])} clusters "
                  f"(cyan)\nyellow: the {len(shown)} highest of {len(candidates)} candidates below threshold\n"
                  f"{rows} x {cols} px at "
-                 f"{row_mm:.3g} x {col_mm:.3g} mm; operating threshold "
-                 f"{doc['settings'].get('operating_threshold', '?')}", fontsize=9)
+                 f"{row_mm:.3g} x {col_mm:.3g} mm; in the mask from score "
+                 f"{doc['settings'].get('mask_threshold', doc['settings'].get('operating_threshold', '?'))}",
+                 fontsize=9)
     ax.set_axis_off()
     if inset:
         (r0, c0, r1, c1), title = inset
