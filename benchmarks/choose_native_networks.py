@@ -291,6 +291,26 @@ mammogram, 0.9774 and 0.9848, to the coarse classifier's 0.3068 and 0.7613. Pool
 0.25 / 1 / 4 FP/image: 0.727 / 0.789 / 0.897 with the map against 0.588 / 0.706 / 0.851 without; the vendor
 crops alone 0.702 / 0.766 / 0.895 and the phantoms and film alone 0.751 / 0.842 / 0.892 either way.) The
 native networks alone report their scores on the coarse classifier's scale (Pipeline.score_scale).
+
+**A thirteenth rule, written and committed after the twelfth run and before this one (--band-other):** since
+the eleventh rule, detector images of 0.08 to <0.11 mm go to the native networks alone; the band's other
+inputs (phantoms, digitised film, images whose header was stripped or never had the record) still go to the
+coarse route, and on the ffdm-like set its 0.1 mm phantoms are now its weakest pixel size (0.735 at 1
+FP/image; seen before this rule was written). The sixth rule's band classifier served exactly those well
+(its judge B: the native networks with it 0.895 against the coarse route's 0.818 on phantoms and film of the
+band) and failed only on real vendor anatomy, which no longer reaches it when the header names the detector.
+So: the band's inputs that name no digital detector go to the native networks with the band classifier
+(runs/native-networks-aug/both/band-classifier, fitted in the sixth run; operating threshold 0.7663 at 1 FP
+per typical mammogram, its own scores reported: within 0.005 of the coarse classifier's at that point).
+Judges, on images nothing was fitted on: (B) two new draws of 16 FFDM-like phantoms and 8 film crops of
+0.08-0.11 mm (the fifth rule's recipe, seeds 3511 and 3513, runs/band-other-judge-b, and 3521 and 3523,
+runs/band-other-judge-b2; 48 images): the shipped native networks with the band classifier against the
+shipped coarse route; the paired bootstrap 95% interval of the difference at 1 FP/image lies above 0 and
+the difference at 0.25 FP/image is not below 0. (A, a guard for vendor images whose header lost the record)
+the eleventh rule's 48 vendor crops: per vendor, the fold native networks with the fold band classifier
+(neither saw the vendor) against the coarse route with the coarse fold classifier: the difference at 1
+FP/image not below -0.02. If both pass, the band's other inputs go there by default. Writes
+benchmarks/native_networks_choice_v13.json.
 """
 
 from __future__ import annotations
