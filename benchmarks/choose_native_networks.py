@@ -311,6 +311,12 @@ the eleventh rule's 48 vendor crops: per vendor, the fold native networks with t
 (neither saw the vendor) against the coarse route with the coarse fold classifier: the difference at 1
 FP/image not below -0.02. If both pass, the band's other inputs go there by default. Writes
 benchmarks/native_networks_choice_v13.json.
+
+**Outcome of the thirteenth run: yes** (B, 48 new images: 0.882 / 0.732 at 1 / 0.25 FP/image against the
+coarse route's 0.797 / 0.729; gain +0.085, interval +0.061 to +0.104 at 1, +0.003 at 0.25; phantoms 0.900
+against 0.834, film crops 0.801 against 0.729 at 1. A: GE 0.647 against 0.658 (-0.011), Siemens 0.773
+against 0.596 (+0.177).) Since then the band's inputs that name no detector go to the native networks with
+the band classifier (mcseg/weights/native/band/, defaults.NATIVE_BAND_CLASSIFIER).
 """
 
 from __future__ import annotations
@@ -1085,6 +1091,61 @@ def score_scale_rule(args) -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "rule"}))
 
 
+def band_other_rule(args) -> None:
+    """The thirteenth rule: the 0.08-0.11 mm inputs that name no detector to the native networks with the band
+    classifier (module docstring). Writes benchmarks/native_networks_choice_v13.json."""
+    from mcseg.evaluation import bootstrap_difference
+
+    work, other = ROOT / "runs" / "native-networks-aug", {"ge": "siemens", "siemens": "ge"}
+    band = lambda fold: CandidateClassifier.load(work / fold / "band-classifier" / CLASSIFIER_FILE).predict  # noqa: E731
+    eight_views = lambda folder: Pipeline.from_weights(  # noqa: E731
+        folder / "detector.pt", folder / "segmentator.pt", config=PipelineConfig(segmentator_symmetries=8),
+        classifier_path=None, coarse_dir=None, native_dir=None)
+
+    # A: the eleventh rule's vendor crops, as if their header had lost the record.
+    coarse_networks = coarse_networks_2_views()
+    per_vendor = {}
+    for vendor in ("ge", "siemens"):
+        images = [p for d in ("detector-gated-judge-a", "detector-gated-judge-a2")
+                  for p in sorted((ROOT / "runs" / d / f"train-{vendor}").glob("*.dcm"))]
+        m = route_matches(images, (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)),
+                          (eight_views(work / other[vendor] / "model"), band(other[vendor])))
+        per_vendor[vendor] = {"coarse route": vf.sensitivities(m["first"]),
+                              "native + band classifier": vf.sensitivities(m["second"]),
+                              "difference": bootstrap_difference(m["second"], m["first"], (0.25, 1.0))}
+        print(vendor, json.dumps(per_vendor[vendor]), flush=True)
+
+    # B: two new draws of the band's phantoms and film crops.
+    images_b = [p for folder, (a, b) in (("band-other-judge-b", (3511, 3513)), ("band-other-judge-b2", (3521, 3523)))
+                for p in judge_b_images(args.shared, ROOT / "runs" / folder / "data",
+                                        tuple(r.replace("3421", str(a)).replace("3423", str(b))
+                                              for r in WIDEN_JUDGE_B_RECIPE))]
+    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
+                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
+    m = route_matches(images_b, (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
+                      (eight_views(NATIVE_DIR), band("both")))
+    kinds = {"phantoms": [i for i, p in enumerate(images_b) if p.name.startswith("ffdm")],
+             "film crops": [i for i, p in enumerate(images_b) if p.name.startswith("cbis")]}
+    judge_b = {"images": len(images_b), "coarse route": vf.sensitivities(m["first"]),
+               "native + band classifier": vf.sensitivities(m["second"]),
+               "difference": bootstrap_difference(m["second"], m["first"], (0.25, 1.0)),
+               "by kind, at 1 FP/image": {kind: {arm: vf.sensitivities([m[key][i] for i in idx])["1"]
+                                                 for key, arm in (("first", "coarse route"),
+                                                                  ("second", "native + band classifier"))}
+                                          for kind, idx in kinds.items()}}
+    print(json.dumps({"B": judge_b}), flush=True)
+    passes = {f"A {v}": r["difference"]["1"]["difference"] >= -MARGIN_AT_1 for v, r in per_vendor.items()}
+    passes["B"] = judge_b["difference"]["1"]["ci95"][0] > 0 and judge_b["difference"]["0.25"]["difference"] >= 0
+    result = {"rule": "the 0.08-0.11 mm inputs that name no digital detector go to the native networks with the band "
+                      "classifier if B (48 new phantoms and film crops: the paired bootstrap interval of the gain at 1 "
+                      "FP/image above 0, the gain at 0.25 not negative) and A (each vendor's 24 crops, held out: not "
+                      "more than 0.02 lower at 1 FP/image) pass (module docstring, thirteenth rule)",
+              "images": {"B": [p.name for p in images_b]}, "per_vendor": per_vendor, "judge_b": judge_b,
+              "passes": passes, "adopt": all(passes.values())}
+    (ROOT / "benchmarks" / "native_networks_choice_v13.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps({"passes": passes, "adopt": result["adopt"]}))
+
+
 def calibrate_alone() -> None:
     """defaults.NATIVE_ALONE_DECISION_THRESHOLD, the decision threshold of the site option that sends native FFDM of
     0.08 to <0.11 mm to the native networks alone: 1 false positive per typical mammogram (as every shipped
@@ -1213,6 +1274,9 @@ def main() -> None:
                         help="the eleventh rule: real digital detector images of 0.08-0.11 mm to the native networks alone?")
     parser.add_argument("--score-scale", action="store_true",
                         help="the twelfth rule: the native networks alone report scores on the coarse route's scale?")
+    parser.add_argument("--band-other", action="store_true",
+                        help="the thirteenth rule: the band's inputs that name no detector to the native networks "
+                             "with the band classifier?")
     parser.add_argument("--calibrate-alone", action="store_true",
                         help="print the decision threshold of the native networks alone at 0.08-0.11 mm "
                              "(defaults.NATIVE_ALONE_DECISION_THRESHOLD)")
@@ -1246,6 +1310,8 @@ def main() -> None:
         return detector_gated_rule(args)
     if args.score_scale:
         return score_scale_rule(args)
+    if args.band_other:
+        return band_other_rule(args)
     if args.calibrate_alone:
         return calibrate_alone()
     if args.augment:

@@ -102,9 +102,13 @@ def main() -> None:
                              "(those whose header names a digital detector): all (the former site option; figures go to "
                              "benchmarks/evaluation_native_alone.json) or none (the coarse weights, the default until "
                              "the eleventh rule; benchmarks/evaluation_coarse_band.json)")
+    parser.add_argument("--no-native-band-classifier", action="store_true",
+                        help="the 0.08 to <0.11 mm inputs that name no detector to the coarse weights, as before the "
+                             "thirteenth rule (figures go to benchmarks/evaluation_before_band_classifier.json)")
     args = parser.parse_args()
     config = PipelineConfig(candidate_peak_separation_mm=args.candidate_peaks_mm).with_(
-        native_alone_inputs=args.native_alone_inputs)
+        native_alone_inputs=args.native_alone_inputs, native_band_classifier=False if args.no_native_band_classifier
+        else None)
     pipeline = Pipeline.from_weights(args.weights / "detector.pt" if args.weights else None,
                                      args.weights / "segmentator.pt" if args.weights else None, config,
                                      **({"classifier_path": None} if args.no_candidate_classifier else {}))
@@ -122,6 +126,8 @@ def main() -> None:
     if args.native_alone_inputs is not None:
         store = store.with_name({"all": "evaluation_native_alone.json",
                                  "none": "evaluation_coarse_band.json"}[args.native_alone_inputs])
+    if args.no_native_band_classifier:
+        store = store.with_name("evaluation_before_band_classifier.json")
     merged = json.loads(store.read_text()) if store.is_file() and not args.no_store else {}
     merged.update(results)
     if not args.no_store:

@@ -53,8 +53,10 @@ def main() -> None:
         by_pixel.annotate(str(pixel[s]["n"]), (bar.get_x() + 0.3, bar.get_height()), ha="center", va="bottom",
                           fontsize=7)
     # ffdm-like's 0.085 and 0.094 mm images are crops of the Siemens and GE detector files (their DetectorType
-    # kept): the native networks alone; its 0.1 mm ones are phantoms, which name no detector.
-    routes = {0.07: "native", 0.085: "native alone\n(detector)", 0.0941: "native alone\n(detector)", 0.14: "coarse"}
+    # kept): the native networks alone; its 0.1 mm ones are phantoms, which name no detector: the native networks
+    # with the band classifier.
+    routes = {0.07: "native", 0.085: "native alone\n(detector)", 0.0941: "native alone\n(detector)",
+              0.1: "native + band\nclassifier", 0.14: "coarse"}
     by_pixel.set_xticks(range(len(sizes)),
                         [f"{s}\n{routes.get(float(s.split()[0]), 'coarse +' + chr(10) + 'fine outline')}" for s in sizes], fontsize=7)
     by_pixel.axhline(0.85, color="k", ls="--", lw=0.8)

@@ -80,6 +80,11 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"which inputs of that band go to the native networks alone: those whose DICOM header names "
                         f"a digital detector (DetectorType DIRECT, SCINTILLATOR or STORAGE), all of them, or none "
                         f"(default: {defaults.NATIVE_ALONE_INPUTS})")
+    g.add_argument("--native-band-classifier", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"with --native-alone-inputs detector, send that band's other inputs (phantoms, digitised film, "
+                        f"headers without the record) to the native networks with their band classifier; "
+                        f"--no-native-band-classifier sends them to the coarse weights (default: "
+                        f"{'on' if defaults.NATIVE_BAND_CLASSIFIER else 'off'})")
     g.add_argument("--no-candidate-classifier", action="store_true",
                    help="score candidates by the segmentator alone, without the second-stage classifier that "
                         "the weights' folder may hold (candidate_classifier.npz)")
@@ -449,6 +454,7 @@ def _pipeline_from_args(args):
         coarse_input_min_spacing_mm=getattr(args, "coarse_input_min_spacing_mm", None),
         native_alone_below_mm=getattr(args, "native_alone_below_mm", None),
         native_alone_inputs=getattr(args, "native_alone_inputs", None),
+        native_band_classifier=getattr(args, "native_band_classifier", None),
         fine_outline=getattr(args, "fine_outline", None),
         use_candidate_classifier=False if getattr(args, "no_candidate_classifier", False) else None,
         classifier_threshold=getattr(args, "classifier_threshold", None),
@@ -540,7 +546,8 @@ def cmd_weights(args) -> int:
                  else f"segmentator {band['operating_point']:.4f}")
         print(f"{span:<30}{_shown(Path(band['segmentator']).parent):<26}{band['working_spacing_mm']:g} mm"
               f"{'':<3}{band['symmetry_views']:<7}{point}")
-    if pipeline.config.fine_outline and pipeline.coarse is not None:
+    if pipeline.config.fine_outline and any(band["pipeline"] is pipeline.coarse and band["from_mm"]
+                                            < defaults.FINE_OUTLINE_MAX_SPACING_MM for band in routes):
         outliner = _shown(Path(pipeline.weights["segmentator"]["path"]).parent)
         print(f"(the coarse networks' outlines of inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM:g} mm are "
               f"redrawn at {pipeline.config.working_spacing_mm:g} mm by {outliner})")

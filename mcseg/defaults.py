@@ -198,6 +198,13 @@ NATIVE_ALONE_BELOW_MM: float | None = 0.11
 #: cannot tell the two apart: choose_native_networks.py, eleventh rule); "all", every input of the band;
 #: "none", no input (the band stays with the coarse weights).
 NATIVE_ALONE_INPUTS = "detector"
+#: With NATIVE_ALONE_INPUTS "detector", the band's other inputs (phantoms, digitised film, images whose header
+#: lost the record) go to the native networks with a classifier fitted over that band (mcseg/weights/native/band/)
+#: instead of the coarse weights. Ours (2026-12-07, choose_native_networks.py, thirteenth rule): on 48 fresh
+#: phantoms and film crops of the band 0.882 against 0.797 at 1 FP/image (paired bootstrap interval of the gain
+#: +0.061 to +0.104), 0.732 against 0.729 at 0.25; on header-stripped vendor crops, held out, GE 0.647 against
+#: 0.658 and Siemens 0.773 against 0.596 (benchmarks/native_networks_choice_v13.json).
+NATIVE_BAND_CLASSIFIER = True
 NATIVE_ALONE_INPUT_KINDS = ("detector", "all", "none")
 #: Its decision threshold on the native segmentator's score: 1 false positive per typical mammogram
 #: (CALIBRATION_TARGET_FPPI) on the 12 vendor-fold crops of the two files at their own pixel
@@ -490,6 +497,9 @@ class PipelineConfig:
     native_alone_below_mm: float | None = NATIVE_ALONE_BELOW_MM
     #: Which inputs of that band: NATIVE_ALONE_INPUT_KINDS (NATIVE_ALONE_INPUTS).
     native_alone_inputs: str = NATIVE_ALONE_INPUTS
+    #: The band's inputs that name no detector to the native networks with their band classifier
+    #: (NATIVE_BAND_CLASSIFIER), where native_alone_inputs is "detector"; False: to the coarse weights.
+    native_band_classifier: bool = NATIVE_BAND_CLASSIFIER
     #: Outline what the coarse weights keep with the 0.07 mm segmentator (FINE_OUTLINE).
     fine_outline: bool = FINE_OUTLINE
     #: The segmentator score at which a kept calcification's own mask is drawn, at least the operating

@@ -44,6 +44,9 @@ DEFAULT_COARSE_WEIGHTS_DIR = WEIGHTS_DIR / "coarse"
 #: rehearsal images) for native 0.06-0.08 mm FFDM; adopted by benchmarks/choose_native_networks.py's
 #: fourth rule. Their segmentator records the band it serves (``labelled_spacing_mm``).
 DEFAULT_NATIVE_WEIGHTS_DIR = WEIGHTS_DIR / "native"
+#: The candidate classifier with which the native networks serve the 0.08-0.11 mm inputs that name no digital
+#: detector (defaults.NATIVE_BAND_CLASSIFIER; choose_native_networks.py, sixth and thirteenth rules).
+DEFAULT_NATIVE_BAND_CLASSIFIER = DEFAULT_NATIVE_WEIGHTS_DIR / "band" / "candidate_classifier.npz"
 #: Keys of a segmentator checkpoint's ``calibration``: the thresholds on the segmentator score at 1 and
 #: at CLUSTER_CALIBRATION_FP false positives per typical mammogram, with which the networks alone
 #: decide the mask as a candidate classifier does (``operating_threshold`` then lists and outlines).
@@ -257,6 +260,8 @@ class Pipeline:
         #: every decision is made on their own (the native networks alone on the coarse classifier's scale,
         #: so that a set mixing the two routes ranks their candidates alike); None: the score as it is.
         self.score_scale: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+        #: The native networks with the band classifier, for that band's inputs that name no detector; None: off.
+        self.native_band: "Pipeline | None" = None
         self.device = resolve_device(self.config.device)
         self.detector = detector.eval().to(self.device)
         self.segmentator = segmentator.eval().to(self.device)
@@ -348,6 +353,12 @@ class Pipeline:
                                          (0.0, float(scale.meta[CLUSTER_THRESHOLD_META]),
                                           float(scale.operating_threshold), 1.0))
                 native.native_alone = alone
+                if (asked.native_alone_inputs == "detector" and asked.native_band_classifier
+                        and asked.use_candidate_classifier and DEFAULT_NATIVE_BAND_CLASSIFIER.is_file()):
+                    band = cls.from_weights(Path(native_dir) / "detector.pt", Path(native_dir) / "segmentator.pt",
+                                            asked, DEFAULT_NATIVE_BAND_CLASSIFIER, coarse_dir=None, native_dir=None)
+                    band.detector, band.segmentator, band._runners = native.detector, native.segmentator, native._runners
+                    native.native_band = band
             return native
         if coarse_weights is not None and not forced and Path(coarse_weights[1]).is_file():
             coarse = cls.from_weights(*coarse_weights, config, classifier_path, coarse_dir=None, native_dir=None)
@@ -405,6 +416,7 @@ class Pipeline:
         twin.coarse = self.coarse.with_decisions(**changes) if self.coarse is not None else None
         twin.fallback = self.fallback.with_decisions(**changes) if self.fallback is not None else None
         twin.native_alone = self.native_alone.with_decisions(**changes) if self.native_alone is not None else None
+        twin.native_band = self.native_band.with_decisions(**changes) if self.native_band is not None else None
         return twin
 
     @property
@@ -425,12 +437,17 @@ class Pipeline:
     def route_of(self, spacing_mm: tuple[float, float], digital_detector: bool = False) -> str:
         """Which networks find the calcifications of an input of this pixel size: ``native-alone`` from
         :meth:`coarse_from_mm` up to ``config.native_alone_below_mm`` where that option is on (for a
-        ``digital_detector`` image only, unless ``config.native_alone_inputs`` is "all"), ``coarse`` from
-        :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``."""
+        ``digital_detector`` image only, unless ``config.native_alone_inputs`` is "all"), and ``native-band``
+        for that band's other inputs where the band classifier serves them; ``coarse`` from
+        :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``. A site's labels of the band
+        that retrained the coarse networks give it back to them."""
         size = min(spacing_mm)
         if (self.native_alone is not None and self.coarse_from_mm() <= size < self.config.native_alone_below_mm
-                and (digital_detector or self.config.native_alone_inputs == "all") and not self._site_coarse_band()):
-            return "native-alone"
+                and not self._site_coarse_band()):
+            if digital_detector or self.config.native_alone_inputs == "all":
+                return "native-alone"
+            if self.native_band is not None:
+                return "native-band"
         if self.coarse is not None and size >= self.coarse_from_mm():
             return "coarse"
         return "fine"
@@ -473,6 +490,8 @@ class Pipeline:
         route = self.route_of(spacing_mm, digital_detector)
         if route == "native-alone":
             return self.native_alone
+        if route == "native-band":
+            return self.native_band
         if route == "coarse":
             return self.coarse
         if self.fallback is not None and not self.covers(spacing_mm):

@@ -23,12 +23,12 @@ def test_entropy_score_is_bounded_ranks_tiles_matches_the_scorer_and_is_zero_wit
     # The app's scorer computes it from the first of its views, in the same pass: the same number.
     assert score_image(pipeline, mammo).entropy == ten
     # Both score with the networks that serve the image (0.07 mm: the native ones; 0.05 mm film: the
-    # 0.07 mm film networks; 0.1 mm: the coarse ones), whose labels retrain those networks.
+    # 0.07 mm film networks; 0.12 mm: the coarse ones), whose labels retrain those networks.
     assert pipeline.route_of(mammo.spacing_mm) == "fine" and pipeline.for_input(mammo) is pipeline
     film = read_mammogram(tmp_path / "s.dcm", spacing_mm=0.05)
     assert pipeline.for_input(film) is pipeline.fallback
     assert entropy_score(pipeline, film) == entropy_score(Pipeline.from_weights(coarse_dir=None), film)
-    coarse = read_mammogram(tmp_path / "s.dcm", spacing_mm=0.1)
+    coarse = read_mammogram(tmp_path / "s.dcm", spacing_mm=0.12)
     assert entropy_score(pipeline, coarse) == entropy_score(pipeline.coarse, coarse)
     # A detector that flags no window leaves the segmentator nothing to be unsure about.
     pipeline.config = replace(pipeline.config, detector_threshold=1.01)

@@ -289,10 +289,14 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
     assert coarse_result.mask.shape == mammo.shape and coarse_result.to_json()["working_frame"]["working_spacing_mm"] \
         == [COARSE_WORKING_SPACING_MM, COARSE_WORKING_SPACING_MM]
     assert coarse_result.settings["operating_threshold"] == 0.77
-    # The bands: 0.085 mm goes to the coarse networks, a native 0.07 mm detector to the native ones (the
-    # bundled pipeline is theirs), 0.055 mm film to the bundled 0.07 mm ones (its fallback), unless the
-    # site moves the edge (--coarse-from-mm).
-    assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is routed.coarse
+    # The bands: 0.12 mm goes to the coarse networks, 0.085 mm without a detector record to the native ones
+    # with their band classifier (or, without it, to the coarse ones), a native 0.07 mm detector to the native
+    # ones (the bundled pipeline is theirs), 0.055 mm film to the bundled 0.07 mm ones (its fallback), unless
+    # the site moves the edge (--coarse-from-mm).
+    assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.12)) is routed.coarse
+    assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is routed.native_band
+    unbanded = Pipeline.from_weights(config=PipelineConfig(native_band_classifier=False), coarse_dir=coarse)
+    assert unbanded.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is unbanded.coarse
     assert routed.for_input(mammo) is routed and "native" in routed.weights["segmentator"]["path"]
     assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.055)) is routed.fallback
     edge = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08), coarse_dir=coarse)
@@ -407,12 +411,13 @@ def test_a_magnification_view_is_measured_and_served_at_the_breast(tmp_path):
 
 
 def test_the_fine_outline_redraws_what_the_coarse_weights_found():
-    """A 0.085 mm input goes to the coarse weights; with the fine outline the 0.07 mm segmentator
-    redraws each kept calcification: the same calcifications, scores and clusters, a mask nearer the
-    truth, and areas that add up to it."""
+    """A 0.085 mm input served by the coarse weights (as every such input was until the thirteenth rule of
+    choose_native_networks.py; still so with --no-native-band-classifier): with the fine outline the 0.07 mm
+    segmentator redraws each kept calcification: the same calcifications, scores and clusters, a mask
+    nearer the truth, and areas that add up to it."""
     mammo = read_mammogram(DEMO, spacing_mm=0.085)
-    coarse = Pipeline.from_weights(config=PipelineConfig(fine_outline=False)).run(mammo)
-    fine = Pipeline.from_weights(config=PipelineConfig(fine_outline=True)).run(mammo)
+    coarse = Pipeline.from_weights(config=PipelineConfig(fine_outline=False, native_band_classifier=False)).run(mammo)
+    fine = Pipeline.from_weights(config=PipelineConfig(fine_outline=True, native_band_classifier=False)).run(mammo)
     assert coarse.frame.spacing_mm == fine.frame.spacing_mm == pytest.approx((0.14, 0.14), abs=1e-3)
     strip = lambda calcs: [{k: v for k, v in c.items() if k != "area_mm2"} for c in calcs]  # noqa: E731
     assert strip(fine.calcifications) == strip(coarse.calcifications) and fine.clusters == coarse.clusters
@@ -444,9 +449,10 @@ def test_an_outline_threshold_draws_tighter_masks_of_the_same_calcifications():
     assert kept and all(tight.mask[round(c["centroid_px"][0]) - 3:round(c["centroid_px"][0]) + 4,
                                    round(c["centroid_px"][1]) - 3:round(c["centroid_px"][1]) + 4].any() for c in kept)
     assert sum(c["area_mm2"] for c in kept) < sum(c["area_mm2"] for c in plain.calcifications if c["in_mask"])
-    native = read_mammogram(DEMO, spacing_mm=0.085)
-    assert np.array_equal(Pipeline.from_weights(config=PipelineConfig(outline_threshold=0.99)).run(native).mask,
-                          Pipeline.from_weights().run(native).mask)
+    native = read_mammogram(DEMO, spacing_mm=0.085)  # served by the coarse weights, outlined finely
+    unbanded = PipelineConfig(native_band_classifier=False)
+    assert np.array_equal(Pipeline.from_weights(config=unbanded.with_(outline_threshold=0.99)).run(native).mask,
+                          Pipeline.from_weights(config=unbanded).run(native).mask)
 
 
 def test_the_native_networks_alone_decide_at_their_own_decision_threshold():

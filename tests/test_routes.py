@@ -101,6 +101,7 @@ def test_a_sites_labels_of_detector_pixels_take_them_from_the_native_networks_al
         torch.save(ckpt | {LABELLED_SPACING_META: labelled}, path)
         routed = Pipeline.from_weights(coarse_weights=(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt", path))
         assert routed.route_of((0.094, 0.094), digital_detector=True) == route
+        assert routed.route_of((0.094, 0.094)) == ("coarse" if route == "coarse" else "native-band")
         assert routed.route_of((0.07, 0.07), digital_detector=True) == "fine"
 
 
@@ -172,7 +173,8 @@ def test_rehearsal_images_of_the_labels_band_made_once(tmp_path):
 
 def test_bundled_pipeline_serves_native_ffdm_with_the_native_networks(tmp_path):
     """Film below 0.06 mm: the bundled 0.07 mm networks; native FFDM 0.06-0.08 mm: the native networks
-    (benchmarks/choose_native_networks.py); 0.08 mm and coarser: the coarse ones. The way back
+    (benchmarks/choose_native_networks.py); 0.08 to <0.11 mm: the native ones too (alone for a detector
+    image, with the band classifier otherwise); 0.11 mm and coarser: the coarse ones. The way back
     (coarse_from_mm 0.08) and a pipeline without coarse networks keep the 0.07 mm networks."""
     from mcseg.io.reader import read_mammogram
     from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
@@ -180,9 +182,10 @@ def test_bundled_pipeline_serves_native_ffdm_with_the_native_networks(tmp_path):
 
     pipeline = Pipeline.from_weights()
     served = {mm: pipeline.for_input(read_mammogram(_case(tmp_path, f"i{mm}", mm).image_path)).weights["segmentator"]["path"]
-              for mm in (0.05, 0.07, 0.1)}
+              for mm in (0.05, 0.07, 0.1, 0.12)}
     assert served == {0.05: str(DEFAULT_SEGMENTATOR_WEIGHTS), 0.07: str(DEFAULT_NATIVE_WEIGHTS_DIR / "segmentator.pt"),
-                      0.1: str(DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt")}
+                      0.1: str(DEFAULT_NATIVE_WEIGHTS_DIR / "segmentator.pt"),
+                      0.12: str(DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt")}
     assert pipeline.coarse_from_mm() == RETRAINED_FINE_MAX_SPACING_MM
     way_back = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08))
     assert way_back.weights["segmentator"]["path"] == str(DEFAULT_SEGMENTATOR_WEIGHTS) and way_back.fallback is None
@@ -214,9 +217,11 @@ def test_the_routes_of_the_bundled_pipeline_and_mcseg_weights(tmp_path, capsys):
         (RETRAINED_FINE_MAX_SPACING_MM, NATIVE_ALONE_BELOW_MM, "digital detector"),
         (RETRAINED_FINE_MAX_SPACING_MM, NATIVE_ALONE_BELOW_MM, "other"), (NATIVE_ALONE_BELOW_MM, None, "any")]
     assert [Path(r["segmentator"]).parent for r in routes] == [WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR,
-                                                               DEFAULT_NATIVE_WEIGHTS_DIR, DEFAULT_COARSE_WEIGHTS_DIR,
+                                                               DEFAULT_NATIVE_WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR,
                                                                DEFAULT_COARSE_WEIGHTS_DIR]
-    assert [r["working_spacing_mm"] for r in routes] == [0.07, 0.07, 0.07, 0.14, 0.14]
+    assert [r["working_spacing_mm"] for r in routes] == [0.07, 0.07, 0.07, 0.07, 0.14]
+    # The band's other inputs: the native networks with the band classifier (the thirteenth rule).
+    assert routes[3]["candidate_classifier"] and routes[3]["pipeline"].classifier.operating_threshold == 0.7663
     # Moving the coarse edge to 0.08 mm gives the film networks below it: two bands.
     moved = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08)).routes()
     assert [Path(r["segmentator"]).parent for r in moved] == [WEIGHTS_DIR, DEFAULT_COARSE_WEIGHTS_DIR]
@@ -243,7 +248,7 @@ def test_native_ge_and_siemens_pixels_of_a_digital_detector_go_to_the_native_net
     from mcseg.pipeline import DEFAULT_NATIVE_WEIGHTS_DIR
 
     assert Pipeline.from_weights(config=PipelineConfig(native_alone_inputs="none")).native_alone is None
-    pipeline = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11))
+    pipeline = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11, native_band_classifier=False))
     assert [(r["from_mm"], r["below_mm"], r["inputs"], r["candidate_classifier"]) for r in pipeline.routes()] == [
         (0.0, COARSE_INPUT_MIN_SPACING_MM, "any", True),
         (COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM, "any", True),
@@ -261,6 +266,11 @@ def test_native_ge_and_siemens_pixels_of_a_digital_detector_go_to_the_native_net
     film_like = write_mammogram_dicom(tmp_path / "film_like.dcm", pixels, spacing_mm=(0.094, 0.094), detector_type="FILM")
     assert read_mammogram(ge_like).digital_detector and not read_mammogram(film_like).digital_detector
     assert pipeline.for_input(read_mammogram(film_like)) is pipeline.coarse
+    # By default those other inputs go to the native networks with the band classifier.
+    banded = Pipeline.from_weights()
+    assert banded.for_input(read_mammogram(film_like)) is banded.native_band
+    assert banded.for_input(read_mammogram(ge_like)) is banded.native_alone
+    assert banded.native_band.segmentator is banded.segmentator  # one copy of the networks
     every = Pipeline.from_weights(config=PipelineConfig(native_alone_below_mm=0.11, native_alone_inputs="all"))
     assert every.for_input(read_mammogram(film_like)) is every.native_alone
     result = pipeline.run(read_mammogram(ge_like))
@@ -280,7 +290,8 @@ def test_native_ge_and_siemens_pixels_of_a_digital_detector_go_to_the_native_net
     by_score = sorted(result.calcifications, key=lambda c: -c["score"])
     assert [c["segmentator_score"] for c in by_score] == sorted((c["segmentator_score"] for c in by_score), reverse=True)
 
-    assert cli_main(["weights", "--native-alone-below-mm", "0.11", str(ge_like), str(film_like)]) == 0
+    assert cli_main(["weights", "--native-alone-below-mm", "0.11", "--no-native-band-classifier", str(ge_like),
+                     str(film_like)]) == 0
     out = capsys.readouterr().out
     assert "0.08 to <0.11 mm, detector    mcseg/weights/native" in out
     assert "0.08 to <0.11 mm, other       mcseg/weights/coarse" in out

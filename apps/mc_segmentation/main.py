@@ -18,6 +18,9 @@ Settings (``--conf``):
                mcseg.defaults.NATIVE_ALONE_BELOW_MM = 0.11; README, "Native GE and Siemens detector images")
   native_alone_inputs  which inputs of that band: detector (those whose DICOM names a digital
                detector in DetectorType), all, or none (default mcseg.defaults.NATIVE_ALONE_INPUTS)
+  native_band_classifier  true: with native_alone_inputs detector, that band's other inputs go to the
+               native networks with their band classifier; false: to the coarse weights (default
+               mcseg.defaults.NATIVE_BAND_CLASSIFIER)
   auto_update_scoring  true to re-score images after every action (default false:
                on a small CPU machine it starves inference)
   train_after_labels   start training after this many new final labels (default
@@ -111,11 +114,16 @@ class MCSegmentationApp(MONAILabelApp):
         if native_alone_inputs is not None and native_alone_inputs not in defaults.NATIVE_ALONE_INPUT_KINDS:
             raise ValueError(f"native_alone_inputs must be one of {', '.join(defaults.NATIVE_ALONE_INPUT_KINDS)}, "
                              f"not {native_alone_inputs!r}")
+        band_text = str(conf.get("native_band_classifier") or "").strip().lower()
+        if band_text not in ("", "true", "false"):
+            raise ValueError(f"native_band_classifier must be true or false, not {band_text!r}")
+        native_band_classifier = None if not band_text else band_text == "true"
         pipeline_config = None
-        if coarse_from_mm is not None or native_alone_below_mm is not None or native_alone_inputs is not None:
+        if any(v is not None for v in (coarse_from_mm, native_alone_below_mm, native_alone_inputs, native_band_classifier)):
             pipeline_config = defaults.PipelineConfig().with_(coarse_input_min_spacing_mm=coarse_from_mm,
                                                               native_alone_below_mm=native_alone_below_mm,
-                                                              native_alone_inputs=native_alone_inputs)
+                                                              native_alone_inputs=native_alone_inputs,
+                                                              native_band_classifier=native_band_classifier)
         # One ModelFiles for every TaskConfig: the inferers share one loaded pipeline.
         self.model_files = ModelFiles(self.model_dir, pipeline_config)
         self.models: dict[str, TaskConfig] = {}
