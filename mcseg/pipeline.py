@@ -341,12 +341,11 @@ class Pipeline:
                 # Its decisions at its own calibrated point (defaults.NATIVE_ALONE_DECISION_THRESHOLD), the
                 # operating threshold listing the candidates and admitting cluster members as for 0.07 mm.
                 alone.score_decision = (NATIVE_ALONE_DECISION_THRESHOLD, alone.config.operating_threshold)
-                # The same two files as the native pipeline's: one copy of the networks and their sessions
-                # (a server holds both; its memory is bounded).
-                alone.detector, alone.segmentator, alone._runners = native.detector, native.segmentator, native._runners
-                # Reported on the scale of the coarse classifier, which serves the band's other inputs: the two
-                # thresholds of each at 4 and 1 false positives per typical mammogram meet (choose_native_networks.py,
-                # twelfth rule).
+                alone.share_networks(native)
+                # Reported on the scale of the coarse classifier, which served the band's other inputs when the
+                # twelfth rule of choose_native_networks.py chose it (the band classifier that serves them since
+                # the thirteenth sits within 0.005 of it at 1 FP): the two thresholds of each at 4 and 1 false
+                # positives per typical mammogram meet.
                 scale = native.coarse.classifier if native.coarse is not None else None
                 if scale is not None and scale.meta.get(CLUSTER_THRESHOLD_META) is not None:
                     alone.score_scale = ((0.0, NATIVE_ALONE_THRESHOLD_AT_4_FP, NATIVE_ALONE_DECISION_THRESHOLD, 1.0),
@@ -355,10 +354,9 @@ class Pipeline:
                 native.native_alone = alone
                 if (asked.native_alone_inputs == "detector" and asked.native_band_classifier
                         and asked.use_candidate_classifier and DEFAULT_NATIVE_BAND_CLASSIFIER.is_file()):
-                    band = cls.from_weights(Path(native_dir) / "detector.pt", Path(native_dir) / "segmentator.pt",
-                                            asked, DEFAULT_NATIVE_BAND_CLASSIFIER, coarse_dir=None, native_dir=None)
-                    band.detector, band.segmentator, band._runners = native.detector, native.segmentator, native._runners
-                    native.native_band = band
+                    native.native_band = cls.from_weights(
+                        Path(native_dir) / "detector.pt", Path(native_dir) / "segmentator.pt", asked,
+                        DEFAULT_NATIVE_BAND_CLASSIFIER, coarse_dir=None, native_dir=None).share_networks(native)
             return native
         if coarse_weights is not None and not forced and Path(coarse_weights[1]).is_file():
             coarse = cls.from_weights(*coarse_weights, config, classifier_path, coarse_dir=None, native_dir=None)
@@ -398,6 +396,12 @@ class Pipeline:
             score_decision = (float(decision), calibration.get(CLUSTER_THRESHOLD_KEY))
         return cls(det, seg, config, {"detector": _summary(det_meta), "segmentator": _summary(seg_meta)},
                    classifier, coarse, score_decision, given, fallback)
+
+    def share_networks(self, other: "Pipeline") -> "Pipeline":
+        """This pipeline running ``other``'s networks and ONNX Runtime sessions, loaded from the same files: one
+        copy in memory (a server holds every route's pipeline)."""
+        self.detector, self.segmentator, self._runners = other.detector, other.segmentator, other._runners
+        return self
 
     #: Settings that change only what is decided from the networks' output, never the output itself.
     DECISION_SETTINGS = frozenset({"classifier_threshold", "cluster_threshold", "outline_threshold"})

@@ -369,14 +369,16 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     _wait_for_scores(client)  # the scores the new weights must replace
     scores_before = _scores(client)
     # 1. An uploaded image, segmented, corrected (here: the ground truth) and saved. It is a 0.1 mm
-    # image (the second demo phantom resampled), so its label retrains the coarse networks, which serve
-    # it; IMAGE's, at 0.07 mm, retrains the 0.07 mm networks (mcseg.training.routes).
+    # image (the second demo phantom resampled; no detector named), which the native networks with their
+    # band classifier serve; its label retrains the coarse networks, which serve it once retrained; IMAGE's,
+    # at 0.07 mm, retrains the 0.07 mm networks (mcseg.training.routes).
     upload, truth = _resampled_upload(server["root"], 0.1)
     image_id = client.upload_image(str(upload), "uploaded")["image"]
     assert image_id == "uploaded"
     assert client.datastore()["objects"]["uploaded"]["image"]["info"]["spacing_mm"] == [0.1, 0.1]
     result_file, params = client.infer("pipeline", "uploaded", {"result_extension": ".nii.gz"})
-    assert params["weights"]["segmentator"]["path"].endswith("mcseg/weights/coarse/segmentator.pt")
+    assert params["weights"]["segmentator"]["path"].endswith("mcseg/weights/native/segmentator.pt")
+    assert params["settings"]["mask_threshold"] == 0.7663  # the band classifier's operating point
     mask = sitk.GetArrayFromImage(sitk.ReadImage(result_file))
     assert mask.shape == truth.shape
     found, total = _found(mask, truth)
@@ -425,6 +427,11 @@ def test_labels_round_trip_then_training_by_itself_and_on_request(server):
     served = {Path(r["weights"]) for r in info["routes"]}
     assert {model.parent, coarse_model.parent} <= served, info["routes"]
     assert all_stats["published"] == [str(model), str(coarse_model)]
+    # The uploaded image's label retrained the coarse networks: they serve it now (a saved label changes
+    # what serves its image), not the native ones that served it before.
+    upload_file, upload_params = client.infer("pipeline", "uploaded", {})
+    assert upload_params["weights"]["segmentator"]["path"] == str(coarse_model)
+    os.unlink(upload_file)
     for route, image in (("fine", IMAGE.stem), ("coarse", "uploaded")):
         stats = all_stats["routes"][route]
         assert stats["route"] == route and stats["steps"] == 20 and stats["labelled_images"] == 1
