@@ -317,6 +317,19 @@ coarse route's 0.797 / 0.729; gain +0.085, interval +0.061 to +0.104 at 1, +0.00
 against 0.834, film crops 0.801 against 0.729 at 1. A: GE 0.647 against 0.658 (-0.011), Siemens 0.773
 against 0.596 (+0.177).) Since then the band's inputs that name no detector go to the native networks with
 the band classifier (mcseg/weights/native/band/, defaults.NATIVE_BAND_CLASSIFIER).
+
+**A fourteenth rule, written and committed after the thirteenth run and before this one (--alone-clusters):**
+the native networks alone admit a candidate into a cluster of the mask from their listing threshold
+(0.8631), while every shipped classifier admits cluster members from its threshold at 4 false positives
+per typical mammogram (defaults.CLUSTER_CALIBRATION_FP). On the ffdm-like set's Siemens crops (a biopsy
+field) 13-22 of 39-65 calcifications in the mask were such members, and the set's false positives at the
+operating point rose from 2.95 to 4.1 per image (seen before this rule was written). So: the native networks
+alone admit cluster members from their own 4-FP threshold (defaults.NATIVE_ALONE_THRESHOLD_AT_4_FP, 0.9774).
+Judge, on images no evaluation set holds: the eleventh rule's 48 vendor crops, each vendor's segmented by
+the fold native networks alone that never saw it, deciding at defaults.NATIVE_ALONE_DECISION_THRESHOLD with
+either cluster threshold, scored as evaluate_default.py scores (the files' own calcifications ignored).
+Adopted if the false positives per image at the operating point are fewer and the cluster sensitivity at
+0.2 false clusters per image is not lower. Writes benchmarks/native_networks_choice_v14.json.
 """
 
 from __future__ import annotations
