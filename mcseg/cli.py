@@ -95,7 +95,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cluster-threshold", type=float, metavar="P",
                    help="candidates the classifier scores at least P join the mask where they form a cluster "
                         "(default: the classifier's own, calibrated at 4 false positives per typical mammogram; "
-                        "1 = only the operating threshold counts)")
+                        "for the native networks alone, which serve GE and Siemens detector images, P is on their "
+                        "segmentator's scale and their default the listing threshold; 1 = only the operating "
+                        "threshold counts)")
 
 
 def _labelled_cases(folders: list[Path]) -> list | None:
