@@ -1010,9 +1010,9 @@ def detector_gated_rule(args) -> None:
     segmentator_score = scorer(Path("no classifier"))
     own_pixel = {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)}
     draws = [fresh_vendor_crops("coarse", own_pixel, {"ge": (9481, 9482), "siemens": (9483, 9484)},
-                                ROOT / "runs" / "detector-gated-judge-a"),
+                                ROOT / "runs" / GATED_JUDGE_DRAWS[0]),
              fresh_vendor_crops("coarse", own_pixel, {"ge": (9485, 9486), "siemens": (9487, 9488)},
-                                ROOT / "runs" / "detector-gated-judge-a2")]
+                                ROOT / "runs" / GATED_JUDGE_DRAWS[1])]
     coarse_networks = coarse_networks_2_views()
     per_vendor = {}
     for vendor in ("ge", "siemens"):
@@ -1068,6 +1068,16 @@ def detector_gated_rule(args) -> None:
     print(json.dumps({"passes": passes, "adopt": result["adopt"]}))
 
 
+#: The eleventh rule's two draws of vendor crops at their own pixel (runs/<draw>/train-<vendor>), which the
+#: twelfth to fourteenth rules judge on too.
+GATED_JUDGE_DRAWS = ("detector-gated-judge-a", "detector-gated-judge-a2")
+
+
+def gated_judge_crops(vendor: str) -> list[Path]:
+    """One vendor's 24 crops of the eleventh rule's two draws."""
+    return [p for d in GATED_JUDGE_DRAWS for p in sorted((ROOT / "runs" / d / f"train-{vendor}").glob("*.dcm"))]
+
+
 def score_scale_rule(args) -> None:
     """The twelfth rule: the native networks alone report scores on the coarse route's scale (module
     docstring). Writes benchmarks/native_networks_choice_v12.json."""
@@ -1083,8 +1093,7 @@ def score_scale_rule(args) -> None:
 
     native_raw, native_mapped = [], []
     for vendor in ("ge", "siemens"):
-        images = [p for d in ("detector-gated-judge-a", "detector-gated-judge-a2")
-                  for p in sorted((ROOT / "runs" / d / f"train-{vendor}").glob("*.dcm"))]
+        images = gated_judge_crops(vendor)
         found = [item for folder in dict.fromkeys(i.parent for i in images)
                  for item in vf.harvest_scored(networks_alone(work / other[vendor] / "model"),
                                                [i for i in images if i.parent == folder], folder)]
@@ -1125,8 +1134,7 @@ def band_other_rule(args) -> None:
     coarse_networks = coarse_networks_2_views()
     per_vendor = {}
     for vendor in ("ge", "siemens"):
-        images = [p for d in ("detector-gated-judge-a", "detector-gated-judge-a2")
-                  for p in sorted((ROOT / "runs" / d / f"train-{vendor}").glob("*.dcm"))]
+        images = gated_judge_crops(vendor)
         m = route_matches(images, (coarse_networks, coarse_fold_scorer(coarse_networks, vendor)),
                           (eight_views(work / other[vendor] / "model"), band(other[vendor])))
         per_vendor[vendor] = {"coarse route": vf.sensitivities(m["first"]),
@@ -1175,7 +1183,7 @@ def alone_clusters_rule(args) -> None:
     if not (pooled.parent / "data.done").is_file():  # both draws in one folder, named apart
         shutil.rmtree(pooled, ignore_errors=True)
         pooled.mkdir(parents=True)
-        for tag, draw in (("a", "detector-gated-judge-a"), ("b", "detector-gated-judge-a2")):
+        for tag, draw in zip("ab", GATED_JUDGE_DRAWS):
             for vendor in ("ge", "siemens"):
                 for image in sorted((ROOT / "runs" / draw / f"train-{vendor}").glob("*.dcm")):
                     stem, new = image.name[:-4], f"{tag}-{image.name[:-4]}"
