@@ -361,6 +361,8 @@ import evaluate_default as ed
 import vendor_fold_classifier as vf
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The vendor whose fold judges each vendor's crops (it never saw them).
+OTHER_VENDOR = {"ge": "siemens", "siemens": "ge"}
 BAND_MM = (0.06, 0.08)
 REHEARSAL_IMAGES = 24
 MARGIN_AT_1 = 0.02
@@ -576,7 +578,7 @@ def judged_by_the_folds(fresh: dict[str, Path]) -> dict:
     """Each vendor's fresh crops judged by the third rule's fold networks that never saw the vendor, with
     their folder classifiers, against the coarse route (:func:`judge_by_vendor`)."""
     fit_folders, work = fine_fit_folders(), ROOT / "runs" / "native-networks-aug"
-    other = {"ge": "siemens", "siemens": "ge"}
+    other = OTHER_VENDOR
     return judge_by_vendor(fresh, lambda v: folder_classifier(work / other[v], fit_folders, (other[v],)),
                            coarse_networks_2_views())
 
@@ -585,11 +587,18 @@ def judge_against_coarse_route(images: list[Path], name: str, pipeline: Pipeline
                                reference: str = "coarse route") -> dict:
     """Sensitivities of ``pipeline`` scored by ``score`` on judge-B images (their truth beside them), and of
     today's route there: the shipped coarse networks with the shipped coarse classifier."""
-    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
-                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
-    arms = {name: (pipeline, score), reference: (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE))}
+    coarse_route = shipped_coarse_route()
+    arms = {name: (pipeline, score), reference: coarse_route}
     return {arm: vf.sensitivities(vf.matches(vf.harvest_scored(p, images, images[0].parent), f))
             for arm, (p, f) in arms.items()}
+
+
+def shipped_coarse_route() -> tuple[Pipeline, object]:
+    """Today's route for the coarse band as the rules judge it: the shipped coarse networks (2 views) and the
+    scorer of their shipped classifier."""
+    pipeline = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
+                                     DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
+    return pipeline, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)
 
 
 def beats(candidate: dict, reference: dict) -> bool:
@@ -626,7 +635,7 @@ def coarse_fold_scorer(coarse_networks: Pipeline, vendor: str):
     from mcseg.training.candidate_classifier import Harvest
 
     coarse, coarse_out = vf.RANGES["coarse"], ROOT / "runs" / "vendor-fold"
-    other = {"ge": "siemens", "siemens": "ge"}[vendor]
+    other = OTHER_VENDOR[vendor]
     base = Harvest.load(coarse_out / "base_candidates_v2.npz")
     seen = vf.harvest_scored(coarse_networks, sorted(vf.make_vendor_crops(coarse_out, coarse, other).glob("*.dcm")),
                              coarse_out / f"train-{other}")
@@ -685,7 +694,7 @@ def band_classifier_rule(args) -> None:
         if not cache.is_file():
             cache.parent.mkdir(exist_ok=True)
             shutil.copy2(work / fold / "folder-classifier" / "base_candidates.npz", cache)
-    other = {"ge": "siemens", "siemens": "ge"}
+    other = OTHER_VENDOR
     fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
                                {"ge": (9431, 9432), "siemens": (9433, 9434)}, ROOT / "runs" / "native-band-judge-a")
     confirm_crops = {v: ROOT / "runs" / "native-confirm" / f"train-{v}" for v in ("ge", "siemens")}
@@ -759,7 +768,7 @@ def mid_classifier_rule(args) -> None:
     band = judge_b_images(args.shared, ROOT / "runs" / "native-band" / "data", BAND_TRAINING_RECIPE)[0].parent
     fit_folders = {v: [own_pixel[v], reprocessed(own_pixel[v], 2)] for v in own_pixel} | {"band": [band]}
     work = ROOT / "runs" / "native-networks-aug"
-    other = {"ge": "siemens", "siemens": "ge"}
+    other = OTHER_VENDOR
     fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
                                {"ge": (9441, 9442), "siemens": (9443, 9444)}, ROOT / "runs" / "native-mid-judge-a")
     per_vendor = judge_by_vendor(fresh, lambda v: mid_fit(work / other[v], fit_folders, (other[v], "band")),
@@ -790,7 +799,7 @@ def mid_classifier_rule(args) -> None:
 def networks_alone_rule(args) -> None:
     """The eighth rule: the native networks alone (no classifier) for 0.08-0.11 mm (module docstring)."""
     work = ROOT / "runs" / "native-networks-aug"
-    other = {"ge": "siemens", "siemens": "ge"}
+    other = OTHER_VENDOR
     segmentator_score = scorer(Path("no classifier"))
 
     fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
@@ -870,7 +879,7 @@ def fused_judge(images: list[Path], first: tuple[Pipeline, object], second: tupl
 def fused_native_rule(args) -> None:
     """The tenth rule: at 0.06-0.08 mm, the native route fused with the coarse route (module docstring)."""
     fit_folders, work = fine_fit_folders(), ROOT / "runs" / "native-networks-aug"
-    other = {"ge": "siemens", "siemens": "ge"}
+    other = OTHER_VENDOR
     fresh = fresh_vendor_crops("fine", {"ge": (0.07, 0.07), "siemens": (0.07, 0.07)},
                                {"ge": (9471, 9472), "siemens": (9473, 9474)},
                                ROOT / "runs" / "native-fused-judge-a-fine")
@@ -885,10 +894,9 @@ def fused_native_rule(args) -> None:
                               tuple(r.replace("3411", "3491").replace("3413", "3493") for r in JUDGE_B_RECIPE))
     native_route = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt", coarse_dir=None,
                                          native_dir=None)
-    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
-                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
+    coarse_route = shipped_coarse_route()
     judge_b = fused_judge(images_b, (native_route, scorer(NATIVE_DIR / CLASSIFIER_FILE)),
-                          (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)), "native route")
+                          coarse_route, "native route")
     print(json.dumps({"B": judge_b}), flush=True)
     passes = {f"A {v}": beats(r["fused"], r["native route"]) for v, r in per_vendor.items()}
     passes["B"] = judge_b["fused"]["1"] >= judge_b["native route"]["1"]
@@ -906,7 +914,7 @@ def fused_native_rule(args) -> None:
 def fused_rule(args) -> None:
     """The ninth rule: the coarse route and the native networks alone, fused, for 0.08-0.11 mm (docstring)."""
     work = ROOT / "runs" / "native-networks-aug"
-    other = {"ge": "siemens", "siemens": "ge"}
+    other = OTHER_VENDOR
     segmentator_score = scorer(Path("no classifier"))
 
     fresh = fresh_vendor_crops("coarse", {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)},
@@ -920,9 +928,8 @@ def fused_rule(args) -> None:
         print(vendor, json.dumps(per_vendor[vendor]), flush=True)
     images_b = judge_b_images(args.shared, ROOT / "runs" / "native-fused-judge-b" / "data",
                               tuple(r.replace("3421", "3481").replace("3423", "3483") for r in WIDEN_JUDGE_B_RECIPE))
-    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
-                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
-    judge_b = fused_judge(images_b, (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
+    coarse_route = shipped_coarse_route()
+    judge_b = fused_judge(images_b, coarse_route,
                           (networks_alone(NATIVE_DIR), segmentator_score), "coarse route")
     print(json.dumps({"B": judge_b}), flush=True)
     passes = {f"A {v}": beats(r["fused"], r["coarse route"]) for v, r in per_vendor.items()}
@@ -945,7 +952,7 @@ def retro_intervals(args) -> None:
     Writes benchmarks/native_rule_intervals.json."""
     from mcseg.evaluation import bootstrap_difference
 
-    work, other = ROOT / "runs" / "native-networks-aug", {"ge": "siemens", "siemens": "ge"}
+    work, other = ROOT / "runs" / "native-networks-aug", OTHER_VENDOR
     segmentator_score = scorer(Path("no classifier"))
     points = (0.25, 1.0)
 
@@ -970,10 +977,9 @@ def retro_intervals(args) -> None:
         out[f"0.08-0.11 mm, {vendor}, 24 crops"] = report(m, band, {"eighth": list(range(n)),
                                                                     "ninth": list(range(n, 2 * n))})
         print(vendor, json.dumps(out[f"0.08-0.11 mm, {vendor}, 24 crops"]), flush=True)
-    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
-                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
+    coarse_route = shipped_coarse_route()
     images = [p for d in ("native-alone-judge-b", "native-fused-judge-b") for p in sorted((ROOT / "runs" / d / "data").glob("*.dcm"))]
-    m = route_matches(images, (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
+    m = route_matches(images, coarse_route,
              (networks_alone(NATIVE_DIR), segmentator_score))
     out["0.08-0.11 mm, phantoms and film, 48"] = report(m, band, {"eighth": list(range(24)), "ninth": list(range(24, 48))})
     print(json.dumps(out["0.08-0.11 mm, phantoms and film, 48"]), flush=True)
@@ -993,7 +999,7 @@ def retro_intervals(args) -> None:
                                          native_dir=None)
     images = [p for d in ("native-judge", "native-fused-judge-b-fine") for p in sorted((ROOT / "runs" / d / "data").glob("*.dcm"))]
     m = route_matches(images, (native_route, scorer(NATIVE_DIR / CLASSIFIER_FILE)),
-             (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)))
+             coarse_route)
     out["0.06-0.075 mm, phantoms and film, 48"] = report(m, fine_band, {"fourth": list(range(24)),
                                                                         "tenth": list(range(24, 48))})
     print(json.dumps(out["0.06-0.075 mm, phantoms and film, 48"]), flush=True)
@@ -1006,7 +1012,7 @@ def detector_gated_rule(args) -> None:
     from mcseg.evaluation import bootstrap_difference
     from mcseg.io import read_mammogram
 
-    work, other = ROOT / "runs" / "native-networks-aug", {"ge": "siemens", "siemens": "ge"}
+    work, other = ROOT / "runs" / "native-networks-aug", OTHER_VENDOR
     segmentator_score = scorer(Path("no classifier"))
     own_pixel = {"ge": (0.0941, 0.0941), "siemens": (0.085, 0.085)}
     draws = [fresh_vendor_crops("coarse", own_pixel, {"ge": (9481, 9482), "siemens": (9483, 9484)},
@@ -1083,7 +1089,7 @@ def score_scale_rule(args) -> None:
     docstring). Writes benchmarks/native_networks_choice_v12.json."""
     from mcseg.fp_reduction.classifier import CLUSTER_THRESHOLD_META
 
-    work, other = ROOT / "runs" / "native-networks-aug", {"ge": "siemens", "siemens": "ge"}
+    work, other = ROOT / "runs" / "native-networks-aug", OTHER_VENDOR
     coarse_classifier = CandidateClassifier.load(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)
     xs = (0.0, defaults.NATIVE_ALONE_THRESHOLD_AT_4_FP, defaults.NATIVE_ALONE_DECISION_THRESHOLD, 1.0)
     ys = (0.0, coarse_classifier.meta[CLUSTER_THRESHOLD_META], coarse_classifier.operating_threshold, 1.0)
@@ -1100,10 +1106,8 @@ def score_scale_rule(args) -> None:
         native_raw += vf.matches(found, raw)
         native_mapped += vf.matches(found, mapped)
     images_b = sorted((ROOT / "runs" / "detector-gated-judge-b" / "data").glob("*.dcm"))
-    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
-                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
-    film_and_phantoms = vf.matches(vf.harvest_scored(coarse_route, images_b, images_b[0].parent),
-                                   scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE))
+    coarse_route = shipped_coarse_route()
+    film_and_phantoms = vf.matches(vf.harvest_scored(coarse_route[0], images_b, images_b[0].parent), coarse_route[1])
     result = {"rule": "the native networks alone report scores on the coarse route's scale if, pooled over the "
                       "eleventh rule's 48 vendor crops (fold native networks alone) and 24 phantoms and film crops "
                       "(shipped coarse route), the sensitivity with the map is not lower than without at 1 and 0.25 "
@@ -1124,7 +1128,7 @@ def band_other_rule(args) -> None:
     classifier (module docstring). Writes benchmarks/native_networks_choice_v13.json."""
     from mcseg.evaluation import bootstrap_difference
 
-    work, other = ROOT / "runs" / "native-networks-aug", {"ge": "siemens", "siemens": "ge"}
+    work, other = ROOT / "runs" / "native-networks-aug", OTHER_VENDOR
     band = lambda fold: CandidateClassifier.load(work / fold / "band-classifier" / CLASSIFIER_FILE).predict  # noqa: E731
     eight_views = lambda folder: Pipeline.from_weights(  # noqa: E731
         folder / "detector.pt", folder / "segmentator.pt", config=PipelineConfig(segmentator_symmetries=8),
@@ -1147,9 +1151,8 @@ def band_other_rule(args) -> None:
                 for p in judge_b_images(args.shared, ROOT / "runs" / folder / "data",
                                         tuple(r.replace("3421", str(a)).replace("3423", str(b))
                                               for r in WIDEN_JUDGE_B_RECIPE))]
-    coarse_route = Pipeline.from_weights(DEFAULT_COARSE_WEIGHTS_DIR / "detector.pt",
-                                         DEFAULT_COARSE_WEIGHTS_DIR / "segmentator.pt", coarse_dir=None, native_dir=None)
-    m = route_matches(images_b, (coarse_route, scorer(DEFAULT_COARSE_WEIGHTS_DIR / CLASSIFIER_FILE)),
+    coarse_route = shipped_coarse_route()
+    m = route_matches(images_b, coarse_route,
                       (eight_views(NATIVE_DIR), band("both")))
     kinds = {"phantoms": [i for i, p in enumerate(images_b) if p.name.startswith("ffdm")],
              "film crops": [i for i, p in enumerate(images_b) if p.name.startswith("cbis")]}
@@ -1178,7 +1181,7 @@ def alone_clusters_rule(args) -> None:
     docstring). Writes benchmarks/native_networks_choice_v14.json."""
     from mcseg.evaluation.report import evaluate_folder
 
-    work, other = ROOT / "runs" / "native-networks-aug", {"ge": "siemens", "siemens": "ge"}
+    work, other = ROOT / "runs" / "native-networks-aug", OTHER_VENDOR
     pooled = ROOT / "runs" / "alone-clusters-judge" / "data"
     if not (pooled.parent / "data.done").is_file():  # both draws in one folder, named apart
         shutil.rmtree(pooled, ignore_errors=True)
@@ -1411,7 +1414,7 @@ def main() -> None:
     stats["both"] = train_native(args.out / "both", vendor_cases["ge"] + vendor_cases["siemens"] + rehearsal)
 
     # Judge A: each vendor's crops scored by the fold that never saw that vendor.
-    other = {"ge": "siemens", "siemens": "ge"}
+    other = OTHER_VENDOR
     judged, per_vendor = [], {}
     for vendor in ("ge", "siemens"):
         pipeline, score = (folder_classifier(args.out / other[vendor], fit_folders, (other[vendor],)) if v2
