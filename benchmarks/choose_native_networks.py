@@ -359,6 +359,14 @@ the band's other inputs and 0.06-0.08 mm keep today's native networks and classi
 those networks' candidates), with their decision threshold and 4-FP anchor of the score map calibrated as
 --calibrate-alone does, on the seventh rule's judge crops at the files' own pixel (runs/native-mid-judge-a,
 12 per vendor; no network was trained on them). Writes benchmarks/native_networks_choice_v15.json.
+
+**Outcome of the fifteenth run: no** (held out by vendor, 24 fresh crops each, at 1 / 0.25 FP/image: GE 0.874 /
+0.763 against today's 0.876 / 0.731, difference -0.002 (interval -0.014 to +0.014) and +0.032; Siemens 0.636 /
+0.516 against 0.752 / 0.697, difference -0.116 (-0.165 to -0.082) and -0.180). The fold that added the GE file's
+own-pixel crops lost on the unseen Siemens crops in both draws (0.657 against 0.746, 0.626 against 0.758); the
+one that added the Siemens crops did no better on GE. Calibrated on runs/native-mid-judge-a, the candidate
+"both" networks found 0.777 there at 1 FP per typical mammogram against today's 0.845. More crops of one breast
+taught that breast, not the detector's pixel. Nothing ships changed.
 """
 
 from __future__ import annotations
