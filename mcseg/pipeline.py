@@ -555,8 +555,7 @@ class Pipeline:
         served = self.for_input(mammo)
         if served is not self:
             finely = served is self.coarse and self.config.fine_outline \
-                and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM \
-                and min(mammo.spacing_mm) < served.config.working_spacing_mm
+                and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM
             if finely and served.config.outline_threshold is not None:
                 # The fine outline starts from the operating threshold's mask (an outline threshold of 0
                 # draws there: a mask is drawn at the higher of the two).
