@@ -172,17 +172,20 @@ COARSE_INPUT_MIN_SPACING_MM = 0.06
 #: for retrained networks.
 RETRAINED_FINE_MAX_SPACING_MM = 0.08
 #: Redraw the outline of each calcification the coarse weights keep with the 0.07 mm segmentator,
-#: for inputs whose own pixel is at most FINE_OUTLINE_MAX_SPACING_MM (native FFDM detectors; coarser
-#: copies hold no finer detail to draw). Ours (issue 15): a 0.14 mm mask drawn back onto a 0.07 mm
+#: for inputs whose own pixel is at most FINE_OUTLINE_MAX_SPACING_MM. Ours (issue 15): a 0.14 mm mask drawn back onto a 0.07 mm
 #: input is coarser than a calcification of a few tenths of a millimetre (Dice 0.838 -> 0.646 on the
 #: 0.07 mm phantoms when they moved to the coarse weights). Decisions, scores and clusters stay the
 #: coarse pipeline's; only the mask and the areas change. The margin is where the finer outline may
 #: reach beyond the coarse one: half a millimetre, about a coarse pixel's blur on each side and more.
 #: On by the rule of benchmarks/choose_outline.py (written before it ran): on 114 training-side images
 #: of 0.06-0.1 mm, pooled Dice 0.669 -> 0.769, mean per-image IoU 0.498 -> 0.621, the same
-#: calcifications in the mask, 0.15 s more per image (benchmarks/outline_choice.json).
+#: calcifications in the mask, 0.15 s more per image (benchmarks/outline_choice.json). Up to 0.2 mm (downsampled
+#: copies, mini-MIAS) since 2026-12-08 by the second rule there (--coarser, written before it ran): on 114
+#: training-side images of 0.12-0.2 mm, pooled Dice 0.668 -> 0.702, mean per-image IoU 0.669 -> 0.692, the same
+#: calcifications in the mask, 0.1 s more per image; at 0.14 mm alone the IoU fell (0.563 -> 0.509 on phantoms and
+#: film, 0.571 -> 0.552 on the vendor crops) while 0.12, 0.17 and 0.2 mm gained (benchmarks/outline_choice_coarser.json).
 FINE_OUTLINE = True
-FINE_OUTLINE_MAX_SPACING_MM = 0.1
+FINE_OUTLINE_MAX_SPACING_MM = 0.2
 FINE_OUTLINE_MARGIN_MM = 0.5
 #: Native FFDM from RETRAINED_FINE_MAX_SPACING_MM up to (not including) this pixel size goes to the native
 #: networks alone (no candidate classifier), upsampled to 0.07 mm, instead of the coarse networks, where
