@@ -59,6 +59,11 @@ phantoms (seed 3531), 8 crops of CBIS film (seed 3533; runs/outline-working-pixe
 vendor file (seeds 9521-9524, half as 8-bit copies; runs/outline-working-pixel/train-*), served by the coarse
 networks. The coarse outline returns for 0.13-0.15 mm if, on those 48 images, its pooled Dice and its mean
 per-image IoU are both higher than the fine outline's. Writes benchmarks/outline_choice_working_pixel.json.
+
+**Outcome of the third rule: yes** (coarse outline Dice 0.705 against 0.696, mean per-image IoU 0.542 against
+0.519; by kind, phantoms 0.555 / 0.534, film 0.597 / 0.553, GE 0.500 / 0.499, Siemens 0.531 / 0.496; the same
+calcifications). Inputs within 0.01 mm of 0.14 mm keep the coarse outline
+(defaults.FINE_OUTLINE_SKIP_NEAR_WORKING_MM); the evaluation figures are back to those before the second rule.
 """
 
 from __future__ import annotations

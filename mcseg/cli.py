@@ -64,7 +64,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                         f"{defaults.COARSE_WORKING_SPACING_MM} mm where they are shipped, unless this is set)")
     g.add_argument("--fine-outline", action=argparse.BooleanOptionalAction, default=None,
                    help=f"redraw the outline of what the coarse weights find with the 0.07 mm segmentator, for "
-                        f"inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM} mm (default: "
+                        f"inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM} mm except those within "
+                        f"{defaults.FINE_OUTLINE_SKIP_NEAR_WORKING_MM} mm of the coarse weights' own "
+                        f"{defaults.COARSE_WORKING_SPACING_MM} mm (default: "
                         f"{'on' if defaults.FINE_OUTLINE else 'off'})")
     g.add_argument("--coarse-from-mm", type=_pixel_size_mm, metavar="MM", dest="coarse_input_min_spacing_mm",
                    help=f"inputs whose pixel is MM or coarser go to the bundled coarse weights (default "
@@ -551,8 +553,10 @@ def cmd_weights(args) -> int:
     if pipeline.config.fine_outline and any(band["pipeline"] is pipeline.coarse and band["from_mm"]
                                             < defaults.FINE_OUTLINE_MAX_SPACING_MM for band in routes):
         outliner = _shown(Path(pipeline.weights["segmentator"]["path"]).parent)
-        print(f"(the coarse networks' outlines of inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM:g} mm are "
-              f"redrawn at {pipeline.config.working_spacing_mm:g} mm by {outliner})")
+        at = pipeline.coarse.config.working_spacing_mm
+        print(f"(the coarse networks' outlines of inputs of at most {defaults.FINE_OUTLINE_MAX_SPACING_MM:g} mm, but "
+              f"not within {defaults.FINE_OUTLINE_SKIP_NEAR_WORKING_MM:g} mm of their own {at:g} mm, are redrawn at "
+              f"{pipeline.config.working_spacing_mm:g} mm by {outliner})")
     failed = 0
     for path in _collect_inputs(args.inputs) if args.inputs else []:
         try:

@@ -186,6 +186,12 @@ RETRAINED_FINE_MAX_SPACING_MM = 0.08
 #: film, 0.571 -> 0.552 on the vendor crops) while 0.12, 0.17 and 0.2 mm gained (benchmarks/outline_choice_coarser.json).
 FINE_OUTLINE = True
 FINE_OUTLINE_MAX_SPACING_MM = 0.2
+#: Except inputs within this of the coarse networks' working pixel (0.13-0.15 mm), which those networks read
+#: at their own pixel and outline there without resampling. Ours, by the third rule of choose_outline.py
+#: (--at-working-pixel, written before it ran): on 48 fresh images at 0.14 mm the coarse outline's pooled Dice
+#: 0.705 against the fine one's 0.696, mean per-image IoU 0.542 against 0.519, higher on every kind of image
+#: (benchmarks/outline_choice_working_pixel.json).
+FINE_OUTLINE_SKIP_NEAR_WORKING_MM = 0.01
 FINE_OUTLINE_MARGIN_MM = 0.5
 #: Native FFDM from RETRAINED_FINE_MAX_SPACING_MM up to (not including) this pixel size goes to the native
 #: networks alone (no candidate classifier), upsampled to 0.07 mm, instead of the coarse networks, where

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from mcseg import __version__
 from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, promote_clustered, refine_outlines
 from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, FINE_OUTLINE_MARGIN_MM, FINE_OUTLINE_MAX_SPACING_MM,
+                            FINE_OUTLINE_SKIP_NEAR_WORKING_MM,
                             INFERENCE_BACKENDS, NATIVE_ALONE_DECISION_THRESHOLD, NATIVE_ALONE_THRESHOLD_AT_4_FP,
                             RETRAINED_FINE_MAX_SPACING_MM, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
@@ -554,8 +555,9 @@ class Pipeline:
         """
         served = self.for_input(mammo)
         if served is not self:
-            finely = served is self.coarse and self.config.fine_outline \
-                and min(mammo.spacing_mm) <= FINE_OUTLINE_MAX_SPACING_MM
+            size = min(mammo.spacing_mm)
+            finely = served is self.coarse and self.config.fine_outline and size <= FINE_OUTLINE_MAX_SPACING_MM \
+                and abs(size - served.config.working_spacing_mm) > FINE_OUTLINE_SKIP_NEAR_WORKING_MM
             if finely and served.config.outline_threshold is not None:
                 # The fine outline starts from the operating threshold's mask (an outline threshold of 0
                 # draws there: a mask is drawn at the higher of the two).

@@ -428,12 +428,13 @@ def test_the_fine_outline_redraws_what_the_coarse_weights_found():
     truth = read_label(DEMO_TRUTH)
     # Measured: Dice 0.620 with the coarse outline, 0.698 with the fine one.
     assert pixel_dice(fine.mask, truth) > pixel_dice(coarse.mask, truth) + 0.05
-    # A 0.14 mm copy is outlined finely too (since the second rule of choose_outline.py); inputs coarser than
-    # FINE_OUTLINE_MAX_SPACING_MM keep the coarse outline.
+    # A 0.12 mm copy is outlined finely too (the second rule of choose_outline.py); one at the coarse networks'
+    # own 0.14 mm keeps their outline (the third), as do inputs coarser than FINE_OUTLINE_MAX_SPACING_MM.
     from mcseg.defaults import FINE_OUTLINE_MAX_SPACING_MM
 
     outlined = Pipeline.from_weights(config=PipelineConfig(fine_outline=True))
-    assert "outline" in outlined.run(read_mammogram(DEMO, spacing_mm=0.14)).settings
+    assert "outline" in outlined.run(read_mammogram(DEMO, spacing_mm=0.12)).settings
+    assert "outline" not in outlined.run(read_mammogram(DEMO, spacing_mm=0.14)).settings
     coarser = read_mammogram(DEMO, spacing_mm=FINE_OUTLINE_MAX_SPACING_MM + 0.05)
     assert "outline" not in outlined.run(coarser).settings
 
@@ -443,10 +444,9 @@ def test_an_outline_threshold_draws_tighter_masks_of_the_same_calcifications():
     scores and clusters, a mask inside the operating threshold's with every kept calcification still in
     it, smaller areas; the fine outline of a 0.085 mm input starts from the operating threshold's mask,
     so it does not move."""
-    mammo = read_mammogram(DEMO, spacing_mm=0.14)
-    itself = PipelineConfig(fine_outline=False)  # the coarse weights outline it themselves
-    plain = Pipeline.from_weights(config=itself).run(mammo)
-    tight = Pipeline.from_weights(config=itself.with_(outline_threshold=0.99)).run(mammo)
+    mammo = read_mammogram(DEMO, spacing_mm=0.14)  # the coarse weights outline it themselves
+    plain = Pipeline.from_weights().run(mammo)
+    tight = Pipeline.from_weights(config=PipelineConfig(outline_threshold=0.99)).run(mammo)
     strip = lambda calcs: [{k: v for k, v in c.items() if k != "area_mm2"} for c in calcs]  # noqa: E731
     assert strip(tight.calcifications) == strip(plain.calcifications) and tight.clusters == plain.clusters
     assert not (tight.mask.astype(bool) & ~plain.mask.astype(bool)).any()
