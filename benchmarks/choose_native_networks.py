@@ -384,6 +384,12 @@ whose header lost the record) the eleventh rule's 48 vendor crops, per vendor, t
 saw the vendor with the fold band classifier refitted the same way against today's fold band classifier:
 not more than 0.02 lower at 1 FP/image. If both pass, the candidate replaces mcseg/weights/native/band/
 (calibrated per typical mammogram as every shipped classifier is). Writes benchmarks/native_networks_choice_v16.json.
+
+**Outcome of the sixteenth run: no** (B, 48 new images: 0.896 / 0.800 at 1 / 0.25 FP/image against today's
+0.896 / 0.803; difference 0.000 (interval -0.017 to +0.012) and -0.003; phantoms 0.927 against 0.923, film
+0.844 against 0.860. A: GE 0.583 against 0.647, Siemens 0.678 against 0.773 at 1 FP/image). Sixty more images
+of the generator's recipe taught the classifier nothing it could use on new ones, and the fold classifiers
+leaned further from real anatomy. The band classifier stays.
 """
 
 from __future__ import annotations
