@@ -390,6 +390,22 @@ not more than 0.02 lower at 1 FP/image. If both pass, the candidate replaces mcs
 0.844 against 0.860. A: GE 0.583 against 0.647, Siemens 0.678 against 0.773 at 1 FP/image). Sixty more images
 of the generator's recipe taught the classifier nothing it could use on new ones, and the fold classifiers
 leaned further from real anatomy. The band classifier stays.
+
+**A seventeenth rule, written and committed after the sixteenth run and before this one (--band-below):** should
+the band classifier also rank the 0.06-0.08 mm inputs that name no digital detector (phantoms, digitised film,
+headerless images)? All inputs of 0.06-0.08 mm go to the native networks with the native classifier, fitted as
+the shipped 0.07 mm one was (the 0.05-0.075 mm folder) plus the vendor crops at 0.07 mm; the band classifier
+was fitted on the same plus the band's training images and the vendor crops at their own pixel. The sixth
+rule's judge B' (24 phantoms and film crops at 0.06-0.075 mm) found 0.860 at 1 FP/image with it against 0.845
+with the native classifier, and the synthetic set (0.07 mm phantoms) sits at 0.915 against issue 15's 0.918
+(both seen before this rule was written). Candidate: inputs of 0.06-0.08 mm whose header names no digital
+detector get the band classifier; detector images (native FFDM at 0.07 mm, Hologic's pixel) keep the native
+classifier. Judge, on images nothing was fitted on: two new draws of the fourth rule's judge-B recipe (16
+FFDM-like phantoms at 0.06-0.075 mm and 8 crops of P_00173's films at 0.07 mm each; seeds 3591 and 3593,
+runs/band-below-judge-b, and 3601 and 3603, runs/band-below-judge-b2; 48 images), the shipped native networks
+(8 views) with either shipped classifier: adopted if the paired bootstrap 95% interval of the band classifier's
+gain at 1 FP/image lies above 0 and the difference at 0.25 FP/image is not below 0. Writes
+benchmarks/native_networks_choice_v17.json.
 """
 
 from __future__ import annotations
@@ -1423,6 +1439,38 @@ def band_more_rule(args) -> None:
         print(f"published to {DEFAULT_NATIVE_BAND_CLASSIFIER.parent}")
 
 
+def band_below_rule(args) -> None:
+    """The seventeenth rule: the band classifier for 0.06-0.08 mm inputs that name no detector (module docstring).
+    Writes benchmarks/native_networks_choice_v17.json."""
+    from mcseg.evaluation import bootstrap_difference
+
+    draws = [judge_b_images(args.shared, ROOT / "runs" / name / "data",
+                            tuple(r.replace("3411", a).replace("3413", b) for r in JUDGE_B_RECIPE))
+             for name, a, b in (("band-below-judge-b", "3591", "3593"), ("band-below-judge-b2", "3601", "3603"))]
+    native = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt",
+                                   config=PipelineConfig(segmentator_symmetries=8), classifier_path=None,
+                                   coarse_dir=None, native_dir=None)
+    found = [item for images in draws for item in vf.harvest_scored(native, images, images[0].parent)]
+    m_native = vf.matches(found, scorer(NATIVE_DIR / CLASSIFIER_FILE))
+    m_band = vf.matches(found, CandidateClassifier.load(DEFAULT_NATIVE_BAND_CLASSIFIER).predict)
+    judge = {"native classifier (today)": vf.sensitivities(m_native), "band classifier": vf.sensitivities(m_band),
+             "difference": bootstrap_difference(m_band, m_native, (0.25, 1.0)),
+             "by kind, at 1 FP/image": {kind: {arm: vf.sensitivities([m for m, item in zip(ms, found)
+                                                                        if item["stem"].startswith(kind)])["1"]
+                                               for arm, ms in (("native", m_native), ("band", m_band))}
+                                        for kind in ("ffdm", "cbis")},
+             "per draw, at 1 FP/image": [{arm: vf.sensitivities(ms[i:i + 24])["1"]
+                                          for arm, ms in (("native", m_native), ("band", m_band))} for i in (0, 24)]}
+    adopt = judge["difference"]["1"]["ci95"][0] > 0 and judge["difference"]["0.25"]["difference"] >= 0
+    result = {"rule": "0.06-0.08 mm inputs that name no digital detector get the band classifier if, on 48 new "
+                      "phantoms and film crops of 0.06-0.075 mm, the paired bootstrap 95% interval of its gain over the "
+                      "native classifier at 1 FP/image lies above 0 and the difference at 0.25 is not below 0 (module "
+                      "docstring, seventeenth rule)",
+              "images": [p.name for images in draws for p in images], "judge": judge, "adopt": adopt}
+    (ROOT / "benchmarks" / "native_networks_choice_v17.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("rule", "images")}))
+
+
 def calibrate_alone(networks: Path = NATIVE_DIR, print_it: bool = True, on: str = "vendor-fold") -> dict:
     """defaults.NATIVE_ALONE_DECISION_THRESHOLD, the decision threshold of the native networks alone (``networks``)
     for detector images of 0.08 to <0.11 mm: 1 false positive per typical mammogram (as every shipped threshold),
@@ -1565,6 +1613,8 @@ def main() -> None:
     parser.add_argument("--alone-clusters", action="store_true",
                         help="the fourteenth rule: the native networks alone admit cluster members from their 4-FP "
                              "threshold?")
+    parser.add_argument("--band-below", action="store_true",
+                        help="the seventeenth rule: the band classifier for 0.06-0.08 mm inputs that name no detector?")
     parser.add_argument("--band-more", action="store_true",
                         help="the sixteenth rule: the band classifier refitted with 60 more training images of the band?")
     parser.add_argument("--own-pixel", action="store_true",
@@ -1610,6 +1660,8 @@ def main() -> None:
         return own_pixel_rule(args)
     if args.band_more:
         return band_more_rule(args)
+    if args.band_below:
+        return band_below_rule(args)
     if args.calibrate_alone:
         calibrate_alone()
         return None
