@@ -406,6 +406,12 @@ runs/band-below-judge-b, and 3601 and 3603, runs/band-below-judge-b2; 48 images)
 (8 views) with either shipped classifier: adopted if the paired bootstrap 95% interval of the band classifier's
 gain at 1 FP/image lies above 0 and the difference at 0.25 FP/image is not below 0. Writes
 benchmarks/native_networks_choice_v17.json.
+
+**Outcome of the seventeenth run: yes** (48 new images: 0.893 / 0.801 at 1 / 0.25 FP/image with the band
+classifier against 0.873 / 0.738 with the native one; gain +0.020, interval +0.003 to +0.042 at 1, +0.063 at
+0.25; each draw agrees (0.884 against 0.864, 0.900 against 0.880); film crops 0.835 against 0.787, phantoms
+0.925 against 0.926). Since then the 0.06-0.08 mm inputs that name no digital detector go to the native networks
+with the band classifier too (defaults.NATIVE_BAND_FROM_MM).
 """
 
 from __future__ import annotations

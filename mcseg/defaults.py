@@ -214,6 +214,13 @@ NATIVE_ALONE_INPUTS = "detector"
 #: +0.061 to +0.104), 0.732 against 0.729 at 0.25; on header-stripped vendor crops, held out, GE 0.647 against
 #: 0.658 and Siemens 0.773 against 0.596 (benchmarks/native_networks_choice_v13.json).
 NATIVE_BAND_CLASSIFIER = True
+#: ... and the band classifier ranks the other inputs from this pixel size on: since 2026-12-08 also those of
+#: 0.06-0.08 mm, which the native networks serve with the native classifier otherwise (detector images keep it: it
+#: saw the vendor crops at 0.07 mm). Ours (choose_native_networks.py, seventeenth rule, written before it ran): on 48
+#: new phantoms and film crops of 0.06-0.075 mm, 0.893 against 0.873 at 1 FP/image (paired bootstrap interval of
+#: the gain +0.003 to +0.042), 0.801 against 0.738 at 0.25; film 0.835 against 0.787, phantoms 0.925 against 0.926
+#: (benchmarks/native_networks_choice_v17.json).
+NATIVE_BAND_FROM_MM = 0.06
 NATIVE_ALONE_INPUT_KINDS = ("detector", "all", "none")
 #: Its decision threshold on the native segmentator's score: 1 false positive per typical mammogram
 #: (CALIBRATION_TARGET_FPPI) on the 12 vendor-fold crops of the two files at their own pixel

@@ -24,6 +24,7 @@ from mcseg.calcifications import find_calcifications, find_clusters, peak_blob, 
 from mcseg.defaults import (COARSE_INPUT_MIN_SPACING_MM, FINE_OUTLINE_MARGIN_MM, FINE_OUTLINE_MAX_SPACING_MM,
                             FINE_OUTLINE_SKIP_NEAR_WORKING_MM,
                             INFERENCE_BACKENDS, NATIVE_ALONE_DECISION_THRESHOLD, NATIVE_ALONE_THRESHOLD_AT_4_FP,
+                            NATIVE_BAND_FROM_MM,
                             RETRAINED_FINE_MAX_SPACING_MM, SEGMENTATOR_SYMMETRIES, UNCERTAIN_SPREAD, PipelineConfig)
 from mcseg.detector import DetectorResult, run_detector
 from mcseg.fp_reduction import (CLUSTER_THRESHOLD_META, LISTING_THRESHOLD_META, PEAK_SEPARATION_META, SYMMETRIES_META,
@@ -443,7 +444,8 @@ class Pipeline:
         """Which networks find the calcifications of an input of this pixel size: ``native-alone`` from
         :meth:`coarse_from_mm` up to ``config.native_alone_below_mm`` where that option is on (for a
         ``digital_detector`` image only, unless ``config.native_alone_inputs`` is "all"), and ``native-band``
-        for that band's other inputs where the band classifier serves them; ``coarse`` from
+        for that band's other inputs where the band classifier serves them, and for the other inputs from
+        NATIVE_BAND_FROM_MM up to there too (detector images there keep this pipeline); ``coarse`` from
         :meth:`coarse_from_mm` on, where there are coarse networks; else ``fine``. A site's labels of the band
         that retrained the coarse networks give it back to them."""
         size = min(spacing_mm)
@@ -453,6 +455,9 @@ class Pipeline:
                 return "native-alone"
             if self.native_band is not None:
                 return "native-band"
+        if (self.native_band is not None and not digital_detector
+                and NATIVE_BAND_FROM_MM <= size < self.coarse_from_mm()):
+            return "native-band"
         if self.coarse is not None and size >= self.coarse_from_mm():
             return "coarse"
         return "fine"

@@ -61,12 +61,13 @@ def test_info_lists_models_and_trainers(server):
     assert "uncertain_c2c3" in info["scoring"]
     assert info["workload"]["workers"] == 1 and "scored_with_current_weights" in info["uncertain_c2c3_scoring"]
     # Before any retraining the bundled film, native and coarse networks serve the pixel bands; from 0.08 to
-    # <0.11 mm the native ones alone serve digital detector images, with their band classifier the other inputs.
+    # <0.11 mm the native ones alone serve digital detector images; from 0.06 mm the other inputs get the native
+    # networks with their band classifier.
     assert [(r["from_mm"], r["below_mm"], r["inputs"], Path(r["weights"]).name, r["working_spacing_mm"])
             for r in info["routes"]] == [
-        (0.0, 0.06, "any", "weights", 0.07), (0.06, 0.08, "any", "native", 0.07),
-        (0.08, 0.11, "digital detector", "native", 0.07), (0.08, 0.11, "other", "native", 0.07),
-        (0.11, None, "any", "coarse", 0.14)]
+        (0.0, 0.06, "any", "weights", 0.07), (0.06, 0.08, "digital detector", "native", 0.07),
+        (0.06, 0.08, "other", "native", 0.07), (0.08, 0.11, "digital detector", "native", 0.07),
+        (0.08, 0.11, "other", "native", 0.07), (0.11, None, "any", "coarse", 0.14)]
 
 
 @pytest.mark.parametrize("ext", [".nrrd", ".nii.gz", ".seg.nrrd"])

@@ -291,13 +291,16 @@ def test_coarse_weights_serve_coarse_inputs(tmp_path):
     assert coarse_result.settings["operating_threshold"] == 0.77
     # The bands: 0.12 mm goes to the coarse networks, 0.085 mm without a detector record to the native ones
     # with their band classifier (or, without it, to the coarse ones), a native 0.07 mm detector to the native
-    # ones (the bundled pipeline is theirs), 0.055 mm film to the bundled 0.07 mm ones (its fallback), unless
+    # ones with their own classifier (the bundled pipeline is theirs), 0.055 mm film to the bundled 0.07 mm ones (its fallback), unless
     # the site moves the edge (--coarse-from-mm).
     assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.12)) is routed.coarse
     assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is routed.native_band
     unbanded = Pipeline.from_weights(config=PipelineConfig(native_band_classifier=False), coarse_dir=coarse)
     assert unbanded.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is unbanded.coarse
-    assert routed.for_input(mammo) is routed and "native" in routed.weights["segmentator"]["path"]
+    # At 0.07 mm: the demo phantom names no detector, so the native networks with the band classifier (the
+    # seventeenth rule); a detector image, the native networks with their own classifier.
+    assert routed.for_input(mammo) is routed.native_band and "native" in routed.weights["segmentator"]["path"]
+    assert routed.served_at((0.07, 0.07), digital_detector=True) is routed
     assert routed.for_input(read_mammogram(DEMO, spacing_mm=0.055)) is routed.fallback
     edge = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08), coarse_dir=coarse)
     assert edge.for_input(mammo) is edge and edge.for_input(read_mammogram(DEMO, spacing_mm=0.085)) is edge.coarse

@@ -39,7 +39,8 @@ def test_labels_go_to_the_networks_they_retrain_and_the_pixel_sizes_are_remember
     # Below RETRAINED_FINE_MAX_SPACING_MM (0.08 mm) the 0.07 mm networks, from there on the coarse ones.
     by_route = cases_by_route(pipeline, cases, sizes)
     assert by_route == {"fine": [ffdm, film], "coarse": [native, downsampled]}
-    assert list(by_route) == ["fine", "coarse"] and pipeline.route_of((0.07, 0.07)) == "fine"
+    assert list(by_route) == ["fine", "coarse"] and pipeline.route_of((0.07, 0.07), digital_detector=True) == "fine"
+    assert pipeline.route_of((0.07, 0.07)) == "native-band"  # no detector named: the band classifier ranks it
     assert spacing_range_mm(by_route["fine"], sizes) == [0.05, 0.07]
     assert sorted(v["spacing_mm"][0] for v in json.loads(cache.read_text()).values()) == [0.05, 0.07, 0.085, 0.14]
 
@@ -212,16 +213,19 @@ def test_the_routes_of_the_bundled_pipeline_and_mcseg_weights(tmp_path, capsys):
     from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR, WEIGHTS_DIR
 
     routes = Pipeline.from_weights().routes()
+    native_from, native_to = COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM
     assert [(r["from_mm"], r["below_mm"], r["inputs"]) for r in routes] == [
-        (0.0, COARSE_INPUT_MIN_SPACING_MM, "any"), (COARSE_INPUT_MIN_SPACING_MM, RETRAINED_FINE_MAX_SPACING_MM, "any"),
-        (RETRAINED_FINE_MAX_SPACING_MM, NATIVE_ALONE_BELOW_MM, "digital detector"),
-        (RETRAINED_FINE_MAX_SPACING_MM, NATIVE_ALONE_BELOW_MM, "other"), (NATIVE_ALONE_BELOW_MM, None, "any")]
-    assert [Path(r["segmentator"]).parent for r in routes] == [WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR,
-                                                               DEFAULT_NATIVE_WEIGHTS_DIR, DEFAULT_NATIVE_WEIGHTS_DIR,
-                                                               DEFAULT_COARSE_WEIGHTS_DIR]
-    assert [r["working_spacing_mm"] for r in routes] == [0.07, 0.07, 0.07, 0.07, 0.14]
-    # The band's other inputs: the native networks with the band classifier (the thirteenth rule).
-    assert routes[3]["candidate_classifier"] and routes[3]["pipeline"].classifier.operating_threshold == 0.7663
+        (0.0, native_from, "any"), (native_from, native_to, "digital detector"), (native_from, native_to, "other"),
+        (native_to, NATIVE_ALONE_BELOW_MM, "digital detector"), (native_to, NATIVE_ALONE_BELOW_MM, "other"),
+        (NATIVE_ALONE_BELOW_MM, None, "any")]
+    assert [Path(r["segmentator"]).parent for r in routes] == [WEIGHTS_DIR] + [DEFAULT_NATIVE_WEIGHTS_DIR] * 4 \
+        + [DEFAULT_COARSE_WEIGHTS_DIR]
+    assert [r["working_spacing_mm"] for r in routes] == [0.07, 0.07, 0.07, 0.07, 0.07, 0.14]
+    # The other inputs from 0.06 mm: the native networks with the band classifier (the thirteenth and seventeenth
+    # rules); detector images of 0.06-0.08 mm keep the native classifier.
+    assert routes[2]["pipeline"] is routes[4]["pipeline"]
+    assert routes[4]["candidate_classifier"] and routes[4]["pipeline"].classifier.operating_threshold == 0.7663
+    assert routes[1]["pipeline"].classifier.operating_threshold != 0.7663
     # Moving the coarse edge to 0.08 mm gives the film networks below it: two bands.
     moved = Pipeline.from_weights(config=PipelineConfig(coarse_input_min_spacing_mm=0.08)).routes()
     assert [Path(r["segmentator"]).parent for r in moved] == [WEIGHTS_DIR, DEFAULT_COARSE_WEIGHTS_DIR]
@@ -230,7 +234,8 @@ def test_the_routes_of_the_bundled_pipeline_and_mcseg_weights(tmp_path, capsys):
     bad.write_bytes(b"not a dicom")
     assert cli_main(["weights", str(DEMO), str(bad)]) == 2
     out, err = capsys.readouterr()
-    assert "0.06 to <0.08 mm              mcseg/weights/native" in out
+    assert "0.06 to <0.08 mm, detector    mcseg/weights/native" in out
+    assert "0.06 to <0.08 mm, other       mcseg/weights/native" in out
     assert "0.11 mm and coarser           mcseg/weights/coarse" in out
     assert f"{DEMO}: 0.07 x 0.07 mm (PixelSpacing) -> mcseg/weights/native at 0.07 mm" in out
     assert f"{bad}: error" in err
