@@ -84,8 +84,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                         f"(default: {defaults.NATIVE_ALONE_INPUTS})")
     g.add_argument("--native-band-classifier", action=argparse.BooleanOptionalAction, default=None,
                    help=f"with --native-alone-inputs detector, send that band's other inputs (phantoms, digitised film, "
-                        f"headers without the record) to the native networks with their band classifier; "
-                        f"--no-native-band-classifier sends them to the coarse weights (default: "
+                        f"headers without the record), and those of {defaults.NATIVE_BAND_FROM_MM} mm up to it, to the "
+                        f"native networks with their band classifier; --no-native-band-classifier sends the band's to the "
+                        f"coarse weights and leaves the finer ones with the native classifier (default: "
                         f"{'on' if defaults.NATIVE_BAND_CLASSIFIER else 'off'})")
     g.add_argument("--no-candidate-classifier", action="store_true",
                    help="score candidates by the segmentator alone, without the second-stage classifier that "

@@ -513,8 +513,9 @@ class PipelineConfig:
     native_alone_below_mm: float | None = NATIVE_ALONE_BELOW_MM
     #: Which inputs of that band: NATIVE_ALONE_INPUT_KINDS (NATIVE_ALONE_INPUTS).
     native_alone_inputs: str = NATIVE_ALONE_INPUTS
-    #: The band's inputs that name no detector to the native networks with their band classifier
-    #: (NATIVE_BAND_CLASSIFIER), where native_alone_inputs is "detector"; False: to the coarse weights.
+    #: The band's inputs that name no detector, and those of NATIVE_BAND_FROM_MM up to the band, to the native
+    #: networks with their band classifier (NATIVE_BAND_CLASSIFIER), where native_alone_inputs is "detector";
+    #: False: the band's to the coarse weights, the finer ones to the native networks with their own classifier.
     native_band_classifier: bool = NATIVE_BAND_CLASSIFIER
     #: Outline what the coarse weights keep with the 0.07 mm segmentator (FINE_OUTLINE).
     fine_outline: bool = FINE_OUTLINE

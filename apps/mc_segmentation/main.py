@@ -19,8 +19,9 @@ Settings (``--conf``):
   native_alone_inputs  which inputs of that band: detector (those whose DICOM names a digital
                detector in DetectorType), all, or none (default mcseg.defaults.NATIVE_ALONE_INPUTS)
   native_band_classifier  true: with native_alone_inputs detector, that band's other inputs go to the
-               native networks with their band classifier; false: to the coarse weights (default
-               mcseg.defaults.NATIVE_BAND_CLASSIFIER)
+               native networks with their band classifier, and so do the other inputs of 0.06-0.08 mm;
+               false: the band's to the coarse weights, 0.06-0.08 mm's to the native networks with their
+               own classifier (default mcseg.defaults.NATIVE_BAND_CLASSIFIER)
   auto_update_scoring  true to re-score images after every action (default false:
                on a small CPU machine it starves inference)
   train_after_labels   start training after this many new final labels (default
