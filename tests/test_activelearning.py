@@ -22,9 +22,11 @@ def test_entropy_score_is_bounded_ranks_tiles_matches_the_scorer_and_is_zero_wit
     assert 0.0 < ten <= one <= 1.0
     # The app's scorer computes it from the first of its views, in the same pass: the same number.
     assert score_image(pipeline, mammo).entropy == ten
-    # Both score with the networks that serve the image (0.07 mm: the native ones; 0.05 mm film: the
-    # 0.07 mm film networks; 0.12 mm: the coarse ones), whose labels retrain those networks.
-    assert pipeline.route_of(mammo.spacing_mm) == "fine" and pipeline.for_input(mammo) is pipeline
+    # Both score with the networks that serve the image (0.07 mm: the native ones, with the band classifier
+    # since this phantom names no detector; 0.05 mm film: the 0.07 mm film networks; 0.12 mm: the coarse ones),
+    # whose labels retrain those networks.
+    assert pipeline.route_of(mammo.spacing_mm) == "native-band" and pipeline.for_input(mammo) is pipeline.native_band
+    assert pipeline.native_band.segmentator is pipeline.segmentator and pipeline.training_route_of(mammo.spacing_mm) == "fine"
     film = read_mammogram(tmp_path / "s.dcm", spacing_mm=0.05)
     assert pipeline.for_input(film) is pipeline.fallback
     assert entropy_score(pipeline, film) == entropy_score(Pipeline.from_weights(coarse_dir=None), film)
