@@ -33,5 +33,6 @@ def test_entropy_score_is_bounded_ranks_tiles_matches_the_scorer_and_is_zero_wit
     coarse = read_mammogram(tmp_path / "s.dcm", spacing_mm=0.12)
     assert entropy_score(pipeline, coarse) == entropy_score(pipeline.coarse, coarse)
     # A detector that flags no window leaves the segmentator nothing to be unsure about.
-    pipeline.config = replace(pipeline.config, detector_threshold=1.01)
+    served = pipeline.for_input(mammo)
+    served.config = replace(served.config, detector_threshold=1.01)
     assert entropy_score(pipeline, mammo) == 0.0
