@@ -427,6 +427,13 @@ it would serve them (8 views, its shipped classifier). Adopted if the paired boo
 candidate's gain at 1 FP/image lies above 0, the difference at 0.25 FP/image is not below 0, and the false
 positives per crop at each arm's own operating threshold are not more for the candidate (the CBIS films are
 the one real normal set that is over issue 15's 1 per image). Writes benchmarks/native_networks_choice_v18.json.
+
+**Outcome of the eighteenth run: no, by the false-positive guard** (48 new crops: 0.766 / 0.646 at 1 / 0.25
+FP/image against today's 0.677 / 0.556; gain +0.089, interval +0.054 to +0.136, +0.091 at 0.25; each draw agrees;
+but 1.08 false positives per crop at the band classifier's operating threshold against 0.29 at the 0.07 mm
+classifier's). The native networks rank film better; the band classifier's operating point, calibrated over its
+own band, lets more film specks into the mask. Film keeps the 0.07 mm networks; a classifier for film on the
+native networks, calibrated on film, is the next thing to try.
 """
 
 from __future__ import annotations
