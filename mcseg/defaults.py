@@ -172,9 +172,9 @@ COARSE_INPUT_MIN_SPACING_MM = 0.06
 #: for retrained networks.
 RETRAINED_FINE_MAX_SPACING_MM = 0.08
 #: Redraw the outline of each calcification the coarse weights keep with the 0.07 mm segmentator,
-#: for inputs whose own pixel is at most FINE_OUTLINE_MAX_SPACING_MM. Ours (issue 15): a 0.14 mm mask drawn back onto a 0.07 mm
-#: input is coarser than a calcification of a few tenths of a millimetre (Dice 0.838 -> 0.646 on the
-#: 0.07 mm phantoms when they moved to the coarse weights). Decisions, scores and clusters stay the
+#: for inputs whose own pixel is at most FINE_OUTLINE_MAX_SPACING_MM. Ours (issue 15): a 0.14 mm mask
+#: drawn back onto a 0.07 mm input is coarser than a calcification of a few tenths of a millimetre
+#: (Dice 0.838 -> 0.646 on the 0.07 mm phantoms when they moved to the coarse weights). Decisions, scores and clusters stay the
 #: coarse pipeline's; only the mask and the areas change. The margin is where the finer outline may
 #: reach beyond the coarse one: half a millimetre, about a coarse pixel's blur on each side and more.
 #: On by the rule of benchmarks/choose_outline.py (written before it ran): on 114 training-side images
