@@ -705,6 +705,30 @@ def beats(candidate: dict, reference: dict) -> bool:
     return candidate["1"] >= reference["1"] + MARGIN_AT_1 and candidate["0.25"] >= reference["0.25"]
 
 
+def sure_gain(difference: dict) -> bool:
+    """The later rules' test of a paired bootstrap difference (mcseg.evaluation.bootstrap_difference): its 95%
+    interval at 1 FP/image lies above 0 and the difference at 0.25 FP/image is not below 0."""
+    return difference["1"]["ci95"][0] > 0 and difference["0.25"]["difference"] >= 0
+
+
+def at_1_per_draw(arms: dict[str, list], n: int) -> list[dict]:
+    """Each arm's sensitivity at 1 FP/image on each of two draws of ``n`` images (its matches in draw order)."""
+    return [{arm: vf.sensitivities(ms[i:i + n])["1"] for arm, ms in arms.items()} for i in (0, n)]
+
+
+def at_1_by_kind(arms: dict[str, list], found: list[dict], kinds: tuple[str, ...] = ("ffdm", "cbis")) -> dict:
+    """Each arm's sensitivity at 1 FP/image on the images whose name starts with each kind (the generator's prefix)."""
+    return {kind: {arm: vf.sensitivities([m for m, item in zip(ms, found) if item["stem"].startswith(kind)])["1"]
+                   for arm, ms in arms.items()} for kind in kinds}
+
+
+def eight_views(folder: Path) -> Pipeline:
+    """The networks of ``folder`` alone with 8 symmetry views (as the native routes run them)."""
+    return Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt",
+                                 config=PipelineConfig(segmentator_symmetries=8), classifier_path=None,
+                                 coarse_dir=None, native_dir=None)
+
+
 def coarse_networks_2_views() -> Pipeline:
     """The shipped coarse networks alone, 2 symmetry views (the coarse side of the vendor judges)."""
     coarse = vf.RANGES["coarse"]
@@ -1129,9 +1153,8 @@ def detector_gated_rule(args) -> None:
             "crops": len(images), "coarse route": vf.sensitivities(m["first"]),
             "native networks alone": vf.sensitivities(m["second"]),
             "native networks alone minus coarse route": bootstrap_difference(m["second"], m["first"], (0.25, 1.0)),
-            "per draw, at 1 FP/image": [{arm: vf.sensitivities(m[key][i:i + n])["1"]
-                                         for key, arm in (("first", "coarse route"), ("second", "native networks alone"))}
-                                        for i in (0, n)]}
+            "per draw, at 1 FP/image": at_1_per_draw({"coarse route": m["first"], "native networks alone": m["second"]},
+                                                     n)}
         print(vendor, json.dumps(per_vendor[vendor]), flush=True)
 
     # B: what the reader says, and the gated default on phantoms and film crops of the band.
@@ -1156,9 +1179,7 @@ def detector_gated_rule(args) -> None:
     judge_b = {"reader says digital detector": said, "reader right": reader_right,
                "images whose calcifications differ, gated against today": differing}
     print(json.dumps({"B": {"reader right": reader_right, "differing": differing}}), flush=True)
-    passes = {f"A {v}": (r["native networks alone minus coarse route"]["1"]["ci95"][0] > 0
-                         and r["native networks alone minus coarse route"]["0.25"]["difference"] >= 0)
-              for v, r in per_vendor.items()}
+    passes = {f"A {v}": sure_gain(r["native networks alone minus coarse route"]) for v, r in per_vendor.items()}
     passes["B"] = reader_right and not differing
     result = {"rule": "real digital detector images (DetectorType DIRECT, SCINTILLATOR or STORAGE) of 0.08 to <0.11 mm "
                       "go to the native networks alone by default if A (each vendor, 24 fresh crops: the paired "
@@ -1229,9 +1250,6 @@ def band_other_rule(args) -> None:
 
     work, other = ROOT / "runs" / "native-networks-aug", OTHER_VENDOR
     band = lambda fold: CandidateClassifier.load(work / fold / "band-classifier" / CLASSIFIER_FILE).predict  # noqa: E731
-    eight_views = lambda folder: Pipeline.from_weights(  # noqa: E731
-        folder / "detector.pt", folder / "segmentator.pt", config=PipelineConfig(segmentator_symmetries=8),
-        classifier_path=None, coarse_dir=None, native_dir=None)
 
     # A: the eleventh rule's vendor crops, as if their header had lost the record.
     coarse_networks = coarse_networks_2_views()
@@ -1264,7 +1282,7 @@ def band_other_rule(args) -> None:
                                           for kind, idx in kinds.items()}}
     print(json.dumps({"B": judge_b}), flush=True)
     passes = {f"A {v}": r["difference"]["1"]["difference"] >= -MARGIN_AT_1 for v, r in per_vendor.items()}
-    passes["B"] = judge_b["difference"]["1"]["ci95"][0] > 0 and judge_b["difference"]["0.25"]["difference"] >= 0
+    passes["B"] = sure_gain(judge_b["difference"])
     result = {"rule": "the 0.08-0.11 mm inputs that name no digital detector go to the native networks with the band "
                       "classifier if B (48 new phantoms and film crops: the paired bootstrap interval of the gain at 1 "
                       "FP/image above 0, the gain at 0.25 not negative) and A (each vendor's 24 crops, held out: not "
@@ -1358,12 +1376,9 @@ def own_pixel_rule(args) -> None:
             "crops": len(images), "today's native networks alone": vf.sensitivities(m["first"]),
             "own-pixel networks alone": vf.sensitivities(m["second"]),
             "own-pixel minus today's": bootstrap_difference(m["second"], m["first"], (0.25, 1.0)),
-            "per draw, at 1 FP/image": [{arm: vf.sensitivities(m[key][i:i + n])["1"]
-                                         for key, arm in (("first", "today's"), ("second", "own-pixel"))}
-                                        for i in (0, n)]}
+            "per draw, at 1 FP/image": at_1_per_draw({"today's": m["first"], "own-pixel": m["second"]}, n)}
         print(vendor, json.dumps(per_vendor[vendor]), flush=True)
-    passes = {v: (r["own-pixel minus today's"]["1"]["ci95"][0] > 0 and r["own-pixel minus today's"]["0.25"]["difference"] >= 0)
-              for v, r in per_vendor.items()}
+    passes = {v: sure_gain(r["own-pixel minus today's"]) for v, r in per_vendor.items()}
     calibration = {"today's (shipped)": calibrate_alone(NATIVE_DIR, False, "mid-judge"),
                    "own-pixel, both vendors": calibrate_alone(work / "both" / "model", False, "mid-judge")}
     result = {"rule": "the native-alone route takes networks trained on vendor crops at the files' own pixel too if, "
@@ -1414,9 +1429,6 @@ def band_more_rule(args) -> None:
             cache.parent.mkdir(exist_ok=True)
             shutil.copy2(work / fold / "folder-classifier" / "base_candidates.npz", cache)
     today = lambda fold: CandidateClassifier.load(work / fold / "band-classifier" / CLASSIFIER_FILE).predict  # noqa: E731
-    eight_views = lambda folder: Pipeline.from_weights(  # noqa: E731
-        folder / "detector.pt", folder / "segmentator.pt", config=PipelineConfig(segmentator_symmetries=8),
-        classifier_path=None, coarse_dir=None, native_dir=None)
 
     per_vendor = {}
     for vendor in ("ge", "siemens"):
@@ -1442,14 +1454,11 @@ def band_more_rule(args) -> None:
     judge_b = {"today's band classifier": vf.sensitivities(m_today),
                "with 60 more band images": vf.sensitivities(m_more),
                "difference": bootstrap_difference(m_more, m_today, (0.25, 1.0)),
-               "by kind, at 1 FP/image": {kind: {arm: vf.sensitivities([m for m, item in zip(ms, found_b)
-                                                                          if item["stem"].startswith(kind)])["1"]
-                                                 for arm, ms in (("today's", m_today), ("more", m_more))}
-                                          for kind in ("ffdm", "cbis")}}
+               "by kind, at 1 FP/image": at_1_by_kind({"today's": m_today, "more": m_more}, found_b)}
     print(json.dumps({"B": judge_b}), flush=True)
     passes = {f"A {v}": r["with 60 more band images"]["1"] >= r["today's band classifier"]["1"] - MARGIN_AT_1
               for v, r in per_vendor.items()}
-    passes["B"] = judge_b["difference"]["1"]["ci95"][0] > 0 and judge_b["difference"]["0.25"]["difference"] >= 0
+    passes["B"] = sure_gain(judge_b["difference"])
     result = {"rule": "the band classifier refitted with 60 more training images of 0.085-0.105 mm replaces today's if "
                       "B (48 new phantoms and film crops of the band: paired bootstrap 95% interval of the gain at 1 "
                       "FP/image above 0, the difference at 0.25 not below 0) and A (per vendor, the fold classifiers: "
@@ -1475,21 +1484,15 @@ def band_below_rule(args) -> None:
     draws = [judge_b_images(args.shared, ROOT / "runs" / name / "data",
                             tuple(r.replace("3411", a).replace("3413", b) for r in JUDGE_B_RECIPE))
              for name, a, b in (("band-below-judge-b", "3591", "3593"), ("band-below-judge-b2", "3601", "3603"))]
-    native = Pipeline.from_weights(NATIVE_DIR / "detector.pt", NATIVE_DIR / "segmentator.pt",
-                                   config=PipelineConfig(segmentator_symmetries=8), classifier_path=None,
-                                   coarse_dir=None, native_dir=None)
+    native = eight_views(NATIVE_DIR)
     found = [item for images in draws for item in vf.harvest_scored(native, images, images[0].parent)]
     m_native = vf.matches(found, scorer(NATIVE_DIR / CLASSIFIER_FILE))
     m_band = vf.matches(found, CandidateClassifier.load(DEFAULT_NATIVE_BAND_CLASSIFIER).predict)
     judge = {"native classifier (today)": vf.sensitivities(m_native), "band classifier": vf.sensitivities(m_band),
              "difference": bootstrap_difference(m_band, m_native, (0.25, 1.0)),
-             "by kind, at 1 FP/image": {kind: {arm: vf.sensitivities([m for m, item in zip(ms, found)
-                                                                        if item["stem"].startswith(kind)])["1"]
-                                               for arm, ms in (("native", m_native), ("band", m_band))}
-                                        for kind in ("ffdm", "cbis")},
-             "per draw, at 1 FP/image": [{arm: vf.sensitivities(ms[i:i + 24])["1"]
-                                          for arm, ms in (("native", m_native), ("band", m_band))} for i in (0, 24)]}
-    adopt = judge["difference"]["1"]["ci95"][0] > 0 and judge["difference"]["0.25"]["difference"] >= 0
+             "by kind, at 1 FP/image": at_1_by_kind({"native": m_native, "band": m_band}, found),
+             "per draw, at 1 FP/image": at_1_per_draw({"native": m_native, "band": m_band}, len(draws[0]))}
+    adopt = sure_gain(judge["difference"])
     result = {"rule": "0.06-0.08 mm inputs that name no digital detector get the band classifier if, on 48 new "
                       "phantoms and film crops of 0.06-0.075 mm, the paired bootstrap 95% interval of its gain over the "
                       "native classifier at 1 FP/image lies above 0 and the difference at 0.25 is not below 0 (module "
@@ -1514,9 +1517,7 @@ def band_film_rule(args) -> None:
             "native networks + band classifier": (NATIVE_DIR, DEFAULT_NATIVE_BAND_CLASSIFIER)}
     ms, fp_at_operating = {}, {}
     for name, (folder, classifier_path) in arms.items():
-        networks = Pipeline.from_weights(folder / "detector.pt", folder / "segmentator.pt",
-                                         config=PipelineConfig(segmentator_symmetries=8), classifier_path=None,
-                                         coarse_dir=None, native_dir=None)
+        networks = eight_views(folder)
         classifier = CandidateClassifier.load(classifier_path)
         found = [item for d in draws for item in vf.harvest_scored(networks, d, d[0].parent)]
         ms[name] = vf.matches(found, classifier.predict)
@@ -1527,9 +1528,8 @@ def band_film_rule(args) -> None:
     n = len(draws[0])
     judge = {name: vf.sensitivities(m) for name, m in ms.items()} | {
         "difference": difference, "false positives per crop at the operating threshold": fp_at_operating,
-        "per draw, at 1 FP/image": [{name: vf.sensitivities(m[i:i + n])["1"] for name, m in ms.items()} for i in (0, n)]}
-    adopt = (difference["1"]["ci95"][0] > 0 and difference["0.25"]["difference"] >= 0
-             and fp_at_operating[candidate] <= fp_at_operating[today])
+        "per draw, at 1 FP/image": at_1_per_draw(ms, n)}
+    adopt = sure_gain(difference) and fp_at_operating[candidate] <= fp_at_operating[today]
     result = {"rule": "inputs finer than 0.06 mm that name no digital detector go to the native networks with the band "
                       "classifier if, on 48 new P_00173 film crops at 0.05 mm, the paired bootstrap 95% interval of the "
                       "gain at 1 FP/image lies above 0, the difference at 0.25 is not below 0 and the false positives "

@@ -75,7 +75,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mcseg.defaults import FINE_OUTLINE_MAX_SPACING_MM, PipelineConfig
+from mcseg.defaults import FINE_OUTLINE_MAX_SPACING_MM, FINE_OUTLINE_SKIP_NEAR_WORKING_MM, PipelineConfig
 from mcseg.evaluation.overlap import Overlap
 from mcseg.evaluation.report import _circles
 from mcseg.evaluation.truth import find_truth
@@ -88,6 +88,9 @@ FOLDERS = [RUNS / "vendor-fold-fine" / "train-ge", RUNS / "vendor-fold-fine" / "
            RUNS / "vendor-fold" / "train-ge", RUNS / "vendor-fold" / "train-siemens",
            RUNS / "fine-classifier" / "data", RUNS / "coarse-classifier-2" / "data"]
 MARGIN_DICE = 0.02
+#: defaults.FINE_OUTLINE_MAX_SPACING_MM when the first and second rules ran: the first rule's judge band ends
+#: there, the second's starts there (the default has been COARSER_MAX_MM since the second rule).
+FIRST_RULE_MAX_MM = 0.1
 
 
 def _scored_mask(mask: np.ndarray, truth) -> np.ndarray:
@@ -96,50 +99,78 @@ def _scored_mask(mask: np.ndarray, truth) -> np.ndarray:
     return mask
 
 
+def _outline_arms(images: list[Path], arms: dict) -> tuple[dict, dict, dict, bool]:
+    """Each arm (name: run(mammo) -> SegmentationResult) on ``images`` (their truth beside them), scored as
+    evaluate_default.py scores overlap: the pooled Overlap, each image's IoU and the seconds per arm, and
+    whether every arm put the same calcifications in the mask on every image."""
+    pooled = {name: Overlap(0, 0, 0) for name in arms}
+    ious: dict[str, list[float]] = {name: [] for name in arms}
+    seconds = {name: 0.0 for name in arms}
+    same_decisions = True
+    for path in tqdm(images, desc="images", unit="image"):
+        truth = find_truth(path.parent, path.name[:-4])
+        mammo = read_mammogram(path)
+        kept = []
+        for name, run in arms.items():
+            started = time.perf_counter()
+            result = run(mammo)
+            seconds[name] += time.perf_counter() - started
+            overlap = Overlap.of(_scored_mask(result.mask.astype(bool), truth), truth.mask.astype(bool))
+            pooled[name] = pooled[name] + overlap
+            ious[name].append(overlap.iou)
+            kept.append([c["centroid_px"] for c in result.calcifications if c["in_mask"]])
+        same_decisions &= all(k == kept[0] for k in kept)
+    return pooled, ious, seconds, same_decisions
+
+
+def _outlined_up_to(pipeline: Pipeline, mm: float):
+    """``pipeline.run`` for inputs the coarse weights serve, with the fine outline as the second rule found it: for
+    inputs of up to ``mm`` (0: none), at every pixel (the third rule's exception off)."""
+    import mcseg.pipeline as pipeline_module
+
+    def run(mammo):
+        if pipeline.for_input(mammo) is not pipeline.coarse:
+            raise SystemExit(f"{Path(mammo.path).name} is not served by the coarse weights")
+        pipeline_module.FINE_OUTLINE_MAX_SPACING_MM, pipeline_module.FINE_OUTLINE_SKIP_NEAR_WORKING_MM = mm, -1.0
+        try:
+            return pipeline.run(mammo)
+        finally:
+            pipeline_module.FINE_OUTLINE_MAX_SPACING_MM = FINE_OUTLINE_MAX_SPACING_MM
+            pipeline_module.FINE_OUTLINE_SKIP_NEAR_WORKING_MM = FINE_OUTLINE_SKIP_NEAR_WORKING_MM
+    return run
+
+
+def _figures(pooled: dict, ious: dict, seconds: dict | None = None, n: int = 1) -> dict:
+    """Pooled Dice and mean per-image IoU per arm (and seconds per image where given), rounded as stored."""
+    return {name: {"dice": round(pooled[name].dice, 4), "iou_mean_per_image": round(float(np.mean(ious[name])), 4)}
+            | ({"seconds_per_image": round(seconds[name] / n, 3)} if seconds is not None else {}) for name in pooled}
+
+
 COARSER_MAX_MM = 0.2
 
 
 def coarser() -> None:
     """The second rule: the fine outline for inputs of more than 0.1 mm, up to COARSER_MAX_MM (module docstring)."""
-    import mcseg.pipeline as pipeline_module
     from choose_outline_threshold import FOLDERS as COARSE_FOLDERS
 
     missing = [str(f) for f in COARSE_FOLDERS if not f.is_dir()]
     if missing:
         raise SystemExit(f"missing {missing}: run scripts/train_coarse_classifier.sh and vendor_fold_classifier.py first")
     pipeline = Pipeline.from_weights()
-    images = [path for folder in COARSE_FOLDERS for path in sorted(folder.glob("*.dcm"))
-              if FINE_OUTLINE_MAX_SPACING_MM + 1e-9 < min(read_mammogram(path).spacing_mm) <= COARSER_MAX_MM + 1e-9]
-    pooled = {"coarse outline": Overlap(0, 0, 0), "fine outline": Overlap(0, 0, 0)}
-    ious: dict[str, list[float]] = {k: [] for k in pooled}
-    seconds = {k: 0.0 for k in pooled}
-    same_decisions, per_image = True, []
-    for path in tqdm(images, desc="images", unit="image"):
-        truth = find_truth(path.parent, path.name[:-4])
-        mammo = read_mammogram(path)
-        if pipeline.for_input(mammo) is not pipeline.coarse:
-            raise SystemExit(f"{path.name} is not served by the coarse weights")
-        results, row = {}, {"image": str(path.relative_to(ROOT)), "spacing_mm": round(min(mammo.spacing_mm), 4)}
-        for name, reach in (("coarse outline", FINE_OUTLINE_MAX_SPACING_MM), ("fine outline", COARSER_MAX_MM)):
-            pipeline_module.FINE_OUTLINE_MAX_SPACING_MM = reach
-            started = time.perf_counter()
-            results[name] = pipeline.run(mammo)
-            seconds[name] += time.perf_counter() - started
-            overlap = Overlap.of(_scored_mask(results[name].mask.astype(bool), truth), truth.mask.astype(bool))
-            pooled[name] = pooled[name] + overlap
-            ious[name].append(overlap.iou)
-            row[name] = round(overlap.iou, 4)
-        pipeline_module.FINE_OUTLINE_MAX_SPACING_MM = FINE_OUTLINE_MAX_SPACING_MM
-        per_image.append(row)
-        kept = [[c["centroid_px"] for c in r.calcifications if c["in_mask"]] for r in results.values()]
-        same_decisions &= kept[0] == kept[1]
-    figures = {name: {"dice": round(pooled[name].dice, 4), "iou_mean_per_image": round(float(np.mean(ious[name])), 4),
-                      "seconds_per_image": round(seconds[name] / len(images), 3)} for name in pooled}
+    sizes = {path: min(read_mammogram(path).spacing_mm) for folder in COARSE_FOLDERS for path in sorted(folder.glob("*.dcm"))}
+    images = [path for path, size in sizes.items() if FIRST_RULE_MAX_MM + 1e-9 < size <= COARSER_MAX_MM + 1e-9]
+
+    pooled, ious, seconds, same_decisions = _outline_arms(
+        images, {"coarse outline": _outlined_up_to(pipeline, FIRST_RULE_MAX_MM),
+                 "fine outline": _outlined_up_to(pipeline, COARSER_MAX_MM)})
+    per_image = [{"image": str(path.relative_to(ROOT)), "spacing_mm": round(sizes[path], 4)}
+                 | {name: round(ious[name][i], 4) for name in ious} for i, path in enumerate(images)]
+    figures = _figures(pooled, ious, seconds, len(images))
     gain = figures["fine outline"]["dice"] - figures["coarse outline"]["dice"]
     adopt = (gain >= MARGIN_DICE and figures["fine outline"]["iou_mean_per_image"]
              > figures["coarse outline"]["iou_mean_per_image"] and same_decisions)
     result = {"rule": f"the fine outline reaches inputs of up to {COARSER_MAX_MM} mm if, on training-side images of "
-                      f"more than {FINE_OUTLINE_MAX_SPACING_MM} mm and at most {COARSER_MAX_MM} mm served by the coarse "
+                      f"more than {FIRST_RULE_MAX_MM} mm and at most {COARSER_MAX_MM} mm served by the coarse "
                       f"weights, the pooled Dice rises by at least {MARGIN_DICE}, the mean per-image IoU rises and the "
                       "same calcifications are in the mask",
               "images": len(images), "figures": figures, "same_calcifications_in_mask": same_decisions,
@@ -167,27 +198,14 @@ def at_working_pixel() -> None:
     vendors = fresh_vendor_crops("coarse", {"ge": (0.14, 0.14), "siemens": (0.14, 0.14)},
                                  {"ge": (9521, 9522), "siemens": (9523, 9524)}, out)
     images += [p for v in ("ge", "siemens") for p in sorted(vendors[v].glob("*.dcm"))]
-    arms = {"fine outline": Pipeline.from_weights(), "coarse outline": Pipeline.from_weights(
-        config=PipelineConfig(fine_outline=False))}
-    pooled = {k: Overlap(0, 0, 0) for k in arms}
-    ious: dict[str, list[float]] = {k: [] for k in arms}
-    same_decisions, per_kind = True, {}
-    for path in tqdm(images, desc="images", unit="image"):
-        truth = find_truth(path.parent, path.name[:-4])
-        mammo = read_mammogram(path)
-        kept = []
-        for name, pipeline in arms.items():
-            if pipeline.for_input(mammo) is not pipeline.coarse:
-                raise SystemExit(f"{path.name} is not served by the coarse weights")
-            result = pipeline.run(mammo)
-            overlap = Overlap.of(_scored_mask(result.mask.astype(bool), truth), truth.mask.astype(bool))
-            pooled[name] = pooled[name] + overlap
-            ious[name].append(overlap.iou)
-            per_kind.setdefault(path.name.split("_")[0].split("-")[0], {}).setdefault(name, []).append(overlap.iou)
-            kept.append([c["centroid_px"] for c in result.calcifications if c["in_mask"]])
-        same_decisions &= kept[0] == kept[1]
-    figures = {name: {"dice": round(pooled[name].dice, 4), "iou_mean_per_image": round(float(np.mean(ious[name])), 4)}
-               for name in arms}
+    pipeline = Pipeline.from_weights()
+    pooled, ious, _, same_decisions = _outline_arms(images, {"fine outline": _outlined_up_to(pipeline, COARSER_MAX_MM),
+                                                             "coarse outline": _outlined_up_to(pipeline, 0.0)})
+    figures = _figures(pooled, ious)
+    per_kind: dict[str, dict[str, list[float]]] = {}
+    for i, path in enumerate(images):
+        for name in ious:
+            per_kind.setdefault(path.name.split("_")[0].split("-")[0], {}).setdefault(name, []).append(ious[name][i])
     adopt = all(figures["coarse outline"][k] > figures["fine outline"][k] for k in ("dice", "iou_mean_per_image"))
     result = {"rule": "inputs within 0.01 mm of the coarse networks' working pixel keep the coarse outline if, on 48 "
                       "fresh images at 0.14 mm, its pooled Dice and mean per-image IoU are both higher than the fine "
@@ -218,27 +236,11 @@ def main() -> None:
     for folder in FOLDERS:
         for path in sorted(folder.glob("*.dcm")):
             spacing = min(read_mammogram(path).spacing_mm)
-            if coarse_from <= spacing <= FINE_OUTLINE_MAX_SPACING_MM + 1e-9:
+            if coarse_from <= spacing <= FIRST_RULE_MAX_MM + 1e-9:
                 images.append(path)
-    pooled = {"coarse outline": Overlap(0, 0, 0), "fine outline": Overlap(0, 0, 0)}
-    ious: dict[str, list[float]] = {k: [] for k in pooled}
-    seconds = {k: 0.0 for k in pooled}
-    same_decisions = True
-    for path in tqdm(images, desc="images", unit="image"):
-        truth = find_truth(path.parent, path.name[:-4])
-        mammo = read_mammogram(path)
-        results = {}
-        for name, pipeline in (("coarse outline", default), ("fine outline", outlined)):
-            started = time.perf_counter()
-            results[name] = pipeline.run(mammo)
-            seconds[name] += time.perf_counter() - started
-            overlap = Overlap.of(_scored_mask(results[name].mask.astype(bool), truth), truth.mask.astype(bool))
-            pooled[name] = pooled[name] + overlap
-            ious[name].append(overlap.iou)
-        kept = [[c["centroid_px"] for c in r.calcifications if c["in_mask"]] for r in results.values()]
-        same_decisions &= kept[0] == kept[1]
-    figures = {name: {"dice": round(pooled[name].dice, 4), "iou_mean_per_image": round(float(np.mean(ious[name])), 4),
-                      "seconds_per_image": round(seconds[name] / len(images), 3)} for name in pooled}
+    pooled, ious, seconds, same_decisions = _outline_arms(images, {"coarse outline": default.run,
+                                                                   "fine outline": outlined.run})
+    figures = _figures(pooled, ious, seconds, len(images))
     gain = figures["fine outline"]["dice"] - figures["coarse outline"]["dice"]
     adopt = (gain >= MARGIN_DICE and figures["fine outline"]["iou_mean_per_image"]
              > figures["coarse outline"]["iou_mean_per_image"] and same_decisions)

@@ -12,7 +12,7 @@ are kept, their scores and clusters do not change. Where the fine outline redraw
 0.1 mm and finer) nothing changes either: it starts from the operating threshold's mask.
 
 **Judge images** (training side only, no evaluation image): every image of more than 0.1 mm
-(defaults.FINE_OUTLINE_MAX_SPACING_MM), which the coarse weights serve and outline themselves, in the
+(defaults.FINE_OUTLINE_MAX_SPACING_MM then, choose_outline.FIRST_RULE_MAX_MM), which the coarse weights serve and outline themselves, in the
 coarse classifier's folder (runs/coarse-classifier-2/data of scripts/train_coarse_classifier.sh:
 phantoms, CBIS crops, mini-MIAS normals of patients 1-80) and the vendor-fold crops of the GE and Siemens
 files at 0.14 mm (runs/vendor-fold/train-*, the files' own calcifications as ignore circles). Scored as
@@ -43,14 +43,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mcseg.defaults import FINE_OUTLINE_MAX_SPACING_MM, PipelineConfig
+from mcseg.defaults import PipelineConfig
 from mcseg.evaluation.overlap import Overlap
 from mcseg.evaluation.truth import find_truth
 from mcseg.io import read_mammogram
 from mcseg.io.atomic import atomic_path
 from mcseg.pipeline import DEFAULT_COARSE_WEIGHTS_DIR, OUTLINE_THRESHOLD_META, Pipeline
 
-from choose_outline import _scored_mask
+from choose_outline import FIRST_RULE_MAX_MM, _scored_mask
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs"
@@ -66,13 +66,15 @@ def main() -> None:
     missing = [str(f) for f in FOLDERS if not f.is_dir()]
     if missing:
         raise SystemExit(f"missing {missing}: run scripts/train_coarse_classifier.sh and vendor_fold_classifier.py first")
-    arms = {"operating threshold": Pipeline.from_weights()}
+    # The coarse outline, as when this rule ran (the fine outline has reached those pixel sizes since 2026-12-08).
+    itself = PipelineConfig(fine_outline=False)
+    arms = {"operating threshold": Pipeline.from_weights(config=itself)}
     operating = arms["operating threshold"].coarse.config
     if operating.outline_threshold is not None:
         raise SystemExit(f"the coarse segmentator already has an outline threshold ({operating.outline_threshold})")
-    arms |= {f"{t:g}": Pipeline.from_weights(config=PipelineConfig(outline_threshold=t)) for t in THRESHOLDS}
+    arms |= {f"{t:g}": Pipeline.from_weights(config=itself.with_(outline_threshold=t)) for t in THRESHOLDS}
     images = [path for folder in FOLDERS for path in sorted(folder.glob("*.dcm"))
-              if min(read_mammogram(path).spacing_mm) > FINE_OUTLINE_MAX_SPACING_MM + 1e-9]
+              if min(read_mammogram(path).spacing_mm) > FIRST_RULE_MAX_MM + 1e-9]
     pooled = {k: Overlap(0, 0, 0) for k in arms}
     ious: dict[str, list[float]] = {k: [] for k in arms}
     same_decisions = {k: True for k in arms}
@@ -96,7 +98,7 @@ def main() -> None:
     adopt = (figures[best]["iou_mean_per_image"] >= base["iou_mean_per_image"] + MARGIN_IOU
              and figures[best]["dice"] >= base["dice"] and figures[best]["same_calcifications_in_mask"])
     result = {"rule": f"the outline threshold of {THRESHOLDS} with the highest mean per-image IoU on training-side "
-                      f"images of more than {FINE_OUTLINE_MAX_SPACING_MM} mm, if it raises that IoU by at least "
+                      f"images of more than {FIRST_RULE_MAX_MM} mm, if it raises that IoU by at least "
                       f"{MARGIN_IOU}, does not lower the pooled Dice and keeps the same calcifications in the mask",
               "operating_threshold": operating.operating_threshold, "images": len(images),
               "image_names": [str(p.relative_to(ROOT)) for p in images], "figures": figures, "best": best,
